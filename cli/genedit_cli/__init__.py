@@ -1,0 +1,1 @@
+"""The ``genedit`` command line (Typer). Importing it loads no torch."""

@@ -1,0 +1,220 @@
+"""The ``genedit`` command: list, info, plugins, pull, run, plus commands added by plugins.
+
+Only this layer turns :class:`~genedit_core.errors.GeneditError` into exit codes: 0 when
+everything succeeded, 1 when something failed, 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from genedit_core import __version__
+from genedit_core.errors import GeneditError, UsageError
+
+from .console import err, fail, out, show_warnings
+
+app = typer.Typer(
+    name="genedit",
+    help="Image generation and editing from plugins.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"genedit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = None,
+) -> None:
+    show_warnings()
+
+
+def _plugins():
+    from genedit_core.plugins import get_plugins
+
+    return get_plugins()
+
+
+@app.command("list")
+def list_cmd(
+    task: Annotated[Optional[str], typer.Option(help="Only models for this task (upscale, generate, ...).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show installed models, grouped by task."""
+    plugins = _plugins()
+    cards = plugins.registry.list(task)
+    if as_json:
+        out.print_json(json.dumps([c.to_dict() for c in cards]))
+        return
+    from rich.table import Table
+
+    tasks = sorted({t for c in cards for t in c.tasks if task is None or t == task})
+    if not tasks:
+        out.print("No models installed" + (f" for task '{task}'." if task else "."))
+    for t in tasks:
+        table = Table(title=f"task: {t}", title_justify="left", show_edge=False, pad_edge=False)
+        for col in ("model", "plugin", "scales", "variants", "summary"):
+            table.add_column(col)
+        for c in cards:
+            if t not in c.tasks:
+                continue
+            names = c.name + (f" ({', '.join(c.aliases)})" if c.aliases else "")
+            scales = ",".join(f"x{s}" for s in c.scales) or "-"
+            variants = ", ".join(v.name + ("*" if v.name == c.default_variant else "") for v in c.variants) or "-"
+            table.add_row(names, c.plugin, scales, variants, c.summary)
+        out.print(table)
+        out.print()
+    broken = [i for i in plugins.infos.values() if i.error]
+    if broken:
+        err.print(f"[yellow]warning:[/] {len(broken)} plugin(s) failed to load: "
+                  + ", ".join(i.name for i in broken) + " (see 'genedit plugins')")
+
+
+@app.command()
+def info(
+    model: Annotated[str, typer.Argument(help="Model name or alias.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show a model card: tasks, scales, weight variants and where they come from."""
+    card = _plugins().registry.get(model)
+    data = card.to_dict()
+    if as_json:
+        out.print_json(json.dumps(data))
+        return
+    out.print(f"[bold]{card.name}[/bold]  ({card.family}, plugin {card.plugin})")
+    out.print(card.summary)
+    for key in ("aliases", "tasks", "scales", "licence", "paper", "bf16_safe", "fp16_safe"):
+        value = data[key]
+        if value not in ((), [], "", None):
+            out.print(f"  {key}: {', '.join(map(str, value)) if isinstance(value, list) else value}")
+    out.print("  variants:" if card.variants else "  variants: none (no weights needed)")
+    for v in card.variants:
+        default = " (default)" if v.name == card.default_variant else ""
+        out.print(f"    [bold]{v.name}[/bold]{default}: {v.source}  licence {v.licence}")
+        for s, f in sorted(v.files.items()):
+            sha = f" sha256 {f.sha256[:16]}…" if f.sha256 else ""
+            out.print(f"      {'x' + str(s) if s else 'file'}: {f.filename}{sha}")
+        if v.description:
+            out.print(f"      {v.description}")
+
+
+@app.command()
+def plugins(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List plugins with version, hooks, models and load errors."""
+    infos = list(_plugins().infos.values())
+    if as_json:
+        out.print_json(json.dumps([i.to_dict() for i in infos]))
+        return
+    from rich.table import Table
+
+    table = Table(show_edge=False, pad_edge=False)
+    for col in ("plugin", "version", "distribution", "hooks", "models", "status"):
+        table.add_column(col)
+    for i in infos:
+        status = f"[red]error: {i.error}[/red]" if i.error else "ok"
+        table.add_row(i.name, i.version, i.distribution, ", ".join(i.hooks), ", ".join(i.models + i.methods), status)
+    out.print(table if infos else "No plugins installed (or none allowed by GENEDIT_LOAD_PLUGINS).")
+
+
+@app.command()
+def pull(
+    model: Annotated[str, typer.Argument(help="Model name or alias.")],
+    variant: Annotated[Optional[str], typer.Option(help="Weight variant (default: the card's default).")] = None,
+    scale: Annotated[Optional[int], typer.Option(help="Only this scale's file.")] = None,
+) -> None:
+    """Download a model's weights into the Hugging Face cache, for offline use later."""
+    from genedit_core.weights import resolve_variant
+
+    card = _plugins().registry.get(model)
+    name = variant or card.default_variant
+    v = card.variant(name) if name else None
+    if v is None:
+        names = ", ".join(x.name for x in card.variants) or "none"
+        raise UsageError(f"{card.name}: no weights variant '{name}' (variants: {names})")
+    scales = [scale] if scale else (sorted(v.files) or [None])
+    for s in scales:
+        resolved = resolve_variant(card, v, s or None)
+        out.print(f"{resolved.origin} -> {resolved.path}  sha256 {resolved.sha256[:16]}…")
+
+
+@app.command()
+def run(
+    task: Annotated[str, typer.Argument(help="Task, e.g. upscale.")],
+    inputs: Annotated[list[str], typer.Argument(help="Image files, folders or glob patterns.")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name (see 'genedit list').")],
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Output file (one input only).")] = None,
+    out_dir: Annotated[Optional[str], typer.Option("--out-dir", help="Folder for outputs.")] = None,
+    scale: Annotated[Optional[int], typer.Option("--scale", "-s", help="Upscaling factor.")] = None,
+    weights: Annotated[Optional[str], typer.Option(help="Variant name, hf://owner/repo[/file][@rev], or a path.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
+    dtype: Annotated[str, typer.Option(help="auto, fp32, bf16 or fp16.")] = "auto",
+    tile: Annotated[str, typer.Option(help="Tile size in input pixels, 'auto', or 0 for none.")] = "auto",
+    tile_overlap: Annotated[int, typer.Option(help="Context pixels around each tile.")] = 32,
+    ext: Annotated[Optional[str], typer.Option(help="Output file type, e.g. png (default: the input's).")] = None,
+    recursive: Annotated[bool, typer.Option(help="Recurse into input folders.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Allow replacing an input file with its output.")] = False,
+    max_pixels: Annotated[Optional[int], typer.Option(help="Refuse images larger than this many pixels.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Run an editing task on images: [bold]genedit run upscale --model edsr photo.png[/bold]."""
+    from .running import run_batch
+
+    code = run_batch(
+        task=task, inputs=inputs, model=model, output=output, out_dir=out_dir, scale=scale, weights=weights,
+        device=device, dtype=dtype, tile=tile, tile_overlap=tile_overlap, ext=ext, recursive=recursive,
+        overwrite=overwrite, max_pixels=max_pixels, as_json=as_json, quiet=quiet,
+    )
+    raise typer.Exit(code)
+
+
+def _add_plugin_commands() -> None:
+    try:
+        _plugins().hook.register_commands(app=app)
+    except Exception as exc:  # a plugin's command must not break the CLI
+        err.print(f"[yellow]warning:[/] a plugin failed to add commands: {exc}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    _add_plugin_commands()
+    started = time.perf_counter()
+    try:
+        app(args=argv, standalone_mode=False)
+    except GeneditError as exc:
+        fail(str(exc))
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        fail("interrupted")
+        sys.exit(130)
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        raise
+    finally:
+        del started
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""The Python API: ``genedit_core.load("edsr", scale=2).upscale(image)``.
+
+``load`` is the one builder every command uses: find the card, resolve weights (variant, Hub or
+local file), read them safely, pick device and dtype, and let the owning plugin build the network.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING, Any
+
+from .errors import PluginError, UsageError
+
+if TYPE_CHECKING:
+    from .cards import ModelCard
+    from .model import LoadedModel
+
+
+class GeneditWarning(UserWarning):
+    """Something the user should see, e.g. that bundled weights ran instead of the Hub ones."""
+
+
+def get_card(name: str) -> ModelCard:
+    from .plugins import get_plugins
+
+    return get_plugins().registry.get(name)
+
+
+def list_models(task: str | None = None) -> list[ModelCard]:
+    from .plugins import get_plugins
+
+    return get_plugins().registry.list(task)
+
+
+def check_scale(card: ModelCard, scale: int | None) -> int | None:
+    if scale is None:
+        return card.extra.get("default_scale", card.scales[0] if card.scales else None)
+    if card.scales and scale not in card.scales and not card.extra.get("any_scale"):
+        have = ", ".join(f"x{s}" for s in card.scales)
+        raise UsageError(f"model '{card.name}' has no x{scale} (it has {have})")
+    if scale < 1:
+        raise UsageError(f"--scale must be a positive integer, got {scale}")
+    return scale
+
+
+def load(
+    name: str,
+    *,
+    scale: int | None = None,
+    weights: str | None = None,
+    device: str = "auto",
+    dtype: str = "auto",
+    **options: Any,
+) -> LoadedModel:
+    """Build a ready-to-run model; see ``genedit info NAME`` for its variants and scales."""
+    from .checkpoint import canonicalize, load_state_dict
+    from .device import choose_device, choose_dtype
+    from .plugins import get_plugins
+    from .requests import LoadRequest
+    from .weights import resolve_weights
+
+    plugins = get_plugins()
+    card = plugins.registry.get(name)
+    explicit_scale = scale is not None
+    scale = check_scale(card, scale)
+    is_file_spec = weights is not None and card.variant(weights) is None
+    resolved = resolve_weights(card, weights, None if is_file_spec else scale)
+    if resolved is not None and resolved.warning:
+        warnings.warn(resolved.warning, GeneditWarning, stacklevel=2)
+    state = None
+    if resolved is not None:
+        state = canonicalize(load_state_dict(resolved.path), card.extra.get("keep_keys", ()))
+    dev = choose_device(device)
+    dt = choose_dtype(dtype, dev, card)
+    request = LoadRequest(card, resolved, state, scale if (explicit_scale or not is_file_spec) else None, dev, dt, options)
+    model = plugins.hook.load_model(request=request)
+    if model is None:
+        raise PluginError(f"plugin '{card.plugin}' did not build model '{card.name}'")
+    if explicit_scale and card.scales and model.scale != scale:
+        raise UsageError(f"{resolved.origin if resolved else card.name}: weights are x{model.scale}, but x{scale} was asked for")
+    model.weights = resolved
+    return model

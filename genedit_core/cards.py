@@ -1,0 +1,121 @@
+"""Model cards: what a plugin declares about a model, without importing torch.
+
+A card is to genedit what a pretrained config is to timm: it names the model, the tasks it serves,
+and where each weight variant lives (Hub repo, file, pinned revision, sha256), so that weight
+resolution, ``genedit list`` and ``genedit info`` never need to build the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    """One weights file of a variant; ``sha256`` is checked after download when known."""
+
+    filename: str
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class WeightVariant:
+    """A named set of weights for a model.
+
+    ``files`` maps a scale factor to its file (use key ``0`` for models without a scale). Hub
+    variants set ``hf_hub_id`` and ``revision``; bundled variants set ``package`` and their
+    filenames are resources inside that package, so they work offline.
+    """
+
+    name: str
+    files: Mapping[int, WeightFile]
+    hf_hub_id: str | None = None
+    revision: str = "main"
+    package: str | None = None
+    config: Mapping[str, Any] = field(default_factory=dict)
+    licence: str = "unknown"
+    description: str = ""
+
+    @property
+    def bundled(self) -> bool:
+        return self.package is not None
+
+    @property
+    def source(self) -> str:
+        if self.bundled:
+            return f"bundled in {self.package}"
+        return f"hf://{self.hf_hub_id}@{self.revision}"
+
+    def file_for(self, scale: int | None) -> WeightFile | None:
+        if scale is not None and scale in self.files:
+            return self.files[scale]
+        if 0 in self.files:
+            return self.files[0]
+        if scale is None and len(self.files) == 1:
+            return next(iter(self.files.values()))
+        return None
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """Metadata for one model. ``plugin`` is filled in by the registry, not by the plugin."""
+
+    name: str
+    tasks: tuple[str, ...]
+    family: str
+    summary: str
+    aliases: tuple[str, ...] = ()
+    scales: tuple[int, ...] = ()
+    variants: tuple[WeightVariant, ...] = ()
+    default_variant: str | None = None
+    licence: str = "unknown"
+    needs_weights: bool = True
+    bf16_safe: bool = False
+    fp16_safe: bool = False
+    channels_last: bool = True
+    paper: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    plugin: str = ""
+
+    def variant(self, name: str) -> WeightVariant | None:
+        return next((v for v in self.variants if v.name == name), None)
+
+    @property
+    def bundled_variant(self) -> WeightVariant | None:
+        return next((v for v in self.variants if v.bundled), None)
+
+    def with_plugin(self, plugin: str) -> ModelCard:
+        return replace(self, plugin=plugin)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly view used by ``genedit list --json`` and ``genedit info --json``."""
+        return {
+            "name": self.name,
+            "aliases": list(self.aliases),
+            "tasks": list(self.tasks),
+            "family": self.family,
+            "plugin": self.plugin,
+            "summary": self.summary,
+            "scales": list(self.scales),
+            "licence": self.licence,
+            "needs_weights": self.needs_weights,
+            "default_variant": self.default_variant,
+            "bf16_safe": self.bf16_safe,
+            "fp16_safe": self.fp16_safe,
+            "paper": self.paper,
+            "variants": [
+                {
+                    "name": v.name,
+                    "source": v.source,
+                    "hf_hub_id": v.hf_hub_id,
+                    "revision": v.revision,
+                    "files": {str(k): {"filename": f.filename, "sha256": f.sha256} for k, f in v.files.items()},
+                    "config": dict(v.config),
+                    "licence": v.licence,
+                    "description": v.description,
+                }
+                for v in self.variants
+            ],
+        }

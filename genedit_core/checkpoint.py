@@ -1,0 +1,103 @@
+"""Safe checkpoint loading and the key clean-up every layout needs.
+
+Untrusted files are data: ``.safetensors`` through safetensors, everything else only through
+``torch.load(weights_only=True)``, whose restricted unpickler refuses any global it does not know
+(so no code in the file runs). Plugin converters then see a flat ``{name: tensor}`` dict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .errors import UnsafeCheckpointError, WeightsError
+
+# Wrapper keys used by common training codebases, outermost first (BasicSR, EDSR, rosinality, ...).
+WRAPPER_KEYS = ("state_dict", "params_ema", "params", "model", "net", "g_ema", "generator")
+STRIP_PREFIXES = ("module.", "_orig_mod.")
+
+
+def load_state_dict(path: str | Path) -> dict[str, Any]:
+    """Read tensors from ``path``; refuse pickles that hold anything but tensors and containers."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"{path}: weights file not found")
+    if path.stat().st_size == 0:
+        raise WeightsError(f"{path}: weights file is empty")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        try:
+            return dict(load_file(str(path)))
+        except Exception as exc:
+            raise WeightsError(f"{path}: not a valid safetensors file ({_one_line(exc)})") from None
+    try:
+        obj = torch.load(str(path), map_location="cpu", weights_only=True, mmap=_is_zip(path))
+    except Exception as exc:
+        text = _one_line(exc)
+        if "weights_only" in str(exc) or "Unsupported global" in str(exc) or "GLOBAL" in str(exc):
+            raise UnsafeCheckpointError(
+                f"{path}: refused, the file holds Python objects, not only tensors ({_global_name(exc)}); "
+                "nothing in it was run. Convert it to safetensors with code you trust."
+            ) from None
+        raise WeightsError(f"{path}: not a readable PyTorch checkpoint ({text})") from None
+    if not isinstance(obj, Mapping):
+        raise WeightsError(f"{path}: expected a dict of tensors, got {type(obj).__name__}")
+    return dict(obj)
+
+
+def canonicalize(state: Mapping[str, Any], extra_keep: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Unwrap training wrappers and strip ``module.``; keep top-level extras (e.g. ``latent_avg``).
+
+    ``extra_keep`` names non-wrapper top-level entries a plugin wants to see next to the weights.
+    """
+    import torch
+
+    current: Mapping[str, Any] = state
+    extras: dict[str, Any] = {k: state[k] for k in extra_keep if k in state}
+    for _ in range(4):
+        if any(isinstance(v, torch.Tensor) for v in current.values()) and not any(
+            k in current and isinstance(current[k], Mapping) for k in WRAPPER_KEYS
+        ):
+            break
+        key = next((k for k in WRAPPER_KEYS if isinstance(current.get(k), Mapping)), None)
+        if key is None:
+            break
+        current = current[key]
+    out: dict[str, Any] = {}
+    for k, v in current.items():
+        if not isinstance(v, torch.Tensor):
+            continue
+        name = k
+        changed = True
+        while changed:
+            changed = False
+            for prefix in STRIP_PREFIXES:
+                if name.startswith(prefix):
+                    name = name[len(prefix) :]
+                    changed = True
+        out[name] = v
+    out.update({k: v for k, v in extras.items() if k not in out})
+    if not out:
+        raise WeightsError("checkpoint holds no tensors after unwrapping " + ", ".join(WRAPPER_KEYS))
+    return out
+
+
+def _is_zip(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(4) == b"PK\x03\x04"
+
+
+def _global_name(exc: BaseException) -> str:
+    import re
+
+    m = re.search(r"GLOBAL ([\w.]+ ?[\w.]*)", str(exc)) or re.search(r"global ([\w.]+)", str(exc))
+    return f"global {m.group(1).strip()}" if m else "non-tensor objects"
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__

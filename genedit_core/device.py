@@ -1,0 +1,109 @@
+"""Device and dtype choice, shared by every command.
+
+``auto`` prefers CUDA, then MPS, then CPU. Reduced precision follows the card: bf16 on a CPU only
+where the CPU computes it natively (AVX512-BF16 or AMX) *and* the card says bf16 is safe; fp16 never
+on a CPU, where PyTorch lacks half kernels for conv ("slow_conv2d_cpu not implemented for Half").
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import TYPE_CHECKING
+
+from .errors import DeviceError
+
+if TYPE_CHECKING:
+    import torch
+
+    from .cards import ModelCard
+
+DTYPE_NAMES = ("auto", "fp32", "bf16", "fp16")
+
+
+def choose_device(name: str = "auto") -> torch.device:
+    import torch
+
+    name = (name or "auto").lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise DeviceError(f"--device {name}: CUDA is not available on this machine (use --device cpu or auto)")
+        dev = torch.device(name)
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise DeviceError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here")
+        return dev
+    if name == "mps":
+        if not _mps_available():
+            raise DeviceError("--device mps: Apple MPS is not available on this machine (use --device cpu or auto)")
+        return torch.device("mps")
+    raise DeviceError(f"--device {name}: expected auto, cpu, cuda, cuda:N or mps")
+
+
+def _mps_available() -> bool:
+    import torch
+
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend and backend.is_available())
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_has_native_bf16() -> bool:
+    """True when the CPU has AVX512-BF16 or AMX-BF16 (what oneDNN uses for fast bf16 conv)."""
+    if os.environ.get("GENEDIT_CPU_BF16") is not None:
+        return os.environ["GENEDIT_CPU_BF16"] == "1"
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:
+        flags = ""
+    if "avx512_bf16" in flags or "amx_bf16" in flags:
+        return True
+    try:
+        import torch
+
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except Exception:
+        return False
+
+
+def choose_dtype(name: str, device: torch.device, card: ModelCard | None = None) -> torch.dtype:
+    import torch
+
+    name = (name or "auto").lower()
+    if name not in DTYPE_NAMES:
+        raise DeviceError(f"--dtype {name}: expected one of {', '.join(DTYPE_NAMES)}")
+    if name == "fp32":
+        return torch.float32
+    if name == "fp16":
+        if device.type == "cpu":
+            raise DeviceError("--dtype fp16: half precision is not supported on CPU; use bf16 or fp32")
+        return torch.float16
+    if name == "bf16":
+        if device.type == "cpu" and not cpu_has_native_bf16():
+            raise DeviceError("--dtype bf16: this CPU has no native bf16 (AVX512-BF16/AMX); use fp32")
+        return torch.bfloat16
+    # auto
+    if card is None:
+        return torch.float32
+    if device.type == "cuda":
+        if card.fp16_safe:
+            return torch.float16
+        if card.bf16_safe and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float32
+    if device.type == "cpu" and card.bf16_safe and cpu_has_native_bf16():
+        return torch.bfloat16
+    return torch.float32
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    import torch
+
+    return {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, str(dtype))

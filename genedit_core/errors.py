@@ -1,0 +1,47 @@
+"""Errors that genedit shows to users.
+
+Every error carries a message that names the object at fault and the fix. Only the CLI layer turns
+these into exit codes; library callers catch them like any exception.
+"""
+
+from __future__ import annotations
+
+
+class GeneditError(Exception):
+    """Base class: the message is meant for the user, on one line."""
+
+    exit_code = 1
+
+
+class UsageError(GeneditError):
+    """The request itself is wrong (unknown model, missing scale, bad option)."""
+
+    exit_code = 2
+
+
+class UnknownModelError(UsageError):
+    def __init__(self, name: str, suggestions: list[str] | None = None):
+        hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
+        super().__init__(f"Unknown model '{name}'.{hint} Run 'genedit list' to see installed models.")
+        self.name = name
+        self.suggestions = suggestions or []
+
+
+class PluginError(GeneditError):
+    """A plugin failed to import, register or answer a hook."""
+
+
+class WeightsError(GeneditError):
+    """Weights could not be found, downloaded, verified or understood."""
+
+
+class UnsafeCheckpointError(WeightsError):
+    """A checkpoint holds something other than tensors; it is refused without running it."""
+
+
+class ImageError(GeneditError):
+    """An input image could not be read, or an output could not be written."""
+
+
+class DeviceError(UsageError):
+    """The requested device or dtype is not available here."""

@@ -1,0 +1,102 @@
+"""The plugin API of genedit: every hook a plugin may implement.
+
+A plugin is a module (or object) registered under the ``genedit`` entry-point group. It implements
+any subset of the hooks below, decorated with :data:`hookimpl`. The module is imported when genedit
+starts, including for ``genedit --help`` and ``genedit list``, so it must stay light: import torch
+and your networks *inside* hook bodies, never at module top level.
+
+Dispatch rule for the task hooks (``load_model``, ``edit``, ``generate``, ``train``, ``optimize``,
+``export``): they are *first-result* hooks, the pytest convention. genedit calls every plugin's
+implementation, newest registration first, and takes the first answer that is not ``None``. A plugin
+says "not mine" by returning ``None``; it should decide that cheaply, from ``request.card.plugin``
+or the request's method/format name. Raising an exception means "mine, and it failed".
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .cards import ModelCard
+    from .requests import (
+        EditRequest,
+        ExportRequest,
+        GenerateRequest,
+        LoadRequest,
+        OptimizeRequest,
+        TrainRequest,
+    )
+
+PROJECT = "genedit"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def register_models(register: Callable[[ModelCard], None]) -> None:
+    """Declare the models this plugin provides by calling ``register(card)`` once per card.
+
+    Cards are plain metadata (no torch). Names and aliases are global: registering a name that
+    another plugin already owns is an error that names both plugins, and the whole call is rolled
+    back so the registry never holds half of a plugin.
+    """
+
+
+@hookspec
+def register_commands(app: Any) -> None:
+    """Add sub-commands to the ``genedit`` Typer app, e.g. ``@app.command()``.
+
+    Keep command bodies lazy: import heavy modules inside the function.
+    """
+
+
+@hookspec
+def register_methods(register: Callable[[str, str, str], None]) -> None:
+    """Declare optimisation/export methods as ``register(kind, name, summary)``.
+
+    ``kind`` is ``"optimize"`` or ``"export"``; ``genedit list`` and ``genedit plugins`` show them.
+    """
+
+
+@hookspec(firstresult=True)
+def load_model(request: LoadRequest) -> Any:
+    """Build the network for ``request.card`` and return a :class:`genedit_core.model.LoadedModel`.
+
+    ``request.weights`` is already resolved to a local file (or ``None`` for weight-free models),
+    and ``request.state_dict`` holds its tensors, canonicalised (wrappers unwrapped, ``module.``
+    stripped). The plugin maps layout-specific keys, infers hyperparameters from tensor shapes, and
+    moves the module to ``request.device``/``request.dtype``. Return ``None`` if the card is not
+    yours.
+    """
+
+
+@hookspec(firstresult=True)
+def edit(request: EditRequest) -> Any:
+    """Run an editing task (``upscale``, ``denoise``, ...) on one image batch.
+
+    ``request.image`` is a float tensor N×C×H×W in 0–1 on the model's device; return the edited
+    tensor in 0–1. Use ``request.tiler`` to run big images tile by tile. Return ``None`` if
+    ``request.card`` is not yours or you do not serve ``request.task``.
+    """
+
+
+@hookspec(firstresult=True)
+def generate(request: GenerateRequest) -> Any:
+    """Sample images for ``request.seeds``; return a float tensor N×C×H×W in 0–1, or ``None``."""
+
+
+@hookspec(firstresult=True)
+def train(request: TrainRequest) -> Any:
+    """Train ``request.card`` with the shared trainer; return the run directory, or ``None``."""
+
+
+@hookspec(firstresult=True)
+def optimize(request: OptimizeRequest) -> Any:
+    """Apply ``request.method`` to a loaded model; return a report dict, or ``None`` if not yours."""
+
+
+@hookspec(firstresult=True)
+def export(request: ExportRequest) -> Any:
+    """Write ``request.model`` in ``request.format`` to ``request.out``; return the path, or ``None``."""

@@ -1,0 +1,61 @@
+"""The loaded-model descriptor that plugins return from ``load_model``.
+
+Like spandrel's descriptors, it states what the core's tiler and device logic need to know
+(scale, channel counts, size multiple, tiling support) so the core never guesses from the module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    import torch
+
+    from .cards import ModelCard
+    from .weights import ResolvedWeights
+
+
+@dataclass
+class LoadedModel:
+    """A ready-to-run network in the genedit convention: RGB float 0–1 in, RGB float 0–1 out.
+
+    ``forward`` wraps the plugin's module with whatever the layout needs (value range, mean shift,
+    Y-channel handling), so callers only ever see the convention above.
+    """
+
+    card: ModelCard
+    module: Any
+    forward: Callable[[torch.Tensor], torch.Tensor]
+    device: Any
+    dtype: Any
+    scale: int = 1
+    in_channels: int = 3
+    out_channels: int = 3
+    size_multiple: int = 1
+    min_size: int = 1
+    tileable: bool = True
+    receptive_field: int = 16
+    weights: ResolvedWeights | None = None
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"{self.card.name}: expected N×{self.in_channels}×H×W, got {tuple(x.shape)}")
+        return self.forward(x)
+
+    @property
+    def name(self) -> str:
+        return self.card.name
+
+    def upscale(self, image: Any, *, tile: int | str | None = "auto", overlap: int | None = None) -> Any:
+        """Upscale a PIL image (any mode genedit reads) and return a PIL image."""
+        from .pipeline import apply_to_pil
+
+        return apply_to_pil(self, image, task="upscale", tile=tile, overlap=overlap)
+
+    def __repr__(self) -> str:
+        return (
+            f"LoadedModel({self.card.name}, x{self.scale}, device={self.device}, dtype={self.dtype}, "
+            f"weights={self.weights.origin if self.weights else None})"
+        )

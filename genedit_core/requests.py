@@ -1,0 +1,71 @@
+"""Request objects passed to the task hooks.
+
+They are plain dataclasses so that hook signatures stay stable: new fields get defaults and old
+plugins keep working. Annotated loosely (``Any`` for tensors) to keep this module torch-free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .cards import ModelCard
+    from .weights import ResolvedWeights
+
+
+@dataclass
+class LoadRequest:
+    card: ModelCard
+    weights: ResolvedWeights | None
+    state_dict: dict[str, Any] | None
+    scale: int | None
+    device: Any
+    dtype: Any
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EditRequest:
+    task: str
+    card: ModelCard
+    model: Any
+    image: Any
+    tiler: Any
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class GenerateRequest:
+    card: ModelCard
+    model: Any
+    seeds: list[int]
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TrainRequest:
+    card: ModelCard
+    data: Path | None
+    out: Path
+    config: dict[str, Any] = field(default_factory=dict)
+    resume: Path | None = None
+
+
+@dataclass
+class OptimizeRequest:
+    method: str
+    card: ModelCard
+    model: Any
+    out: Path
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ExportRequest:
+    format: str
+    card: ModelCard
+    model: Any
+    out: Path
+    params: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""Network definitions (private). Each module is our own implementation of a published design."""

@@ -1,0 +1,34 @@
+"""genedit hook implementations for super-resolution (task ``upscale``).
+
+Imported by ``genedit list``: keep it free of torch. Networks are built in :mod:`genedit_sr.build`.
+"""
+
+from __future__ import annotations
+
+from genedit_core import hookimpl
+
+from .cards import CARDS
+
+PLUGIN_NAME = "sr"
+
+
+@hookimpl
+def register_models(register):
+    for card in CARDS:
+        register(card)
+
+
+@hookimpl
+def load_model(request):
+    if request.card.plugin != PLUGIN_NAME:
+        return None
+    from .build import build
+
+    return build(request)
+
+
+@hookimpl
+def edit(request):
+    if request.card.plugin != PLUGIN_NAME or request.task != "upscale":
+        return None
+    return request.tiler(request.model, request.image)
