@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .cards import ModelCard
     from .requests import (
         EditRequest,
+        EvalRequest,
         ExportRequest,
         GenerateRequest,
         LoadRequest,
@@ -89,7 +90,21 @@ def generate(request: GenerateRequest) -> Any:
 
 @hookspec(firstresult=True)
 def train(request: TrainRequest) -> Any:
-    """Train ``request.card`` with the shared trainer; return the run directory, or ``None``."""
+    """Return a :class:`genedit_core.training.TrainTask` for ``request.card``, or ``None``.
+
+    The core's shared trainer runs the task (single process or ``torchrun``), so a plugin never
+    writes its own loop, checkpointing or resume logic.
+    """
+
+
+@hookspec(firstresult=True)
+def evaluate(request: EvalRequest) -> Any:
+    """Score ``request.model`` on ``request.data`` for ``request.task``.
+
+    Return ``{"columns": [...], "rows": [{...}, ...], "summary": {...}}`` (rows per image or per
+    sample set, summary the means), or ``None`` if the task or model is not yours. Shared metric
+    maths (PSNR, SSIM, FID) lives in :mod:`genedit_core.metrics`.
+    """
 
 
 @hookspec(firstresult=True)

@@ -69,3 +69,12 @@ class ExportRequest:
     model: Any
     out: Path
     params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EvalRequest:
+    task: str
+    card: ModelCard
+    model: Any
+    data: Path | None
+    params: dict[str, Any] = field(default_factory=dict)
