@@ -72,11 +72,15 @@ def load(
         state = canonicalize(load_state_dict(resolved.path), card.extra.get("keep_keys", ()))
     dev = choose_device(device)
     dt = choose_dtype(dtype, dev, card)
-    request = LoadRequest(card, resolved, state, scale if (explicit_scale or not is_file_spec) else None, dev, dt, options)
+    request = LoadRequest(
+        card, resolved, state, scale if (explicit_scale or not is_file_spec) else None, dev, dt, options
+    )
     model = plugins.hook.load_model(request=request)
     if model is None:
         raise PluginError(f"plugin '{card.plugin}' did not build model '{card.name}'")
     if explicit_scale and card.scales and model.scale != scale:
-        raise UsageError(f"{resolved.origin if resolved else card.name}: weights are x{model.scale}, but x{scale} was asked for")
+        raise UsageError(
+            f"{resolved.origin if resolved else card.name}: weights are x{model.scale}, but x{scale} was asked for"
+        )
     model.weights = resolved
     return model

@@ -111,7 +111,9 @@ class ModelCard:
                     "source": v.source,
                     "hf_hub_id": v.hf_hub_id,
                     "revision": v.revision,
-                    "files": {str(k): {"filename": f.filename, "sha256": f.sha256} for k, f in v.files.items()},
+                    "files": {
+                        str(k): {"filename": f.filename, "sha256": f.sha256} for k, f in v.files.items()
+                    },
                     "config": dict(v.config),
                     "licence": v.licence,
                     "description": v.description,

@@ -35,14 +35,18 @@ def choose_device(name: str = "auto") -> torch.device:
         return torch.device("cpu")
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise DeviceError(f"--device {name}: CUDA is not available on this machine (use --device cpu or auto)")
+            raise DeviceError(
+                f"--device {name}: CUDA is not available on this machine (use --device cpu or auto)"
+            )
         dev = torch.device(name)
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise DeviceError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here")
         return dev
     if name == "mps":
         if not _mps_available():
-            raise DeviceError("--device mps: Apple MPS is not available on this machine (use --device cpu or auto)")
+            raise DeviceError(
+                "--device mps: Apple MPS is not available on this machine (use --device cpu or auto)"
+            )
         return torch.device("mps")
     raise DeviceError(f"--device {name}: expected auto, cpu, cuda, cuda:N or mps")
 

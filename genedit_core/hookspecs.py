@@ -14,7 +14,8 @@ or the request's method/format name. Raising an exception means "mine, and it fa
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 

@@ -202,11 +202,15 @@ def write_image(
     path = Path(path)
     fmt = output_format(path)
     if not fmt:
-        raise ImageError(f"{path}: unsupported output type '{path.suffix}' (use {', '.join(SUPPORTED_SUFFIXES)})")
+        raise ImageError(
+            f"{path}: unsupported output type '{path.suffix}' (use {', '.join(SUPPORTED_SUFFIXES)})"
+        )
     if not overwrite and path.exists():
         for p in protect:
             if p.exists() and os.path.samefile(p, path):
-                raise ImageError(f"{path}: output would overwrite its input; choose another -o/--out-dir or pass --overwrite")
+                raise ImageError(
+                    f"{path}: output would overwrite its input; choose another -o/--out-dir or pass --overwrite"
+                )
     if image.has_alpha and fmt in ("JPEG", "BMP"):
         raise ImageError(f"{path}: {fmt} cannot store the alpha channel; write .png, .webp or .tif instead")
     path.parent.mkdir(parents=True, exist_ok=True)

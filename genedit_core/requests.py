@@ -34,6 +34,7 @@ class EditRequest:
     image: Any
     tiler: Any
     params: dict[str, Any] = field(default_factory=dict)
+    images: list[Any] | None = None
 
 
 @dataclass

@@ -77,7 +77,9 @@ def run_tiled(
             if out is None:
                 out = torch.empty(x.shape[0], piece.shape[1], h * s, w * s, dtype=piece.dtype)
             oy, ox = (y0 - cy0) * s, (x0 - cx0) * s
-            out[..., y0 * s : y1 * s, x0 * s : x1 * s] = piece[..., oy : oy + (y1 - y0) * s, ox : ox + (x1 - x0) * s]
+            out[..., y0 * s : y1 * s, x0 * s : x1 * s] = piece[
+                ..., oy : oy + (y1 - y0) * s, ox : ox + (x1 - x0) * s
+            ]
             done += 1
             if progress:
                 progress(done, total)

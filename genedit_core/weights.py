@@ -82,7 +82,9 @@ def _hub_cache_dir() -> str | None:
     return None
 
 
-def hub_download(repo_id: str, filename: str, revision: str | None = None, *, optional: bool = False) -> Path | None:
+def hub_download(
+    repo_id: str, filename: str, revision: str | None = None, *, optional: bool = False
+) -> Path | None:
     """Fetch one file through the HF cache; with ``optional`` a missing file returns ``None``."""
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
@@ -242,10 +244,14 @@ def resolve_weights(card: ModelCard, spec: str | None, scale: int | None = None)
     if spec is not None and spec.startswith("hf://"):
         return resolve_hub_spec(spec)
     if spec is not None and card.variant(spec) is None:
-        looks_like_path = os.sep in spec or "/" in spec or spec.endswith(WEIGHT_SUFFIXES) or Path(spec).exists()
+        looks_like_path = (
+            os.sep in spec or "/" in spec or spec.endswith(WEIGHT_SUFFIXES) or Path(spec).exists()
+        )
         if not looks_like_path:
             names = ", ".join(v.name for v in card.variants) or "none"
-            raise UsageError(f"{card.name}: unknown weights variant '{spec}' (variants: {names}), and no such file")
+            raise UsageError(
+                f"{card.name}: unknown weights variant '{spec}' (variants: {names}), and no such file"
+            )
         return resolve_local(spec)
     name = spec or card.default_variant or (card.variants[0].name if card.variants else None)
     if name is None:

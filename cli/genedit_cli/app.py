@@ -151,10 +151,11 @@ def pull(
         out.print(f"{resolved.origin} -> {resolved.path}  sha256 {resolved.sha256[:16]}…")
 
 
-@app.command()
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def run(
+    ctx: typer.Context,
     task: Annotated[str, typer.Argument(help="Task, e.g. upscale.")],
-    inputs: Annotated[list[str], typer.Argument(help="Image files, folders or glob patterns.")],
+    inputs: Annotated[Optional[list[str]], typer.Argument(help="Image files, folders or glob patterns.")] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="Model name (see 'genedit list').")],
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="Output file (one input only).")] = None,
     out_dir: Annotated[Optional[str], typer.Option("--out-dir", help="Folder for outputs.")] = None,
@@ -171,15 +172,59 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
-    """Run an editing task on images: [bold]genedit run upscale --model edsr photo.png[/bold]."""
+    """Run an editing task on images: [bold]genedit run upscale --model edsr photo.png[/bold].
+
+    Options a plugin understands beyond these (e.g. --steps 8) are passed to it as they are.
+    """
+    from .params import parse_extras
     from .running import run_batch
+
+    if task == "generate":
+        from .generating import generate_from_run
+
+        raise typer.Exit(generate_from_run(model, inputs or [], ctx.args, weights, device, dtype, out_dir, as_json))
+    if not inputs:
+        raise UsageError("genedit run: give at least one input image, folder or pattern")
 
     code = run_batch(
         task=task, inputs=inputs, model=model, output=output, out_dir=out_dir, scale=scale, weights=weights,
         device=device, dtype=dtype, tile=tile, tile_overlap=tile_overlap, ext=ext, recursive=recursive,
-        overwrite=overwrite, max_pixels=max_pixels, as_json=as_json, quiet=quiet,
+        overwrite=overwrite, max_pixels=max_pixels, as_json=as_json, quiet=quiet, params=parse_extras(ctx.args),
     )
     raise typer.Exit(code)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def generate(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Argument(help="Generative model (see 'genedit list --task generate').")],
+    seeds: Annotated[str, typer.Option(help="Seeds: 0-15, 0,3,7 or 0-3,9.")] = "0-7",
+    out_dir: Annotated[Optional[str], typer.Option(help="Output folder (default generated/MODEL).")] = None,
+    grid: Annotated[bool, typer.Option(help="Also write grid.png.")] = False,
+    truncation: Annotated[Optional[float], typer.Option(help="Truncation in [0, 1] (psi for StyleGAN2).")] = None,
+    class_: Annotated[Optional[str], typer.Option("--class", help="Class index or name, for conditional models.")] = None,
+    interpolate: Annotated[
+        Optional[tuple[int, int]], typer.Option(help="Two seeds to interpolate between (slerp).")
+    ] = None,
+    steps: Annotated[int, typer.Option(help="Frames for --interpolate.")] = 8,
+    gif: Annotated[bool, typer.Option(help="Also write interpolation.gif.")] = False,
+    style_mix: Annotated[Optional[int], typer.Option(help="Seed whose styles mix into each image (StyleGAN2).")] = None,
+    weights: Annotated[Optional[str], typer.Option(help="Variant name, hf://owner/repo[/file][@rev], or a path.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
+    dtype: Annotated[str, typer.Option(help="auto, fp32, bf16 or fp16.")] = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary.")] = False,
+) -> None:
+    """Sample images from a generative model: [bold]genedit generate dcgan --seeds 0-15 --grid[/bold]."""
+    from .generating import generate_images
+    from .params import parse_extras
+
+    raise typer.Exit(
+        generate_images(
+            model=model, seeds=seeds, weights=weights, device=device, dtype=dtype, out_dir=out_dir, grid=grid,
+            truncation=truncation, class_=class_, interpolate=interpolate, steps=steps, gif=gif,
+            style_mix=style_mix, as_json=as_json, extras=parse_extras(ctx.args),
+        )
+    )
 
 
 def _add_plugin_commands() -> None:

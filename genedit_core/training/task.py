@@ -45,7 +45,9 @@ class TrainTask:
     def build_networks(self, cfg: dict[str, Any]) -> dict[str, nn.Module]:
         raise NotImplementedError
 
-    def build_optimizers(self, nets: dict[str, nn.Module], cfg: dict[str, Any]) -> dict[str, torch.optim.Optimizer]:
+    def build_optimizers(
+        self, nets: dict[str, nn.Module], cfg: dict[str, Any]
+    ) -> dict[str, torch.optim.Optimizer]:
         raise NotImplementedError
 
     def build_dataset(self, data: Path | None, cfg: dict[str, Any]) -> Any:

@@ -1,0 +1,49 @@
+"""Extra ``--key value`` options on ``run`` and ``generate``, passed to plugins as strings."""
+
+from __future__ import annotations
+
+from genedit_core.errors import UsageError
+
+
+def parse_extras(args: list[str]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("--") or len(arg) == 2:
+            raise UsageError(f"unexpected argument '{arg}' (plugin options look like --name value)")
+        key = arg[2:]
+        if "=" in key:
+            key, value = key.split("=", 1)
+            i += 1
+        elif i + 1 < len(args) and not (args[i + 1].startswith("--") and len(args[i + 1]) > 2):
+            value = args[i + 1]
+            i += 2
+        else:
+            value = "true"
+            i += 1
+        params[key.replace("-", "_")] = value
+    return params
+
+
+def parse_seeds(spec: str) -> list[int]:
+    """``0-15``, ``0,3,7`` or ``0-3,9`` -> a list of ints, in order, without duplicates."""
+    seeds: list[int] = []
+    try:
+        for part in spec.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if "-" in part[1:]:
+                lo, hi = part.split("-", 1) if not part.startswith("-") else part[1:].split("-", 1)
+                a, b = int(lo), int(hi)
+                if b < a:
+                    raise ValueError
+                seeds += range(a, b + 1)
+            else:
+                seeds.append(int(part))
+    except ValueError:
+        raise UsageError(f"--seeds {spec}: expected e.g. 0-15, 0,3,7 or 0-3,9") from None
+    if not seeds:
+        raise UsageError(f"--seeds {spec}: no seeds")
+    return list(dict.fromkeys(seeds))
