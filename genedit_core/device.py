@@ -64,7 +64,8 @@ def cpu_has_native_bf16() -> bool:
     if os.environ.get("GENEDIT_CPU_BF16") is not None:
         return os.environ["GENEDIT_CPU_BF16"] == "1"
     try:
-        flags = open("/proc/cpuinfo").read()
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
     except OSError:
         flags = ""
     if "avx512_bf16" in flags or "amx_bf16" in flags:

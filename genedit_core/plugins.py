@@ -83,7 +83,7 @@ class Registry:
             choices = sorted(self.aliases)
             close = difflib.get_close_matches(name.lower(), choices, n=3, cutoff=0.5)
             close += [c for c in choices if name.lower() in c and c not in close][: 3 - len(close)]
-            raise UnknownModelError(name, [self.aliases[c] if c in self.aliases else c for c in close])
+            raise UnknownModelError(name, [self.aliases.get(c, c) for c in close])
         return self.cards[key]
 
     def list(self, task: str | None = None) -> list[ModelCard]:

@@ -155,8 +155,8 @@ def pull(
 def run(
     ctx: typer.Context,
     task: Annotated[str, typer.Argument(help="Task, e.g. upscale.")],
-    inputs: Annotated[Optional[list[str]], typer.Argument(help="Image files, folders or glob patterns.")] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="Model name (see 'genedit list').")],
+    inputs: Annotated[Optional[list[str]], typer.Argument(help="Image files, folders or glob patterns.")] = None,
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="Output file (one input only).")] = None,
     out_dir: Annotated[Optional[str], typer.Option("--out-dir", help="Folder for outputs.")] = None,
     scale: Annotated[Optional[int], typer.Option("--scale", "-s", help="Upscaling factor.")] = None,
