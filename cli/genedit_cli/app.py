@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -176,20 +174,21 @@ def run(
 
     Options a plugin understands beyond these (e.g. --steps 8) are passed to it as they are.
     """
-    from .params import parse_extras
+    from .params import split_inputs_and_extras
     from .running import run_batch
 
+    inputs, params = split_inputs_and_extras(list(inputs or []) + list(ctx.args))
     if task == "generate":
         from .generating import generate_from_run
 
-        raise typer.Exit(generate_from_run(model, inputs or [], ctx.args, weights, device, dtype, out_dir, as_json))
+        raise typer.Exit(generate_from_run(model, inputs, params, weights, device, dtype, out_dir, as_json))
     if not inputs:
         raise UsageError("genedit run: give at least one input image, folder or pattern")
 
     code = run_batch(
         task=task, inputs=inputs, model=model, output=output, out_dir=out_dir, scale=scale, weights=weights,
         device=device, dtype=dtype, tile=tile, tile_overlap=tile_overlap, ext=ext, recursive=recursive,
-        overwrite=overwrite, max_pixels=max_pixels, as_json=as_json, quiet=quiet, params=parse_extras(ctx.args),
+        overwrite=overwrite, max_pixels=max_pixels, as_json=as_json, quiet=quiet, params=params,
     )
     raise typer.Exit(code)
 
@@ -236,7 +235,6 @@ def _add_plugin_commands() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     _add_plugin_commands()
-    started = time.perf_counter()
     try:
         app(args=argv, standalone_mode=False)
     except GeneditError as exc:
@@ -256,8 +254,6 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(exc, click.exceptions.Exit):
             sys.exit(exc.exit_code)
         raise
-    finally:
-        del started
     sys.exit(0)
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from genedit_core.errors import PluginError, UsageError
 
 from .console import err, out
-from .params import parse_extras, parse_seeds
+from .params import parse_seeds
 
 
 def generate_images(
@@ -136,7 +136,7 @@ def generate_from_run(
     """``genedit run generate --model M --seeds ...``: the same as ``genedit generate M ...``."""
     if inputs:
         raise UsageError("generate takes no input images (did you mean another task?)")
-    extras = parse_extras(args)
+    extras = dict(extras)
     seeds = extras.pop("seeds", "0-7")
     interp = extras.pop("interpolate", None)
     interpolate = None

@@ -26,6 +26,24 @@ def parse_extras(args: list[str]) -> dict[str, str]:
     return params
 
 
+def split_inputs_and_extras(tokens: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Click hands unknown ``--key value`` options to the variadic INPUTS argument; separate them."""
+    inputs: list[str] = []
+    extras: list[str] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok.startswith("--") and len(tok) > 2:
+            extras.append(tok)
+            if "=" not in tok and i + 1 < len(tokens) and not tokens[i + 1].startswith("--"):
+                extras.append(tokens[i + 1])
+                i += 1
+        else:
+            inputs.append(tok)
+        i += 1
+    return inputs, parse_extras(extras)
+
+
 def parse_seeds(spec: str) -> list[int]:
     """``0-15``, ``0,3,7`` or ``0-3,9`` -> a list of ints, in order, without duplicates."""
     seeds: list[int] = []
