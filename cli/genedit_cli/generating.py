@@ -131,7 +131,7 @@ def write_gif(path: Path, arrays: list[np.ndarray], ms: int = 80) -> Path:
 
 
 def generate_from_run(
-    model: str, inputs: list[str], args: list[str], weights, device, dtype, out_dir, as_json
+    model: str, inputs: list[str], extras: dict[str, str], weights, device, dtype, out_dir, as_json
 ) -> int:
     """``genedit run generate --model M --seeds ...``: the same as ``genedit generate M ...``."""
     if inputs:
