@@ -226,6 +226,15 @@ def generate(
     )
 
 
+def _add_core_commands() -> None:
+    from . import cmd_train
+
+    cmd_train.register(app)
+
+
+_add_core_commands()
+
+
 def _add_plugin_commands() -> None:
     try:
         _plugins().hook.register_commands(app=app)

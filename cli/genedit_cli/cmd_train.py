@@ -1,0 +1,149 @@
+"""``genedit train``, ``genedit eval`` and ``genedit datasets``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from genedit_core.errors import PluginError, UsageError
+
+from .console import err, out
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)
+    app.command("eval")(evaluate)
+    app.command("datasets")(datasets)
+
+
+def train(
+    model: Annotated[str, typer.Argument(help="Model to train (see 'genedit list').")],
+    data: Annotated[
+        Optional[str], typer.Option(help="Image folder, or builtin:digits / builtin:skimage-photos.")
+    ] = None,
+    out_dir: Annotated[
+        Optional[Path], typer.Option("--out", help="Run directory (default runs/MODEL).")
+    ] = None,
+    config: Annotated[Optional[Path], typer.Option(help="TOML/YAML/JSON config file.")] = None,
+    set_: Annotated[
+        Optional[list[str]], typer.Option("--set", help="Override, e.g. --set train.steps=200.")
+    ] = None,
+    resume: Annotated[Optional[Path], typer.Option(help="Continue the run in this directory.")] = None,
+    device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Train a model with the shared trainer; [bold]torchrun -m genedit_cli train ...[/bold] for DDP."""
+    from genedit_core.api import get_card
+    from genedit_core.plugins import get_plugins
+    from genedit_core.requests import TrainRequest
+    from genedit_core.training.config import apply_overrides, load_config, read_saved_config
+    from genedit_core.training.trainer import Trainer
+
+    card = get_card(model)
+    run_dir = resume or out_dir or Path("runs") / card.name
+    if resume is None and (run_dir / "checkpoints" / "last.json").exists():
+        raise UsageError(
+            f"{run_dir}: already holds a run; continue it with --resume {run_dir} or pick another --out"
+        )
+    request = TrainRequest(
+        card=card,
+        data=Path(data) if data and not data.startswith("builtin:") else None,
+        out=run_dir,
+        resume=resume,
+    )
+    task = get_plugins().hook.train(request=request)
+    if task is None:
+        raise PluginError(
+            f"model '{card.name}' cannot be trained: no installed plugin offers training for it"
+        )
+    if resume is not None:
+        cfg = apply_overrides(read_saved_config(resume), set_ or [])
+        data = data or cfg.get("data", {}).get("source")
+    else:
+        cfg = load_config(task.default_config, config, set_ or [])
+        cfg.setdefault("data", {})["source"] = data
+    if device:
+        cfg["train"]["device"] = device
+    trainer = Trainer(task, cfg, run_dir, data=data, resume=resume is not None, quiet=quiet)
+    result = trainer.fit()
+    err.print(f"run saved in {result}; use it with --weights {result}")
+
+
+def evaluate(
+    task: Annotated[str, typer.Argument(help="Task to evaluate, e.g. upscale.")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name.")],
+    data: Annotated[str, typer.Option(help="Folder of reference images, or builtin:skimage-photos:heldout.")],
+    weights: Annotated[
+        Optional[str], typer.Option(help="Variant, hf:// spec, file or run directory.")
+    ] = None,
+    scale: Annotated[Optional[int], typer.Option("--scale", "-s", help="Scale factor.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
+    dtype: Annotated[str, typer.Option(help="auto, fp32, bf16 or fp16.")] = "fp32",
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Measure a model on reference images: a table per image and the mean, next to a baseline."""
+    from genedit_core.api import load
+    from genedit_core.plugins import get_plugins
+    from genedit_core.requests import EvalRequest
+
+    loaded = load(model, scale=scale, weights=weights, device=device, dtype=dtype)
+    request = EvalRequest(
+        task=task, card=loaded.card, model=loaded, data=data, params={"scale": loaded.scale}
+    )
+    report = get_plugins().hook.evaluate(request=request)
+    if report is None:
+        raise PluginError(f"no installed plugin evaluates task '{task}' for model '{loaded.name}'")
+    report = {
+        "model": loaded.name,
+        "weights": loaded.weights.origin if loaded.weights else None,
+        "scale": loaded.scale,
+        "task": task,
+        **report,
+    }
+    if as_json:
+        out.print_json(json.dumps(report))
+        return
+    from rich.table import Table
+
+    table = Table(
+        title=f"{task}: {loaded.name} x{loaded.scale} ({report['weights'] or 'no weights'})",
+        title_justify="left",
+        show_edge=False,
+        pad_edge=False,
+    )
+    cols = report["columns"]
+    for c in cols:
+        table.add_column(c, justify="left" if c == "image" else "right")
+    for row in report["rows"] + [{"image": "mean", **report["summary"]}]:
+        table.add_row(*[_fmt(row.get(c)) for c in cols])
+    out.print(table)
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}" if abs(value) < 10 else f"{value:.2f}"
+    return "" if value is None else str(value)
+
+
+def datasets(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the bundled sample datasets usable as --data builtin:NAME, with their licences."""
+    from genedit_core.training.data import SAMPLE_SETS
+
+    rows = [
+        {"name": f"builtin:{s.name}", "summary": s.summary, "licence": s.licence, "source": s.source}
+        for s in SAMPLE_SETS.values()
+    ]
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    from rich.table import Table
+
+    table = Table(show_edge=False, pad_edge=False)
+    for c in ("name", "licence", "summary"):
+        table.add_column(c)
+    for r in rows:
+        table.add_row(r["name"], r["licence"], r["summary"])
+    out.print(table)

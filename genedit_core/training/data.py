@@ -1,0 +1,354 @@
+"""Datasets for the shared trainer: image folders, paired folders, SR degradation, bundled samples.
+
+Random augmentation takes an explicit ``torch.Generator`` (see :class:`SeededBatches`), seeded from
+(seed, epoch, position), so the same run resumed mid-way sees exactly the same crops and flips.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import ImageError, UsageError
+from ..images import SUPPORTED_SUFFIXES, read_image
+
+log = logging.getLogger("genedit")
+
+
+# --- bundled sample sets -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SampleSet:
+    name: str
+    summary: str
+    licence: str
+    source: str
+
+
+# scikit-image sample photographs that ship inside the wheel (no download), with their licences
+# as stated in skimage.data's docstrings. The held-out split is never trained on.
+SKIMAGE_TRAIN = {
+    "rocket": "public domain (SpaceX)",
+    "hubble_deep_field": "public domain (NASA)",
+    "immunohistochemistry": "no known copyright restrictions",
+    "retina": "CC0",
+    "brick": "CC0",
+    "grass": "CC0",
+    "gravel": "CC0",
+    "cell": "CC0",
+    "text": "public domain",
+    "microaneurysms": "CC0",
+}
+SKIMAGE_HELDOUT = {
+    "astronaut": "public domain (NASA)",
+    "camera": "CC0 (Lav Varshney)",
+    "chelsea": "CC0 (Stefan van der Walt)",
+    "coffee": "CC0 (Rachel Michetti)",
+    "coins": "no known copyright restrictions (Brooklyn Museum)",
+}
+
+SAMPLE_SETS = {
+    "digits": SampleSet(
+        "digits",
+        "scikit-learn handwritten digits, 1,797 8×8 grey images with labels 0–9, upscaled",
+        "BSD-3-Clause (scikit-learn; UCI ML digits data)",
+        "sklearn.datasets.load_digits",
+    ),
+    "skimage-photos": SampleSet(
+        "skimage-photos",
+        f"{len(SKIMAGE_TRAIN)} scikit-image sample images for training ({', '.join(SKIMAGE_TRAIN)})",
+        "public domain / CC0 per image (see docs)",
+        "skimage.data",
+    ),
+    "skimage-photos:heldout": SampleSet(
+        "skimage-photos:heldout",
+        f"{len(SKIMAGE_HELDOUT)} held-out scikit-image photographs for evaluation "
+        f"({', '.join(SKIMAGE_HELDOUT)})",
+        "public domain / CC0 per image (see docs)",
+        "skimage.data",
+    ),
+}
+
+
+def skimage_photo(name: str) -> np.ndarray:
+    """One scikit-image sample as float32 H×W×3 in 0–1 (grey replicated)."""
+    from skimage import data as skdata
+
+    arr = getattr(skdata, name)()
+    arr = np.asarray(arr)
+    if arr.dtype == bool:
+        arr = arr.astype(np.uint8) * 255
+    arr = arr.astype(np.float32) / (255.0 if arr.max() > 1 else 1.0)
+    if arr.ndim == 2:
+        arr = np.repeat(arr[..., None], 3, axis=2)
+    return np.ascontiguousarray(arr[..., :3])
+
+
+def export_sample_set(name: str, folder: Path) -> list[Path]:
+    """Write a bundled photo set as PNG files (for ``genedit eval --data``)."""
+    from ..images import ImageData, write_image
+
+    names = SKIMAGE_HELDOUT if name.endswith("heldout") else SKIMAGE_TRAIN
+    return [write_image(folder / f"{n}.png", ImageData(skimage_photo(n))) for n in names]
+
+
+class ArrayImages:
+    """In-memory images (C×H×W float tensors) with optional labels."""
+
+    def __init__(
+        self, images: list[torch.Tensor], labels: list[int] | None = None, names: list[str] | None = None
+    ):
+        self.images = images
+        self.labels = labels
+        self.names = names or [str(i) for i in range(len(images))]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> Any:
+        img = self.images[index]
+        return (img, self.labels[index]) if self.labels is not None else img
+
+
+def digits_dataset(size: int = 32, split: str = "train", holdout: int = 297) -> ArrayImages:
+    """scikit-learn digits, grey 1×size×size in 0–1, with labels. The last ``holdout`` are held out."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = torch.from_numpy(d.images.astype(np.float32) / 16.0)[:, None]
+    x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False).clamp(0, 1)
+    y = d.target.tolist()
+    n = len(y) - holdout
+    sl = slice(0, n) if split == "train" else slice(n, None) if split == "heldout" else slice(None)
+    return ArrayImages(list(x[sl]), y[sl])
+
+
+def resolve_data(spec: str | Path | None, **kwargs: Any) -> Any:
+    """``builtin:NAME[:split]`` gives a bundled set; anything else must be an existing folder."""
+    if spec is None:
+        raise UsageError(
+            "--data is required (a folder of images, or builtin:digits / builtin:skimage-photos)"
+        )
+    text = str(spec)
+    if text.startswith("builtin:"):
+        name = text[len("builtin:") :]
+        base, _, split = name.partition(":")
+        if base == "digits":
+            return digits_dataset(kwargs.get("size", 32), split or "train")
+        if base == "skimage-photos":
+            names = SKIMAGE_HELDOUT if split == "heldout" else SKIMAGE_TRAIN
+            imgs = [torch.from_numpy(skimage_photo(n).transpose(2, 0, 1).copy()) for n in names]
+            return ArrayImages(imgs, names=list(names))
+        raise UsageError(
+            f"--data {text}: unknown bundled set (have: {', '.join('builtin:' + k for k in SAMPLE_SETS)})"
+        )
+    path = Path(text)
+    if not path.is_dir():
+        raise UsageError(f"--data {text}: not a folder")
+    return ImageFolder(path, channels=kwargs.get("channels", 3))
+
+
+# --- folders -------------------------------------------------------------------------------------
+
+
+def list_images(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES)
+
+
+class ImageFolder:
+    """Every image under ``root`` (recursive), decoded on access; unreadable files are skipped."""
+
+    def __init__(self, root: str | Path, channels: int = 3, preload: bool = True):
+        self.root = Path(root)
+        self.channels = channels
+        self.images: list[torch.Tensor] = []
+        self.names: list[str] = []
+        self.skipped: list[str] = []
+        for p in list_images(self.root):
+            try:
+                data = read_image(p)
+            except ImageError as exc:
+                log.warning("skipping %s", exc)
+                self.skipped.append(str(p))
+                continue
+            self.images.append(_to_channels(data.pixels, channels))
+            self.names.append(str(p.relative_to(self.root)))
+        if not self.images:
+            raise UsageError(f"--data {self.root}: no readable images found")
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.images[index]
+
+
+def _to_channels(pix: np.ndarray, channels: int) -> torch.Tensor:
+    colour = pix[..., :1] if pix.shape[2] in (1, 2) else pix[..., :3]
+    if channels == 3 and colour.shape[2] == 1:
+        colour = np.repeat(colour, 3, axis=2)
+    elif channels == 1 and colour.shape[2] == 3:
+        colour = (colour * np.array([0.299, 0.587, 0.114], dtype=np.float32)).sum(axis=2, keepdims=True)
+    return torch.from_numpy(np.ascontiguousarray(colour.transpose(2, 0, 1)))
+
+
+class PairedFolders:
+    """Input/target pairs matched by relative path stem (e.g. noisy/ and clean/)."""
+
+    def __init__(self, inputs: str | Path, targets: str | Path, channels: int = 3):
+        a, b = ImageFolder(inputs, channels), ImageFolder(targets, channels)
+        index = {Path(n).with_suffix("").as_posix(): i for i, n in enumerate(b.names)}
+        self.pairs = [
+            (x, b.images[index[Path(n).with_suffix("").as_posix()]])
+            for x, n in zip(a.images, a.names)
+            if Path(n).with_suffix("").as_posix() in index
+        ]
+        if not self.pairs:
+            raise UsageError(f"{inputs} and {targets}: no files with matching names")
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.pairs[index]
+
+
+# --- super-resolution degradation ----------------------------------------------------------------
+
+
+def bicubic_downscale(hr: torch.Tensor, scale: int) -> torch.Tensor:
+    """Anti-aliased bicubic downsampling (the usual 'BI' degradation), clamped and 8-bit rounded."""
+    x = hr[None] if hr.ndim == 3 else hr
+    lr = F.interpolate(x, scale_factor=1 / scale, mode="bicubic", align_corners=False, antialias=True)
+    lr = (lr.clamp(0, 1) * 255).round() / 255
+    return lr[0] if hr.ndim == 3 else lr
+
+
+class SRPatches:
+    """Random HR crops with flips/rotations, paired with their bicubic-downscaled LR version.
+
+    ``length`` makes an epoch of that many crops regardless of how few source images there are.
+    """
+
+    def __init__(self, source: Any, scale: int, patch: int = 48, length: int = 1000, augment: bool = True):
+        self.images = [
+            source[i][0] if isinstance(source[i], tuple) else source[i] for i in range(len(source))
+        ]
+        self.scale, self.patch, self.length, self.augment = scale, patch, length, augment
+        hp = patch * scale
+        small = [i for i, im in enumerate(self.images) if min(im.shape[-2:]) < hp]
+        if len(small) == len(self.images):
+            raise UsageError(f"every training image is smaller than the HR patch {hp}px; lower data.patch")
+        self.images = [im for i, im in enumerate(self.images) if i not in small]
+        areas = torch.tensor([im.shape[-1] * im.shape[-2] for im in self.images], dtype=torch.float64)
+        self.weights = areas / areas.sum()
+
+    def __len__(self) -> int:
+        return self.length
+
+    def get(self, index: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        img = self.images[int(torch.multinomial(self.weights, 1, generator=gen))]
+        hp = self.patch * self.scale
+        h, w = img.shape[-2:]
+        y = int(torch.randint(0, h - hp + 1, (1,), generator=gen))
+        x = int(torch.randint(0, w - hp + 1, (1,), generator=gen))
+        hr = img[:, y : y + hp, x : x + hp]
+        if self.augment:
+            flips = torch.randint(0, 2, (3,), generator=gen).tolist()
+            if flips[0]:
+                hr = hr.flip(-1)
+            if flips[1]:
+                hr = hr.flip(-2)
+            if flips[2]:
+                hr = hr.transpose(-1, -2)
+        hr = hr.contiguous()
+        return bicubic_downscale(hr, self.scale), hr
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.get(index, torch.Generator().manual_seed(index))
+
+
+# --- deterministic batching ----------------------------------------------------------------------
+
+
+class SeededBatches:
+    """Batches of a map-style dataset in an order that depends only on (seed, step).
+
+    The order of epoch ``e`` is that of ``DistributedSampler(shuffle=True, seed=seed)`` after
+    ``set_epoch(e)``; step ``s`` takes the ``s``-th slice of it on every rank, so the union of the
+    ranks' batches is exactly the global batch a single process would take. Because the position is
+    computed from the step, a resumed run sees the very batches an uninterrupted one would.
+    """
+
+    def __init__(self, dataset: Any, batch_size: int, seed: int, rank: int = 0, world: int = 1):
+        if batch_size % world:
+            raise UsageError(f"train.batch_size {batch_size} must be divisible by the {world} processes")
+        if len(dataset) < batch_size:
+            raise UsageError(
+                f"the dataset has {len(dataset)} items, fewer than train.batch_size {batch_size}"
+            )
+        from torch.utils.data.distributed import DistributedSampler
+
+        self.dataset, self.batch_size, self.seed = dataset, batch_size, seed
+        self.rank, self.world = rank, world
+        self.sampler = DistributedSampler(
+            dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed, drop_last=True
+        )
+        self.per_epoch = max(1, len(dataset) // batch_size)
+        self._epoch = -1
+        self._order: list[int] = []
+
+    def indices(self, step: int) -> list[tuple[int, int]]:
+        """(dataset index, augmentation seed) pairs of this rank's share of global batch ``step``."""
+        epoch, pos = divmod(step, self.per_epoch)
+        if epoch != self._epoch:
+            self.sampler.set_epoch(epoch)
+            self._order = list(self.sampler)
+            self._epoch = epoch
+        share = self.batch_size // self.world
+        out = []
+        for k in range(share):
+            global_pos = pos * self.batch_size + self.rank + self.world * k
+            out.append((self._order[pos * share + k], (self.seed * 7919 + epoch) * 1_000_003 + global_pos))
+        return out
+
+    def batch(self, step: int) -> Any:
+        items = []
+        for index, sample_seed in self.indices(step):
+            if hasattr(self.dataset, "get"):
+                items.append(self.dataset.get(index, torch.Generator().manual_seed(sample_seed)))
+            else:
+                items.append(self.dataset[index])
+        return collate(items)
+
+    def __iter__(self) -> Iterator[Any]:  # pragma: no cover - convenience
+        step = 0
+        while True:
+            yield self.batch(step)
+            step += 1
+
+
+def collate(items: list[Any]) -> Any:
+    first = items[0]
+    if isinstance(first, torch.Tensor):
+        return torch.stack(items)
+    if isinstance(first, (int, float)):
+        return torch.tensor(items)
+    if isinstance(first, tuple):
+        return tuple(collate([it[i] for it in items]) for i in range(len(first)))
+    if isinstance(first, dict):
+        return {k: collate([it[k] for it in items]) for k in first}
+    return items
+
+
+def epoch_of(step: int, per_epoch: int) -> int:
+    return math.floor(step / per_epoch)
