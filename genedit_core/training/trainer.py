@@ -138,11 +138,11 @@ class Trainer:
         self._seed(seed)
         channels_last = bool(tcfg.get("channels_last"))
         nets = self.task.build_networks(self.cfg)
-        for name, net in nets.items():
+        for net in nets.values():
             net.to(device)
             if channels_last:
                 net.to(memory_format=torch.channels_last)
-        for name, decay in self.task.ema.items():
+        for name in self.task.ema:
             ema = copy.deepcopy(nets[name]).eval().requires_grad_(False)
             nets[f"{name}_ema"] = ema
         trainable = {k: v for k, v in nets.items() if not k.endswith("_ema")}
