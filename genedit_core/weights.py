@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -87,7 +88,12 @@ def hub_download(
 ) -> Path | None:
     """Fetch one file through the HF cache; with ``optional`` a missing file returns ``None``."""
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
 
     from ._version import __version__
 
@@ -102,16 +108,25 @@ def hub_download(
     if os.environ.get("HF_ENDPOINT"):
         kwargs["endpoint"] = os.environ["HF_ENDPOINT"].rstrip("/")
     where = f"hf://{repo_id}/{filename}@{revision or 'main'}"
+    if not kwargs["local_files_only"] and not _hub_reachable(repo_id, filename, kwargs):
+        kwargs["local_files_only"] = True  # the cache may still hold it; never wait on retries
     try:
         return Path(hf_hub_download(repo_id, filename, **kwargs))
-    except EntryNotFoundError:
-        if optional:
-            return None
-        raise WeightsError(f"{where}: file not found in the repository at that revision") from None
+    # LocalEntryNotFoundError subclasses EntryNotFoundError (huggingface_hub >= 1.0): test it first.
     except LocalEntryNotFoundError:
         if optional:
             return None
         raise HubUnavailable(where) from None
+    except EntryNotFoundError:
+        if optional:
+            return None
+        raise WeightsError(f"{where}: file not found in the repository at that revision") from None
+    except RevisionNotFoundError:
+        raise WeightsError(f"{where}: revision not found in that repository") from None
+    except RepositoryNotFoundError:
+        raise WeightsError(
+            f"{where}: repository not found (if it is private or gated, set HF_TOKEN)"
+        ) from None
     except Exception as exc:  # HTTP errors, DNS, refused connections, gated repos...
         if optional and "404" in str(exc):
             return None
@@ -120,11 +135,43 @@ def hub_download(
         raise WeightsError(f"{where}: {type(exc).__name__}: {_first_line(exc)}") from None
 
 
+def _hub_reachable(repo_id: str, filename: str, kwargs: dict[str, Any]) -> bool:
+    """One metadata request without retries: is the Hub there at all?
+
+    ``hf_hub_download`` retries an unreachable Hub with backoff for about 25 s before it gives up
+    on a file that is not cached, which would stall the bundled fallback and every offline run.
+    A cached pinned commit needs no request, so it is answered from the cache directly.
+    """
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url, try_to_load_from_cache
+
+    revision = kwargs["revision"] or "main"
+    if _COMMIT_RE.fullmatch(revision):
+        cached = try_to_load_from_cache(repo_id, filename, cache_dir=kwargs["cache_dir"], revision=revision)
+        if isinstance(cached, str):
+            return True  # hf_hub_download returns it without any request
+    url = hf_hub_url(repo_id, filename, revision=revision, endpoint=kwargs.get("endpoint"))
+    try:
+        get_hf_file_metadata(
+            url,
+            token=kwargs["token"],
+            library_name=kwargs["library_name"],
+            library_version=kwargs["library_version"],
+            endpoint=kwargs.get("endpoint"),
+        )
+    except Exception as exc:
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        return not (_is_connection_problem(exc) or (isinstance(status, int) and status >= 500))
+    return True
+
+
+_COMMIT_RE = re.compile(r"[0-9a-f]{40}")
+
+
 class HubUnavailable(WeightsError):
     """The Hub could not be reached and the file is not in the local cache."""
 
     def __init__(self, where: str):
-        super().__init__(where)
+        super().__init__(f"{where}: the Hub is not reachable and the file is not in the local cache")
         self.where = where
 
 

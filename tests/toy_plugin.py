@@ -1,0 +1,148 @@
+"""A test-only plugin: a 1×1-conv + pixel-shuffle upscaler whose weights say what it does.
+
+``identity`` weights make it a nearest-neighbour upscaler, ``invert`` weights make it return
+``1 - nearest``, so a test can tell from the output alone which weights file ran (a revision pin,
+the bundled fallback, a Hub spec). The plugin is an object with hook methods, registered inline
+through :class:`genedit_core.plugins.GeneditPlugins`, the way pluggy tests register plugins.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from pathlib import Path
+
+from genedit_core import hookimpl
+from genedit_core.cards import ModelCard, WeightFile, WeightVariant
+
+TOY_REPO = "genedit-test/toy"
+TOY_FILE = "toy_x2.safetensors"
+BUNDLED_FILE = "weights/toy_bundled_x2.safetensors"
+
+
+def toy_state(kind: str = "identity", scale: int = 2) -> dict:
+    import torch
+
+    weight = torch.zeros(3 * scale * scale, 3, 1, 1)
+    for c in range(3):
+        weight[c * scale * scale : (c + 1) * scale * scale, c] = 1.0
+    bias = torch.zeros(3 * scale * scale)
+    if kind == "invert":
+        weight, bias = -weight, torch.ones_like(bias)
+    elif kind != "identity":
+        raise ValueError(kind)
+    return {"conv.weight": weight, "conv.bias": bias}
+
+
+def toy_bytes(kind: str = "identity", scale: int = 2) -> bytes:
+    from safetensors.torch import save
+
+    return save(toy_state(kind, scale))
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def nearest(x, scale: int = 2):
+    return x.repeat_interleave(scale, dim=-2).repeat_interleave(scale, dim=-1)
+
+
+def make_bundle(root: Path, data: bytes) -> str:
+    """Write a package holding ``data`` as its bundled weights under ``root``; return its name.
+
+    The caller puts ``root`` on ``sys.path`` (``monkeypatch.syspath_prepend``).
+    """
+    name = f"genedit_toy_bundle_{uuid.uuid4().hex[:8]}"
+    pkg = root / name
+    (pkg / "weights").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / BUNDLED_FILE).write_bytes(data)
+    return name
+
+
+def hub_variant(revision: str = "main", sha: str | None = None, filename: str = TOY_FILE) -> WeightVariant:
+    return WeightVariant(
+        name="hub",
+        files={2: WeightFile(filename, sha)},
+        hf_hub_id=TOY_REPO,
+        revision=revision,
+        licence="test",
+    )
+
+
+def bundled_variant(package: str, sha: str | None = None) -> WeightVariant:
+    return WeightVariant(name="bundled", files={2: WeightFile(BUNDLED_FILE, sha)}, package=package)
+
+
+def toy_card(*variants: WeightVariant, name: str = "toy", **kw) -> ModelCard:
+    return ModelCard(
+        name=name,
+        tasks=("upscale",),
+        family="toy",
+        summary="Nearest-neighbour x2 as a 1x1 conv and a pixel shuffle (tests only).",
+        scales=(2,),
+        variants=variants,
+        default_variant=variants[0].name if variants else None,
+        needs_weights=bool(variants),
+        channels_last=False,
+        **kw,
+    )
+
+
+class ToyPlugin:
+    """Owns the cards it is given; builds :class:`ToyNet` from whatever weights were resolved."""
+
+    def __init__(self, *cards: ModelCard, name: str = "toy"):
+        self.cards = cards
+        self.name = name
+
+    @hookimpl
+    def register_models(self, register):
+        for card in self.cards:
+            register(card)
+
+    @hookimpl
+    def load_model(self, request):
+        if request.card.plugin != self.name:
+            return None
+        from genedit_core.model import LoadedModel
+
+        net = build_toy(request.state_dict)
+        return LoadedModel(
+            card=request.card,
+            module=net,
+            forward=net,
+            device=request.device,
+            dtype=request.dtype,
+            scale=net.scale,
+            receptive_field=1,
+        )
+
+    @hookimpl
+    def edit(self, request):
+        if request.card.plugin != self.name or request.task != "upscale":
+            return None
+        return request.tiler(request.model, request.image)
+
+
+def build_toy(state: dict):
+    import torch
+    from torch import nn
+
+    weight = state["conv.weight"]
+    scale = int(round((weight.shape[0] // 3) ** 0.5))
+
+    class ToyNet(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.scale = scale
+            self.conv = nn.Conv2d(3, 3 * scale * scale, 1)
+            self.shuffle = nn.PixelShuffle(scale)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.shuffle(self.conv(x))
+
+    net = ToyNet()
+    net.load_state_dict(state)
+    return net.eval()
