@@ -1,0 +1,78 @@
+"""Typed reads of ``request.params`` (strings from the command line) with errors that name the option."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from genedit_core.errors import UsageError
+
+TRUE = {"1", "true", "yes", "on"}
+FALSE = {"0", "false", "no", "off"}
+
+
+def get_float(
+    params: Mapping[str, Any], key: str, default: float, lo: float | None = None, hi: float | None = None
+) -> float:
+    raw = params.get(key)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise UsageError(f"--{key} {raw}: expected a number") from None
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise UsageError(f"--{key} {raw}: must be between {lo} and {hi}")
+    return value
+
+
+def get_int(params: Mapping[str, Any], key: str, default: int, lo: int | None = None) -> int:
+    raw = params.get(key)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise UsageError(f"--{key} {raw}: expected an integer") from None
+    if lo is not None and value < lo:
+        raise UsageError(f"--{key} {raw}: must be at least {lo}")
+    return value
+
+
+def get_bool(params: Mapping[str, Any], key: str, default: bool) -> bool:
+    raw = params.get(key)
+    if raw is None:
+        return default
+    text = str(raw).strip().lower()
+    if text in TRUE:
+        return True
+    if text in FALSE:
+        return False
+    raise UsageError(f"--{key} {raw}: expected true or false")
+
+
+def get_choice(params: Mapping[str, Any], key: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = params.get(key)
+    if raw is None:
+        return default
+    value = str(raw).strip().lower()
+    if value not in choices:
+        raise UsageError(f"--{key} {raw}: expected one of {', '.join(choices)}")
+    return value
+
+
+def get_size(params: Mapping[str, Any], key: str, default: tuple[int, int]) -> tuple[int, int]:
+    """``256`` or ``256x192`` (height x width)."""
+    raw = params.get(key)
+    if raw is None:
+        return default
+    text = str(raw).lower().replace("×", "x")
+    try:
+        parts = [int(p) for p in text.split("x")]
+    except ValueError:
+        raise UsageError(f"--{key} {raw}: expected N or HxW") from None
+    if len(parts) == 1:
+        parts = parts * 2
+    if len(parts) != 2 or min(parts) < 1:
+        raise UsageError(f"--{key} {raw}: expected N or HxW with positive sizes")
+    return parts[0], parts[1]

@@ -1,0 +1,39 @@
+"""genedit hook implementations for optimisation and export.
+
+Imported by ``genedit list``: keep it torch-free. Every hook body imports its worker module lazily.
+A method or format that is not ours returns ``None`` so another plugin can answer it.
+"""
+
+from __future__ import annotations
+
+from genedit_core import hookimpl
+
+from .methods import EXPORT_FORMATS, OPTIMIZE_METHODS
+
+PLUGIN_NAME = "compress"
+
+
+@hookimpl
+def register_methods(register):
+    for name, summary in OPTIMIZE_METHODS.items():
+        register("optimize", name, summary)
+    for name, summary in EXPORT_FORMATS.items():
+        register("export", name, summary)
+
+
+@hookimpl
+def optimize(request):
+    if request.method not in OPTIMIZE_METHODS:
+        return None
+    from .optimizing import run_method
+
+    return run_method(request)
+
+
+@hookimpl
+def export(request):
+    if request.format not in EXPORT_FORMATS:
+        return None
+    from .exporting import export_model
+
+    return export_model(request)
