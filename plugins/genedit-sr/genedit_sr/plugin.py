@@ -32,3 +32,28 @@ def edit(request):
     if request.card.plugin != PLUGIN_NAME or request.task != "upscale":
         return None
     return request.tiler(request.model, request.image)
+
+
+@hookimpl
+def train(request):
+    if request.card.plugin != PLUGIN_NAME:
+        return None
+    from .training import RECIPES, SRTask
+
+    if request.card.name not in RECIPES:
+        return None
+    return SRTask(request.card.name)
+
+
+@hookimpl
+def evaluate(request):
+    if request.card.plugin != PLUGIN_NAME or request.task != "upscale":
+        return None
+    from genedit_core.tiling import run_with_oom_retry
+
+    from .evaluation import evaluate_upscaler, reference_images
+
+    model = request.model
+    return evaluate_upscaler(
+        lambda x: run_with_oom_retry(model, x, "auto"), reference_images(request.data), model.scale
+    )
