@@ -94,7 +94,8 @@ def _is_zip(path: Path) -> bool:
 def _global_name(exc: BaseException) -> str:
     import re
 
-    m = re.search(r"GLOBAL ([\w.]+ ?[\w.]*)", str(exc)) or re.search(r"global ([\w.]+)", str(exc))
+    # torch says "GLOBAL io.open was not an allowed global"; older pickles name it "module name".
+    m = re.search(r"GLOBAL ([\w.]+(?: (?!was\b)[\w.]+)?)", str(exc)) or re.search(r"global ([\w.]+)", str(exc))
     return f"global {m.group(1).strip()}" if m else "non-tensor objects"
 
 
