@@ -63,6 +63,9 @@ def load(
     card = plugins.registry.get(name)
     explicit_scale = scale is not None
     scale = check_scale(card, scale)
+    # A bad --device/--dtype is a usage error: report it before any download.
+    dev = choose_device(device)
+    dt = choose_dtype(dtype, dev, card)
     is_file_spec = weights is not None and card.variant(weights) is None
     resolved = resolve_weights(card, weights, None if is_file_spec else scale)
     if resolved is not None and resolved.warning:
@@ -70,8 +73,6 @@ def load(
     state = None
     if resolved is not None:
         state = canonicalize(load_state_dict(resolved.path), card.extra.get("keep_keys", ()))
-    dev = choose_device(device)
-    dt = choose_dtype(dtype, dev, card)
     request = LoadRequest(
         card, resolved, state, scale if (explicit_scale or not is_file_spec) else None, dev, dt, options
     )

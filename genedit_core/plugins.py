@@ -83,7 +83,8 @@ class Registry:
             choices = sorted(self.aliases)
             close = difflib.get_close_matches(name.lower(), choices, n=3, cutoff=0.5)
             close += [c for c in choices if name.lower() in c and c not in close][: 3 - len(close)]
-            raise UnknownModelError(name, [self.aliases.get(c, c) for c in close])
+            # aliases map to their card's name; "edsr-base" and "edsr-baseline" are one suggestion
+            raise UnknownModelError(name, list(dict.fromkeys(self.aliases.get(c, c) for c in close)))
         return self.cards[key]
 
     def list(self, task: str | None = None) -> list[ModelCard]:
