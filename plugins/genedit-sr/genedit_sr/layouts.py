@@ -193,6 +193,18 @@ def _diag_affine(
     return _floats(torch.diag(w)), _floats(bias)
 
 
+def _range_from_mean_shift(sub: tuple | None, mean: list[float]) -> float | None:
+    """EDSR-PyTorch's sub_mean bias is -rgb_range·mean/std and its weight 1/std, so a file trained with
+    ``--rgb_range 1`` says so itself; ``None`` when the file holds no sub_mean or another mean."""
+    if sub is None:
+        return None
+    w, b = _diag_affine(*sub, "sub_mean")
+    ratios = [-bi / (m * wi) for wi, bi, m in zip(w, b, mean) if m and wi]
+    if len(ratios) != 3 or min(ratios) <= 0 or max(ratios) - min(ratios) > 1e-3 * max(ratios):
+        return None
+    return sum(ratios) / 3
+
+
 def _edsr_io(config: Mapping[str, Any], sub: tuple | None, add: tuple | None) -> Hyper:
     """Input/output affine maps around the network, in genedit's 0–1 convention.
 
@@ -212,8 +224,8 @@ def _edsr_io(config: Mapping[str, Any], sub: tuple | None, add: tuple | None) ->
             "out_scale": [1 / r] * 3,
             "out_bias": [0.0] * 3,
         }
-    rgb_range = float(config.get("rgb_range", 255))
     mean = _floats(config.get("rgb_mean", DIV2K_MEAN))
+    rgb_range = float(config.get("rgb_range") or _range_from_mean_shift(sub, mean) or 255)
     if sub is not None:
         w, b = _diag_affine(*sub, "sub_mean")
         in_scale, in_bias = [rgb_range * v for v in w], b
@@ -502,7 +514,7 @@ def _no_layout_error(
     other = LAYOUTS.find(state)
     if other is not None:
         return WeightsError(
-            f"{origin}: this is a {other.name} checkpoint (a {other.arch} network), not {card_name}; "
+            f"{origin}: holds {other.name} weights (network: {other.arch}), not {card_name} weights; "
             f"try --model {CARD_FOR_ARCH[other.arch]}"
         )
     return WeightsError(

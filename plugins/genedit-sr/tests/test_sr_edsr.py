@@ -382,3 +382,18 @@ def test_tiled_equals_untiled(tmp_path):
     assert tiled.shape == whole.shape == (1, 3, 160, 144)
     assert (tiled - whole).abs().max() <= 1 / 255
     assert model.receptive_field <= 32  # the default overlap covers this tiny model's reach
+
+
+def test_rgb_range_read_from_sub_mean_when_no_config(tmp_path):
+    """An EDSR-PyTorch file trained with --rgb_range 1 carries sub_mean bias -mean, not -255·mean."""
+    sd = official_state(2)
+    sd["sub_mean.bias"], sd["add_mean.bias"] = -DIV2K, DIV2K.clone()
+    path = tmp_path / "edsr_range1.pt"
+    torch.save(sd, path)
+    model = _load(path)
+    x = _x()
+    mean = DIV2K.view(1, 3, 1, 1)
+    expected = _trunk(x - mean, _official_to_numbered(sd), NUMBERED, 1.0) + mean
+    with torch.no_grad():
+        _close(model(x), expected)
+    assert "0-1 input" in model.hyperparameters["semantics"]
