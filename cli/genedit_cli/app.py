@@ -72,7 +72,8 @@ def list_cmd(
                 continue
             names = c.name + (f" ({', '.join(c.aliases)})" if c.aliases else "")
             scales = ",".join(f"x{s}" for s in c.scales) or "-"
-            variants = ", ".join(v.name + ("*" if v.name == c.default_variant else "") for v in c.variants) or "-"
+            variants = ", ".join(v.name + ("*" if v.name == c.default_variant else "") for v in c.variants)
+            variants = variants or ("needs --weights" if c.needs_weights else "-")
             table.add_row(names, c.plugin, scales, variants, c.summary)
         out.print(table)
         out.print()
@@ -227,9 +228,10 @@ def generate(
 
 
 def _add_core_commands() -> None:
-    from . import cmd_train
+    from . import cmd_optimize, cmd_train
 
     cmd_train.register(app)
+    cmd_optimize.register(app)
 
 
 _add_core_commands()
@@ -245,7 +247,8 @@ def _add_plugin_commands() -> None:
 def main(argv: list[str] | None = None) -> None:
     _add_plugin_commands()
     try:
-        app(args=argv, standalone_mode=False)
+        # Without standalone mode, click returns the code of a raised typer.Exit instead of raising it.
+        code = app(args=argv, standalone_mode=False)
     except GeneditError as exc:
         fail(str(exc))
         sys.exit(exc.exit_code)
@@ -263,7 +266,7 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(exc, click.exceptions.Exit):
             sys.exit(exc.exit_code)
         raise
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

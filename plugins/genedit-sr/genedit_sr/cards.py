@@ -26,7 +26,9 @@ def _bundled(model: str) -> tuple[WeightVariant, ...]:
     entry = manifest.get(model)
     if not entry:
         return ()
-    files = {int(s): WeightFile(f"weights/{f['filename']}", f.get("sha256")) for s, f in entry["files"].items()}
+    files = {
+        int(s): WeightFile(f"weights/{f['filename']}", f.get("sha256")) for s, f in entry["files"].items()
+    }
     return (
         WeightVariant(
             name="bundled",
@@ -47,7 +49,13 @@ _EDSR_BASE_HUB = WeightVariant(
     name="super-image",
     hf_hub_id="eugenesiow/edsr-base",
     files={s: WeightFile(f"pytorch_model_{s}x.pt") for s in (2, 3, 4)},
-    config={"layout": "edsr-official", "rgb_range": 255, "mean_shift": False, "input_range": 1.0, "res_scale": 1.0},
+    config={
+        "layout": "edsr-official",
+        "rgb_range": 255,
+        "mean_shift": False,
+        "input_range": 1.0,
+        "res_scale": 1.0,
+    },
     licence="apache-2.0",
     description="EDSR-baseline (16 blocks, 64 features) from the super-image project. " + UNPINNED,
 )
@@ -55,14 +63,24 @@ _EDSR_HUB = WeightVariant(
     name="super-image",
     hf_hub_id="eugenesiow/edsr",
     files={s: WeightFile(f"pytorch_model_{s}x.pt") for s in (2, 3, 4)},
-    config={"layout": "edsr-official", "rgb_range": 255, "mean_shift": False, "input_range": 1.0, "res_scale": 0.1},
+    config={
+        "layout": "edsr-official",
+        "rgb_range": 255,
+        "mean_shift": False,
+        "input_range": 1.0,
+        "res_scale": 0.1,
+    },
     licence="apache-2.0",
     description="EDSR (32 blocks, 256 features) from the super-image project. " + UNPINNED,
 )
 _REALESRGAN_HUB = WeightVariant(
     name="ai-forever",
     hf_hub_id="ai-forever/Real-ESRGAN",
-    files={2: WeightFile("RealESRGAN_x2.pth"), 4: WeightFile("RealESRGAN_x4.pth"), 8: WeightFile("RealESRGAN_x8.pth")},
+    files={
+        2: WeightFile("RealESRGAN_x2.pth"),
+        4: WeightFile("RealESRGAN_x4.pth"),
+        8: WeightFile("RealESRGAN_x8.pth"),
+    },
     config={"layout": "rrdb"},
     licence="bsd-3-clause",
     description="Real-ESRGAN RRDBNet weights as plain state dicts. " + UNPINNED,
@@ -136,44 +154,40 @@ def _cards() -> list[ModelCard]:
             extra={"default_scale": 4},
         ),
     ]
-    if espcn:
+    # Architectures whose only weights are ours: always listed (users may bring --weights), and
+    # marked "needs --weights" by `genedit list` until bundled weights are installed.
+    for name, summary, paper, variants in (
+        (
+            "espcn",
+            "ESPCN (Shi et al. 2016): sub-pixel convolution, very fast.",
+            "https://arxiv.org/abs/1609.05158",
+            espcn,
+        ),
+        (
+            "srcnn",
+            "SRCNN 9-5-5 (Dong et al. 2014) on the Y channel of a bicubic upscale.",
+            "https://arxiv.org/abs/1501.00092",
+            srcnn,
+        ),
+        (
+            "vdsr",
+            "VDSR (Kim et al. 2016): 20-layer residual network on the bicubic upscale.",
+            "https://arxiv.org/abs/1511.04587",
+            vdsr,
+        ),
+    ):
+        scales = tuple(sorted(variants[0].files)) if variants else (2, 3, 4)
         cards.append(
             _card(
-                "espcn",
-                summary="ESPCN (Shi et al. 2016): sub-pixel convolution, very fast.",
-                scales=tuple(sorted(espcn[0].files)),
-                variants=espcn,
-                default_variant="bundled",
+                name,
+                summary=summary,
+                scales=scales,
+                variants=variants,
+                default_variant=_default(variants),
                 licence="Apache-2.0",
-                bf16_safe=True,
-                paper="https://arxiv.org/abs/1609.05158",
-                extra={"default_scale": min(espcn[0].files)},
-            )
-        )
-    if srcnn:
-        cards.append(
-            _card(
-                "srcnn",
-                summary="SRCNN 9-5-5 (Dong et al. 2014) on the Y channel of a bicubic upscale.",
-                scales=tuple(sorted(srcnn[0].files)),
-                variants=srcnn,
-                default_variant="bundled",
-                licence="Apache-2.0",
-                paper="https://arxiv.org/abs/1501.00092",
-                extra={"default_scale": min(srcnn[0].files)},
-            )
-        )
-    if vdsr:
-        cards.append(
-            _card(
-                "vdsr",
-                summary="VDSR (Kim et al. 2016): 20-layer residual network on the bicubic upscale.",
-                scales=tuple(sorted(vdsr[0].files)),
-                variants=vdsr,
-                default_variant="bundled",
-                licence="Apache-2.0",
-                paper="https://arxiv.org/abs/1511.04587",
-                extra={"default_scale": min(vdsr[0].files)},
+                bf16_safe=name == "espcn",
+                paper=paper,
+                extra={"default_scale": min(scales), "any_scale": not variants},
             )
         )
     return cards

@@ -63,10 +63,13 @@ class SRTask(TrainTask):
         self._refs: list | None = None
 
     def hyper(self, cfg: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in cfg["model"].items() if k != "arch"}
+        return {k: v for k, v in cfg["model"].items() if k not in ("arch", "init")}
 
     def build_networks(self, cfg: dict[str, Any]) -> dict[str, nn.Module]:
-        return {"model": make_module(cfg["model"]["arch"], self.hyper(cfg))}
+        model = make_module(cfg["model"]["arch"], self.hyper(cfg))
+        if cfg["model"].get("init"):
+            _warm_start(model, cfg["model"]["init"])
+        return {"model": model}
 
     def build_optimizers(
         self, nets: dict[str, nn.Module], cfg: dict[str, Any]
@@ -112,3 +115,13 @@ class SRTask(TrainTask):
     def export_config(self, nets: dict[str, nn.Module], cfg: dict[str, Any]) -> dict[str, Any]:
         arch = cfg["model"]["arch"]
         return {"arch": arch, "layout": LAYOUT_OF_ARCH[arch], **self.hyper(cfg)}
+
+
+def _warm_start(model: nn.Module, path: str) -> None:
+    """Copy every tensor whose name and shape match (e.g. a x4 model from a trained x2 body)."""
+    from genedit_core.checkpoint import canonicalize, load_state_dict
+
+    source = canonicalize(load_state_dict(path))
+    own = model.state_dict()
+    matched = {k: v.float() for k, v in source.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(matched, strict=False)
