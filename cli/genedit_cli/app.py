@@ -257,6 +257,11 @@ def main(argv: list[str] | None = None) -> None:
     except (typer.Abort, KeyboardInterrupt):
         fail("interrupted")
         sys.exit(130)
+    except typer.TyperException as exc:  # typer vendors click: its usage errors are not click's classes
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        sys.exit(getattr(exc, "exit_code", 2))
     except Exception as exc:
         import click
 

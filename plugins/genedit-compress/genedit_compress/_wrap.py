@@ -27,7 +27,8 @@ class ForwardModule(nn.Module):
     def __init__(self, model: LoadedModel, pad_to_multiple: bool = False):
         super().__init__()
         self.net = require_module(model)
-        self._fn = model.forward
+        # Not a sub-module even when forward *is* the network: parameters must be named net.*.
+        self.__dict__["_fn"] = model.forward
         self.multiple = int(model.size_multiple) if pad_to_multiple else 1
         self.scale = int(model.scale)
 

@@ -1,0 +1,125 @@
+"""What every report measures: parameters, stored size, latency, peak memory and quality.
+
+Latency is the median of ``repeats`` timed calls after warm-up calls (which also absorb
+torch.compile's compilation), so one slow call on the shared CPU does not move the figure.
+Peak memory is the device's peak allocation on CUDA; on a CPU it is the largest resident-set
+growth seen by a 1 ms sampler during the timed calls (PyTorch keeps no CPU allocation counter).
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+
+def stored_bytes(module: nn.Module) -> int:
+    """Size of the module's state dict as a safetensors file, without writing it."""
+    from safetensors.torch import save
+
+    from ._wrap import state_for_saving
+
+    return len(save(state_for_saving(module)))
+
+
+def _sync(device: Any) -> None:
+    if getattr(device, "type", "cpu") == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            import os
+
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return 0
+
+
+class _RssSampler:
+    def __init__(self) -> None:
+        self.base = _rss_bytes()
+        self.peak = self.base
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, _rss_bytes())
+            time.sleep(0.001)
+
+    def __enter__(self) -> _RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _rss_bytes())
+
+
+def time_forward(
+    fn: Callable[[torch.Tensor], Any], x: torch.Tensor, *, repeats: int = 5, warmup: int = 1
+) -> dict[str, float]:
+    """Median / min latency in ms, images per second and peak memory in MB for ``fn(x)``."""
+    device = x.device
+    with torch.inference_mode():
+        for _ in range(max(warmup, 0)):
+            fn(x)
+        _sync(device)
+        times = []
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+            base = torch.cuda.memory_allocated(device)
+        with _RssSampler() as rss:
+            for _ in range(max(repeats, 1)):
+                start = time.perf_counter()
+                fn(x)
+                _sync(device)
+                times.append(time.perf_counter() - start)
+    peak = (torch.cuda.max_memory_allocated(device) - base) if device.type == "cuda" else rss.peak - rss.base
+    median = statistics.median(times)
+    return {
+        "median_ms": median * 1e3,
+        "min_ms": min(times) * 1e3,
+        "images_per_s": x.shape[0] / median if median > 0 else float("inf"),
+        "peak_mem_mb": max(peak, 0) / 2**20,
+        "repeats": len(times),
+    }
+
+
+def conv_flops(
+    module: nn.Module, x: torch.Tensor, forward: Callable[[torch.Tensor], Any] | None = None
+) -> int:
+    """Multiply-accumulates ×2 of every conv / linear layer for one call on ``x`` (hooks count them)."""
+    total = 0
+
+    def hook(mod: nn.Module, inputs: Any, output: torch.Tensor) -> None:
+        nonlocal total
+        if isinstance(mod, nn.Conv2d):
+            k = mod.kernel_size[0] * mod.kernel_size[1] * (mod.in_channels // mod.groups)
+            total += 2 * output.numel() * k
+        elif isinstance(mod, nn.ConvTranspose2d):
+            k = mod.kernel_size[0] * mod.kernel_size[1] * (mod.out_channels // mod.groups)
+            total += 2 * inputs[0].numel() * k
+        elif isinstance(mod, nn.Linear):
+            total += 2 * output.numel() * mod.in_features
+
+    handles = [
+        m.register_forward_hook(hook)
+        for m in module.modules()
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))
+    ]
+    try:
+        with torch.inference_mode():
+            (forward or module)(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return total
