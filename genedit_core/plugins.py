@@ -141,7 +141,8 @@ class GeneditPlugins:
         except Exception as exc:
             if self.pm.is_registered(obj):
                 self.pm.unregister(obj)
-            info.error = _describe(exc)
+            # pluggy names the plugin object by its repr (a module path, an address); use our name
+            info.error = _describe(exc).replace(repr(obj), f"'{name}'").replace(str(obj), f"'{name}'")
             return info
         info.hooks = sorted(h.name for h in self.pm.get_hookcallers(obj) or [])
         info.models = [c.name for c in cards]

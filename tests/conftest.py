@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
 sys.path.insert(0, str(TESTS))
 
+from helpers import CliResult  # noqa: E402
 from hub_emulator import HubEmulator  # noqa: E402
 
 
@@ -103,18 +103,6 @@ def bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[bytes],
     return lambda data: make_bundle(root, data)
 
 
-class CliResult:
-    def __init__(self, code: int, out: str, err: str):
-        self.code, self.out, self.err = code, out, err
-
-    @property
-    def error_lines(self) -> list[str]:
-        return [line for line in self.err.splitlines() if line.startswith("error:")]
-
-    def __repr__(self) -> str:
-        return f"CliResult(code={self.code}, out={self.out[-800:]!r}, err={self.err[-800:]!r})"
-
-
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
     """Run ``genedit`` in-process (fast: torch stays imported) and return code, stdout and stderr."""
@@ -132,20 +120,3 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
         )
 
     return _run
-
-
-def run_cli(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, python_flags: tuple[str, ...] = ()
-) -> subprocess.CompletedProcess[str]:
-    """``python -m genedit_cli ARGS`` in a subprocess, with the current (monkeypatched) environment."""
-    full_env = dict(os.environ)
-    full_env.update(env or {})
-    full_env.setdefault("COLUMNS", "200")
-    return subprocess.run(
-        [sys.executable, *python_flags, "-m", "genedit_cli", *args],
-        env=full_env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )

@@ -1,0 +1,117 @@
+"""The light commands: --version, list, info, plugins."""
+
+from __future__ import annotations
+
+import json
+
+import genedit_core
+
+CARD_KEYS = {
+    "name", "aliases", "tasks", "family", "plugin", "summary", "scales", "licence", "needs_weights",
+    "default_variant", "bf16_safe", "fp16_safe", "paper", "variants",
+}  # fmt: skip
+VARIANT_KEYS = {"name", "source", "hf_hub_id", "revision", "files", "config", "licence", "description"}
+
+
+def test_version(cli):
+    result = cli("--version")
+    assert result.code == 0
+    assert result.out.strip() == f"genedit {genedit_core.__version__}"
+
+
+def test_no_arguments_shows_help(cli):
+    result = cli()
+    assert result.code == 2  # click's convention for "no command given"
+    text = result.out + result.err
+    assert "Usage: " in text and " list " in text and " run " in text
+    assert "Traceback" not in text
+
+
+def test_list_json_schema(cli):
+    result = cli("list", "--json")
+    assert result.code == 0, result
+    cards = json.loads(result.out)
+    assert isinstance(cards, list) and cards
+    for card in cards:
+        assert set(card) == CARD_KEYS, card["name"]
+        assert isinstance(card["name"], str) and card["name"]
+        assert isinstance(card["tasks"], list) and all(isinstance(t, str) for t in card["tasks"])
+        assert all(isinstance(s, int) for s in card["scales"])
+        assert isinstance(card["needs_weights"], bool)
+        assert card["plugin"], f"{card['name']} has no plugin recorded"
+        names = [v["name"] for v in card["variants"]]
+        assert card["default_variant"] is None or card["default_variant"] in names
+        for variant in card["variants"]:
+            assert set(variant) == VARIANT_KEYS
+            assert variant["source"].startswith(("hf://", "bundled in "))
+            for scale, f in variant["files"].items():
+                assert scale.isdigit() and set(f) == {"filename", "sha256"}
+    names = [c["name"] for c in cards]
+    assert len(names) == len(set(names))
+    by_name = {c["name"]: c for c in cards}
+    assert by_name["bicubic"]["plugin"] == "sr" and by_name["bicubic"]["needs_weights"] is False
+    assert by_name["edsr"]["scales"] == [2, 3, 4]
+
+
+def test_list_task_filter(cli):
+    everything = json.loads(cli("list", "--json").out)
+    upscale = json.loads(cli("list", "--task", "upscale", "--json").out)
+    assert {c["name"] for c in upscale} == {c["name"] for c in everything if "upscale" in c["tasks"]}
+    assert {"bicubic", "lanczos", "edsr", "edsr-baseline"} <= {c["name"] for c in upscale}
+
+    table = cli("list", "--task", "upscale")
+    assert table.code == 0
+    assert "task: upscale" in table.out and "edsr-baseline" in table.out
+    assert "task: generate" not in table.out
+
+    none = cli("list", "--task", "no-such-task")
+    assert none.code == 0 and "No models installed for task 'no-such-task'." in none.out
+
+
+def test_info_edsr(cli):
+    result = cli("info", "edsr")
+    assert result.code == 0, result
+    lines = result.out.splitlines()
+    assert lines[0].startswith("edsr  (super-resolution, plugin sr)")
+    assert "  scales: 2, 3, 4" in lines
+    assert any(line.strip().startswith("super-image (default): hf://eugenesiow/edsr@main") for line in lines)
+    assert "      x4: pytorch_model_4x.pt" in lines
+
+
+def test_info_json_and_alias(cli):
+    by_alias = json.loads(cli("info", "esrgan", "--json").out)
+    assert by_alias["name"] == "realesrgan"
+    assert "esrgan" in by_alias["aliases"]
+
+
+def test_info_unknown_model(cli):
+    result = cli("info", "nope")
+    assert result.code == 2
+    assert result.error_lines == ["error: Unknown model 'nope'. Run 'genedit list' to see installed models."]
+
+
+def test_info_misspelt_model_suggests(cli):
+    result = cli("info", "edsr-basline")
+    assert result.code == 2
+    assert len(result.error_lines) == 1
+    assert result.error_lines[0].startswith(
+        "error: Unknown model 'edsr-basline'. Did you mean: edsr-baseline"
+    )
+
+
+def test_plugins_table_and_json(cli):
+    table = cli("plugins")
+    assert table.code == 0 and "sr" in table.out and "ok" in table.out
+    infos = {p["name"]: p for p in json.loads(cli("plugins", "--json").out)}
+    sr = infos["sr"]
+    assert sr["distribution"] == "genedit-sr" and sr["error"] is None
+    assert {"register_models", "load_model", "edit"} <= set(sr["hooks"])
+
+
+def test_click_usage_errors_exit_2(cli):
+    missing = cli("run", "upscale")
+    assert missing.code == 2
+    assert "Missing option '--model'" in missing.err and "Traceback" not in missing.err
+    unknown = cli("list", "--bogus")
+    assert unknown.code == 2
+    assert "No such option: --bogus" in unknown.err
