@@ -73,7 +73,8 @@ def read_image(path: str | Path, max_pixels: int | None = None) -> ImageData:
     with open(path, "rb") as f:
         head = f.read(32)
     try:
-        if head[:8] == b"\x89PNG\r\n\x1a\n" and head[24] == 16 and head[25] in (2, 6):
+        # 16-bit RGB, grey+alpha and RGBA PNG: Pillow would reduce them to 8 bits
+        if head[:8] == b"\x89PNG\r\n\x1a\n" and head[24] == 16 and head[25] in (2, 4, 6):
             return _read_png16_colour(path, head, limit)
         if head[:4] in (b"II*\x00", b"MM\x00*"):
             data = _read_tiff16(path, limit)

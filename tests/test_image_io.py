@@ -112,7 +112,7 @@ def test_16bit_grey_round_trip_is_exact(tmp_path):
     assert np.array_equal(np.asarray(Image.open(tmp_path / "out.png")), grey)
 
 
-@pytest.mark.parametrize("channels", [3, 4])
+@pytest.mark.parametrize("channels", [2, 3, 4])
 def test_16bit_colour_png_round_trip_is_exact(tmp_path, channels):
     arr = RNG.integers(0, 65536, (7, 9, channels), dtype=np.uint16)
     _png16(tmp_path / "in.png", arr)
