@@ -1,0 +1,1 @@
+"""GAN models for genedit (task ``generate``). The entry point is :mod:`genedit_gan.plugin`."""

@@ -1,0 +1,1 @@
+"""Network definitions. Private: import them from hook bodies only (they import torch)."""

@@ -1,0 +1,141 @@
+"""Turn a load request into a :class:`LoadedModel`: recognise the layout, infer sizes, build, load.
+
+Layouts (facts in docs/models): DCGAN ``main.*`` (pytorch/examples and our trainer) or ``model.*``
+(HugGAN); StyleGAN2 rosinality ``g_ema`` (+ ``latent_avg``); BigGAN pytorch-pretrained-BigGAN;
+MLP GAN ``net.*`` from our trainer. Hyperparameters come from ``config.json`` (``arch``) when the
+trainer wrote one, otherwise from tensor shapes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from genedit_core.errors import WeightsError
+from genedit_core.model import LoadedModel
+
+
+def _config(request) -> dict[str, Any]:
+    return dict(request.weights.config) if request.weights is not None else {}
+
+
+def _origin(request) -> str:
+    return request.weights.origin if request.weights is not None else request.card.name
+
+
+def _load_strict(
+    module: nn.Module, state: dict[str, torch.Tensor], origin: str, optional: tuple[str, ...] = ()
+):
+    own = module.state_dict()
+    missing = [k for k in own if k not in state and k not in optional]
+    unexpected = [k for k in state if k not in own]
+    if missing or unexpected:
+        raise WeightsError(
+            f"{origin}: does not match the {type(module).__name__} built from it "
+            f"(missing {missing[:4]}{'…' if len(missing) > 4 else ''}, "
+            f"unexpected {unexpected[:4]}{'…' if len(unexpected) > 4 else ''})"
+        )
+    bad = [k for k in state if state[k].shape != own[k].shape]
+    if bad:
+        k = bad[0]
+        raise WeightsError(f"{origin}: {k} has shape {tuple(state[k].shape)}, expected {tuple(own[k].shape)}")
+    module.load_state_dict({k: v for k, v in state.items()}, strict=False)
+
+
+def convert_dcgan(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """HugGAN names the Sequential ``model``; pytorch/examples and genedit name it ``main``."""
+    if any(k.startswith("model.") for k in state) and not any(k.startswith("main.") for k in state):
+        return {"main." + k[len("model.") :]: v for k, v in state.items()}
+    return dict(state)
+
+
+def build_network(
+    name: str, state: dict[str, torch.Tensor], config: dict[str, Any], origin: str
+) -> nn.Module:
+    """The generator module for ``name`` with ``state`` loaded (CPU, eval mode)."""
+    arch = dict(config.get("arch") or {})
+    try:
+        if name == "dcgan":
+            from ._arch.dcgan import DCGANGenerator, infer_generator_config
+
+            state = convert_dcgan(state)
+            hp = {**infer_generator_config(state), **arch}
+            module: nn.Module = DCGANGenerator(**hp)
+            _load_strict(module, state, origin)
+        elif name == "gan":
+            from ._arch.mlp import MLPGenerator, infer_generator_config
+
+            shapes = infer_generator_config(state)
+            out = shapes.pop("out")
+            nc = int(arch.get("nc", 1 if round((out) ** 0.5) ** 2 == out else 3))
+            size = int(arch.get("size", round((out // nc) ** 0.5)))
+            module = MLPGenerator(nz=shapes["nz"], hidden=tuple(shapes["hidden"]), nc=nc, size=size)
+            _load_strict(module, state, origin)
+        elif name == "stylegan2":
+            from ._arch.stylegan2 import StyleGAN2Generator, infer_generator_config
+
+            hp = {**infer_generator_config(state), **{k: v for k, v in arch.items() if k == "lr_mlp"}}
+            module = StyleGAN2Generator(**hp)
+            _load_strict(module, state, origin, optional=("latent_avg",))
+            if "latent_avg" not in state:
+                module.compute_latent_avg()
+        elif name == "biggan":
+            from ._arch.biggan import BigGAN, infer_config
+
+            hp = arch or infer_config(state, config)
+            module = BigGAN(**hp)
+            _load_strict(module, state, origin)
+        else:
+            raise WeightsError(f"{origin}: no GAN architecture named '{name}'")
+    except KeyError as exc:
+        raise WeightsError(f"{origin}: not a {name} checkpoint (no key {exc})") from None
+    except ValueError as exc:
+        raise WeightsError(f"{origin}: {exc}") from None
+    return module.eval()
+
+
+def build(request) -> LoadedModel:
+    card = request.card
+    if request.state_dict is None:
+        raise WeightsError(f"{card.name}: needs weights; pass --weights RUN_DIR, a file, or hf://owner/repo")
+    config = _config(request)
+    module = build_network(card.name, request.state_dict, config, _origin(request))
+    device = request.device
+    dtype = request.dtype if device.type != "cpu" else torch.float32
+    module = module.to(device=device, dtype=dtype).requires_grad_(False)
+    hp = _hyperparameters(card.name, module)
+    hp["class_names"] = list(config.get("class_names", []))
+    if "default_truncation" in config:
+        hp["default_truncation"] = float(config["default_truncation"])
+    from .sampling import latent_forward
+
+    loaded = LoadedModel(
+        card=card,
+        module=module,
+        forward=lambda z: latent_forward(loaded, z),
+        device=device,
+        dtype=dtype,
+        in_channels=int(hp.get("nz", hp.get("style_dim", hp.get("z_dim", 0)))),
+        out_channels=int(hp.get("nc", hp.get("img_channels", 3))),
+        tileable=False,
+        receptive_field=0,
+        hyperparameters=hp,
+    )
+    if not hasattr(LoadedModel, "generate"):
+        from .sampling import bind_generate
+
+        bind_generate(loaded)
+    return loaded
+
+
+def _hyperparameters(name: str, module: nn.Module) -> dict[str, Any]:
+    if hasattr(module, "hyperparameters"):
+        return dict(module.hyperparameters())
+    return {
+        "nz": module.nz,
+        "nc": module.nc,
+        "size": module.size,
+        **({"ngf": module.ngf} if name == "dcgan" else {}),
+    }

@@ -1,0 +1,55 @@
+"""genedit hook implementations for GANs (task ``generate``; training and the ``generate`` metric).
+
+Imported by ``genedit list``: keep it free of torch. Networks are built in :mod:`genedit_gan.build`,
+sampling lives in :mod:`genedit_gan.sampling`, training tasks in :mod:`genedit_gan.tasks`.
+"""
+
+from __future__ import annotations
+
+from genedit_core import hookimpl
+
+from .cards import CARDS
+
+PLUGIN_NAME = "gan"
+
+
+@hookimpl
+def register_models(register):
+    for card in CARDS:
+        register(card)
+
+
+@hookimpl
+def load_model(request):
+    if request.card.plugin != PLUGIN_NAME:
+        return None
+    from .build import build
+
+    return build(request)
+
+
+@hookimpl
+def generate(request):
+    if request.card.plugin != PLUGIN_NAME:
+        return None
+    from .sampling import generate_images
+
+    return generate_images(request.model, request.seeds, request.params)
+
+
+@hookimpl
+def train(request):
+    if request.card.plugin != PLUGIN_NAME:
+        return None
+    from .tasks import task_for
+
+    return task_for(request.card.name)
+
+
+@hookimpl
+def evaluate(request):
+    if request.task != "generate" or request.card.plugin != PLUGIN_NAME:
+        return None
+    from .evaluation import evaluate_generator
+
+    return evaluate_generator(request.model, request.data, request.params)
