@@ -157,7 +157,7 @@ class Trainer:
             for k, net in trainable.items():
                 if any(p.requires_grad for p in net.parameters()):
                     ids = [device.index] if device.type == "cuda" else None
-                    wrapped[k] = DDP(net, device_ids=ids, broadcast_buffers=False)
+                    wrapped[k] = DDP(net, device_ids=ids)
         dataset = self.task.build_dataset(self.data, self.cfg)
         batches = SeededBatches(dataset, int(tcfg["batch_size"]), seed, d.rank, d.world)
 
