@@ -1,0 +1,271 @@
+"""Train the bundled VAE-family variants with genedit's own trainer and install them in the plugin.
+
+    .venv/bin/python scripts/train_bundled_vae.py                 # every variant, one after another
+    .venv/bin/python scripts/train_bundled_vae.py vae:digits      # one variant
+    .venv/bin/python scripts/train_bundled_vae.py --list
+
+Each run goes through the same :class:`genedit_core.training.Trainer` path as ``genedit train``
+(the recipe below is exactly its ``--set`` overrides), into ``runs/vae/<model>-<variant>/``. The
+exported ``model.safetensors`` is copied to ``plugins/genedit-vae/genedit_vae/weights/`` and
+``manifest.json`` records its sha256, the architecture/config needed to load it, the recipe and
+the wall-clock training time. Measure the result with ``scripts/eval_vae.py``.
+
+Budgets are deliberately small (a few minutes each on a shared 2-core CPU); ``--threads 1`` (the
+default) avoids oversubscription when other jobs share the cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+WEIGHTS = REPO / "plugins" / "genedit-vae" / "genedit_vae" / "weights"
+RUNS = REPO / "runs" / "vae"
+
+DIGITS_MODEL = {
+    "in_channels": 1,
+    "image_size": 32,
+    "latent_dim": 16,
+    "width": 32,
+    "depth": 3,
+    "max_width": 64,
+    "hidden": 128,
+    "likelihood": "gaussian",
+    "learn_sigma": True,
+    "sigma": 0.1,
+}
+SHAPES_MODEL = {
+    "in_channels": 3,
+    "image_size": 32,
+    "latent_dim": 10,
+    "width": 32,
+    "depth": 3,
+    "max_width": 64,
+    "hidden": 128,
+    "likelihood": "bce",
+}
+SHAPES_TRAIN = {
+    "steps": 1000,
+    "batch_size": 64,
+    "lr": 1e-3,
+    "log_every": 25,
+    "sample_every": 1000,
+    "ckpt_every": 1000,
+}
+
+RECIPES: dict[str, dict] = {
+    "vae:digits": {
+        "task": "vae",
+        "data": "builtin:digits",
+        "description": "Digits (scikit-learn, 32×32 grey), Gaussian decoder with learned per-pixel σ on dequantized "
+        "8-bit data; 16-d latent.",
+        "overrides": {
+            "model": DIGITS_MODEL,
+            "loss": {"objective": "vae", "kl_warmup": 100},
+            "data": {"dequantize": True, "heldout": "builtin:digits:heldout"},
+            "train": {
+                "steps": 700,
+                "batch_size": 64,
+                "lr": 1e-3,
+                "log_every": 25,
+                "eval_every": 100,
+                "sample_every": 700,
+                "ckpt_every": 700,
+            },
+        },
+    },
+    "beta-vae:shapes": {
+        "task": "beta-vae",
+        "data": "builtin:shapes",
+        "description": "β = 4 (Higgins) on the synthetic shapes set (shape, scale, x, y, hue); 10-d latent.",
+        "overrides": {
+            "model": SHAPES_MODEL,
+            "loss": {"objective": "beta", "beta": 4.0},
+            "data": {"shapes_n": 20000, "heldout": "builtin:shapes:heldout"},
+            "train": SHAPES_TRAIN,
+        },
+    },
+    "beta-vae:shapes-beta1": {
+        "task": "beta-vae",
+        "data": "builtin:shapes",
+        "description": "The β = 1 control (a plain VAE) with the same data, network and budget as 'shapes'.",
+        "overrides": {
+            "model": SHAPES_MODEL,
+            "loss": {"objective": "beta", "beta": 1.0},
+            "data": {"shapes_n": 20000, "heldout": "builtin:shapes:heldout"},
+            "train": SHAPES_TRAIN,
+        },
+    },
+    "svae:photos": {
+        "task": "svae",
+        "data": "builtin:skimage-photos",
+        "description": "Sketch (XDoG) to image at 64×64, trained on augmented crops of the 10 scikit-image training "
+        "photographs; the 5 held-out photographs are never seen.",
+        "overrides": {
+            "model": {
+                "in_channels": 3,
+                "image_size": 64,
+                "depth": 4,
+                "width": 16,
+                "max_width": 64,
+                "hidden": 128,
+                "latent_dim": 16,
+                "likelihood": "gaussian",
+                "sigma": 0.1,
+            },
+            "loss": {"objective": "vae", "kl_warmup": 200},
+            "sketch": {"method": "xdog"},
+            "data": {"crop_min": 0.3, "length": 4000, "heldout": "builtin:skimage-photos:heldout"},
+            "train": {
+                "steps": 500,
+                "batch_size": 32,
+                "lr": 1e-3,
+                "log_every": 25,
+                "eval_every": 100,
+                "sample_every": 500,
+                "ckpt_every": 500,
+            },
+        },
+    },
+    "svae:shapes": {
+        "task": "svae",
+        "data": "builtin:shapes",
+        "description": "Sketch (XDoG outline) to image on the synthetic shapes set at 32×32: the sketch fixes shape, "
+        "position and size; the colour is left to z.",
+        "overrides": {
+            "model": {
+                "in_channels": 3,
+                "image_size": 32,
+                "depth": 3,
+                "width": 16,
+                "max_width": 64,
+                "hidden": 128,
+                "latent_dim": 8,
+                "likelihood": "gaussian",
+                "sigma": 0.1,
+            },
+            "loss": {"objective": "vae", "kl_warmup": 200},
+            "sketch": {"method": "xdog"},
+            "data": {"shapes_n": 20000, "heldout": "builtin:shapes:heldout"},
+            "train": {
+                "steps": 800,
+                "batch_size": 64,
+                "lr": 1e-3,
+                "log_every": 25,
+                "eval_every": 200,
+                "sample_every": 800,
+                "ckpt_every": 800,
+            },
+        },
+    },
+}
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def set_overrides(overrides: dict, prefix: str = "") -> list[str]:
+    """The recipe as ``genedit train --set`` arguments, for the model card."""
+    out = []
+    for k, v in overrides.items():
+        if isinstance(v, dict):
+            out += set_overrides(v, f"{prefix}{k}.")
+        else:
+            out.append(f"{prefix}{k}={json.dumps(v)}")
+    return out
+
+
+def train(key: str, seed: int) -> dict:
+    from genedit_vae.training import TASKS, task_config
+
+    from genedit_core.training.trainer import Trainer
+
+    recipe = RECIPES[key]
+    model, variant = key.split(":")
+    overrides = copy.deepcopy(recipe["overrides"])
+    overrides.setdefault("train", {})["seed"] = seed
+    cfg = task_config(recipe["task"], overrides)
+    run = RUNS / f"{model}-{variant}"
+    if run.exists():
+        shutil.rmtree(run)
+    started = time.perf_counter()
+    Trainer(TASKS[recipe["task"]](), cfg, run, recipe["data"], quiet=True).fit()
+    seconds = time.perf_counter() - started
+    filename = f"{model}-{variant}.safetensors"
+    WEIGHTS.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(run / "model.safetensors", WEIGHTS / filename)
+    exported = json.loads((run / "config.json").read_text())
+    last = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    final_train = next((r for r in reversed(last) if "loss" in r), {})
+    final_eval = next((r["eval"] for r in reversed(last) if "eval" in r), None)
+    return {
+        "filename": filename,
+        "sha256": sha256(WEIGHTS / filename),
+        "config": {k: v for k, v in exported.items() if k != "genedit_task"},
+        "description": recipe["description"],
+        "recipe": {
+            "command": f"genedit train {recipe['task']} --data {recipe['data']} --out {run.relative_to(REPO)} "
+            + " ".join(f"--set {s}" for s in set_overrides(overrides)),
+            "steps": cfg["train"]["steps"],
+            "batch_size": cfg["train"]["batch_size"],
+            "seed": seed,
+        },
+        "train_seconds": round(seconds, 1),
+        "final_train_metrics": {
+            k: final_train[k] for k in ("recon", "kl", "elbo", "active_dims") if k in final_train
+        },
+        "final_heldout": final_eval,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("variants", nargs="*", help="model:variant keys (default: all)")
+    parser.add_argument("--list", action="store_true", help="show the recipes and exit")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    if args.list:
+        for key, r in RECIPES.items():
+            print(f"{key:24s} {r['description']}")
+        return 0
+    keys = args.variants or list(RECIPES)
+    unknown = [k for k in keys if k not in RECIPES]
+    if unknown:
+        print(f"unknown variants {unknown}; have {list(RECIPES)}", file=sys.stderr)
+        return 2
+    import torch
+
+    torch.set_num_threads(args.threads)
+    manifest_path = WEIGHTS / "manifest.json"
+    for key in keys:
+        print(f"training {key} ...", flush=True)
+        entry = train(key, args.seed)
+        manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+        model, variant = key.split(":")
+        manifest.setdefault(model, {})[variant] = entry
+        # Keep the order of RECIPES so the first listed variant is each card's default.
+        ordered: dict = {}
+        for k in RECIPES:
+            m, v = k.split(":")
+            if v in manifest.get(m, {}):
+                ordered.setdefault(m, {})[v] = manifest[m][v]
+        manifest_path.write_text(json.dumps(ordered, indent=2, sort_keys=False) + "\n")
+        print(f"  {key}: {entry['train_seconds']} s, heldout {entry['final_heldout']}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
