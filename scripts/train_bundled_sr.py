@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -49,12 +50,16 @@ MANIFEST_MODEL = {
     "edsr-baseline-x4": "edsr-baseline",
 }
 SEED = 0
+THREADS = os.environ.get("GENEDIT_TRAIN_THREADS", "")  # e.g. 1 on a machine shared with other jobs
 
 
 def genedit(*args: str) -> str:
     cmd = [sys.executable, "-m", "genedit_cli", *args]
     print("+", " ".join(cmd[2:]), flush=True)
-    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    env = dict(os.environ)
+    if THREADS:
+        env["OMP_NUM_THREADS"] = THREADS
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
 
 
 def sha256(path: Path) -> str:
@@ -89,7 +94,10 @@ def main() -> None:
         if name in WARM_START:
             sets += ["--set", f"model.init={work / WARM_START[name] / 'model.safetensors'}"]
         started = time.time()
-        genedit("train", card, "--data", "builtin:skimage-photos", "--out", str(run), *sets, *FAST, "-q")
+        if (run / "checkpoints" / "last.json").exists():  # an interrupted run continues where it stopped
+            genedit("train", card, "--resume", str(run), "-q")
+        else:
+            genedit("train", card, "--data", "builtin:skimage-photos", "--out", str(run), *sets, *FAST, "-q")
         minutes = (time.time() - started) / 60
         report = json.loads(
             genedit(

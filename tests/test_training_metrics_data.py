@@ -1,0 +1,148 @@
+"""Metric maths against scikit-image, datasets, and the train -> run -> eval round trip via the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from helpers import run_cli
+from PIL import Image
+
+from genedit_core.metrics import psnr, rgb_to_y, sr_metrics, ssim
+from genedit_core.training.data import ImageFolder, SeededBatches, SRPatches, bicubic_downscale, resolve_data
+
+
+def test_psnr_ssim_match_scikit_image():
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    rng = np.random.default_rng(0)
+    a = rng.uniform(0, 255, (40, 52))
+    b = np.clip(a + rng.normal(0, 12, a.shape), 0, 255)
+    assert psnr(a, b) == pytest.approx(peak_signal_noise_ratio(a, b, data_range=255), abs=1e-9)
+    ref = structural_similarity(
+        a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255
+    )
+    assert ssim(a, b) == pytest.approx(ref, abs=1e-9)
+    assert psnr(a, a) == float("inf") and ssim(a, a) == pytest.approx(1.0)
+
+
+def test_y_channel_is_bt601_and_border_is_cropped():
+    white = np.full((4, 4, 3), 255.0)
+    assert rgb_to_y(white)[0, 0] == pytest.approx(235.0, abs=0.01)
+    assert rgb_to_y(np.zeros((1, 1, 3)))[0, 0] == pytest.approx(16.0)
+    ref = np.random.default_rng(1).uniform(0, 1, (32, 32, 3)).astype(np.float32)
+    out = ref.copy()
+    out[:2] = 0  # damage only inside the 2-pixel border: invisible at scale 2
+    assert sr_metrics(out, ref, 2)[0] == float("inf")
+    out[5, 5] = 0
+    assert sr_metrics(out, ref, 2)[0] < 60
+
+
+def test_image_folder_skips_bad_files_with_warning(tmp_path, caplog):
+    Image.new("RGB", (8, 6), (255, 0, 0)).save(tmp_path / "a.png")
+    (tmp_path / "sub").mkdir()
+    Image.new("L", (5, 5), 128).save(tmp_path / "sub" / "b.jpg")
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    with caplog.at_level("WARNING", logger="genedit"):
+        ds = ImageFolder(tmp_path)
+    assert sorted(ds.names) == ["a.png", "sub/b.jpg"]
+    assert ds.skipped == [str(tmp_path / "broken.png")]
+    assert "broken.png" in caplog.text
+    assert ds[ds.names.index("sub/b.jpg")].shape == (3, 5, 5)
+
+
+def test_sr_patches_are_seeded_and_consistent():
+    src = resolve_data("builtin:skimage-photos")
+    ds = SRPatches(src, scale=2, patch=16, length=10)
+    g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    lr1, hr1 = ds.get(0, g1)
+    lr2, hr2 = ds.get(0, g2)
+    assert torch.equal(lr1, lr2) and torch.equal(hr1, hr2)
+    assert lr1.shape == (3, 16, 16) and hr1.shape == (3, 32, 32)
+    assert torch.allclose(lr1, bicubic_downscale(hr1, 2))
+    batches = SeededBatches(ds, 4, seed=1)
+    lr, hr = batches.batch(3)
+    assert lr.shape == (4, 3, 16, 16) and torch.equal(batches.batch(3)[1], hr)
+
+
+def test_builtin_digits_have_labels_and_heldout_split():
+    train, held = resolve_data("builtin:digits"), resolve_data("builtin:digits:heldout")
+    assert len(train) + len(held) == 1797 and len(held) == 297
+    img, label = train[0]
+    assert img.shape == (1, 32, 32) and 0 <= label <= 9 and float(img.max()) <= 1.0
+
+
+def test_datasets_command_lists_licences():
+    res = run_cli("datasets", "--json")
+    assert res.returncode == 0, res.stderr
+    rows = {r["name"]: r for r in json.loads(res.stdout)}
+    assert {"builtin:digits", "builtin:skimage-photos", "builtin:skimage-photos:heldout"} <= set(rows)
+    assert "BSD" in rows["builtin:digits"]["licence"]
+
+
+@pytest.mark.slow
+def test_train_then_run_then_eval_through_the_cli(tmp_path):
+    run = tmp_path / "run"
+    tiny = [
+        "--set",
+        "model.num_feat=8",
+        "--set",
+        "model.num_block=1",
+        "--set",
+        "train.steps=6",
+        "--set",
+        "train.batch_size=4",
+        "--set",
+        "train.ckpt_every=3",
+        "--set",
+        "train.eval_every=3",
+        "--set",
+        "data.patch=16",
+        "--set",
+        "data.eval_max_side=48",
+    ]
+    res = run_cli(
+        "train", "edsr-baseline", "--data", "builtin:skimage-photos", "--out", str(run), *tiny, "-q"
+    )
+    assert res.returncode == 0, res.stderr
+    assert (run / "model.safetensors").is_file() and (run / "checkpoints" / "best.json").is_file()
+    again = run_cli("train", "edsr-baseline", "--data", "builtin:skimage-photos", "--out", str(run), "-q")
+    assert again.returncode == 2 and "--resume" in again.stderr
+    img = tmp_path / "in.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (20, 24, 3), dtype=np.uint8)).save(img)
+    up = run_cli(
+        "run",
+        "upscale",
+        "--model",
+        "edsr-baseline",
+        "--weights",
+        str(run),
+        str(img),
+        "-o",
+        str(tmp_path / "out.png"),
+        "--dtype",
+        "fp32",
+        "-q",
+    )
+    assert up.returncode == 0, up.stderr
+    assert Image.open(tmp_path / "out.png").size == (48, 40)
+    ev = run_cli(
+        "eval",
+        "upscale",
+        "--model",
+        "edsr-baseline",
+        "--weights",
+        str(run),
+        "--data",
+        "builtin:skimage-photos:heldout",
+        "--json",
+    )
+    assert ev.returncode == 0, ev.stderr
+    report = json.loads(ev.stdout)
+    assert [r["image"] for r in report["rows"]] == ["astronaut", "camera", "chelsea", "coffee", "coins"]
+    assert report["summary"]["bicubic_psnr"] > 25 and report["scale"] == 2
+    more = run_cli("train", "edsr-baseline", "--resume", str(run), "--set", "train.steps=8", "-q")
+    assert more.returncode == 0, more.stderr
+    assert json.loads((run / "checkpoints" / "last.json").read_text())["step"] == 8
