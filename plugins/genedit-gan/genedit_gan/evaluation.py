@@ -91,7 +91,7 @@ def _row(label: str, feats, probs, ref_feats) -> dict[str, Any]:
         "image": label,
         "n": int(len(feats)),
         "fid": fid(feats, ref_feats),
-        "kid_x1000": 1000 * kid_mean,
+        "kid": kid_mean,
         "is": is_mean,
         "min_class_pct": 100 * float(hist.min()),
         "max_class_pct": 100 * float(hist.max()),
@@ -128,14 +128,14 @@ def evaluate_generator(model, data: Any, params: dict[str, Any]) -> dict[str, An
         if m < n:
             rows.append(_row(f"generated ({m}, held-out size)", g_feats[:m], g_probs[:m], ref_feats))
         rows.append(_row(f"real held-out ({m})", h_feats, h_probs, ref_feats))
-    summary = {k: rows[0][k] for k in ("n", "fid", "kid_x1000", "is", "min_class_pct", "max_class_pct")}
+    summary = {k: rows[0][k] for k in ("n", "fid", "kid", "is", "min_class_pct", "max_class_pct")}
     conditional = int(model.hyperparameters.get("num_classes", 0))
     if conditional and conditional == g_probs.shape[1]:
         acc = class_accuracy(model, extractor, int(params.get("per_class", 100)), truncation)
         summary["class_acc_pct"] = 100 * float(np.mean(acc))
         summary["class_acc_min_pct"] = 100 * float(np.min(acc))
     return {
-        "columns": ["image", "n", "fid", "kid_x1000", "is", "min_class_pct", "max_class_pct"],
+        "columns": ["image", "n", "fid", "kid", "is", "min_class_pct", "max_class_pct"],
         "rows": rows,
         "summary": summary,
         "reference": described,

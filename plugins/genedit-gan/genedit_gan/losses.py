@@ -9,9 +9,15 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def d_logistic(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
-    """-log D(x) - log(1 - D(G(z))) on logits (the BCE loss of GAN/DCGAN, StyleGAN2's logistic loss)."""
-    return F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+def d_logistic(d_real: torch.Tensor, d_fake: torch.Tensor, real_label: float = 1.0) -> torch.Tensor:
+    """-log D(x) - log(1 - D(G(z))) on logits (the BCE loss of GAN/DCGAN, StyleGAN2's logistic loss).
+
+    ``real_label`` < 1 smooths the real target (one-sided label smoothing).
+    """
+    if real_label == 1.0:
+        return F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+    target = torch.full_like(d_real, real_label)
+    return F.binary_cross_entropy_with_logits(d_real, target) + F.softplus(d_fake).mean()
 
 
 def g_logistic(d_fake: torch.Tensor) -> torch.Tensor:

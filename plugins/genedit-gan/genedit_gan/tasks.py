@@ -116,7 +116,14 @@ class GANTask(TrainTask):
         return out
 
     def check(self, metrics: dict[str, float], ctx) -> list[str]:
-        out = []
+        """Collapse warnings, after ``loss.warn_after`` steps (a fresh G is near-constant by design)."""
+        for k, v in metrics.items():
+            if not math.isfinite(float(v)):
+                return [f"{k} is {v}: training diverged; lower the learning rate or resume from a checkpoint"]
+        out: list[str] = []
+        warn_after = int((ctx.cfg.get("loss") or {}).get("warn_after", 500)) if ctx is not None else 500
+        if ctx is not None and ctx.step + 1 < warn_after:
+            return out
         d = metrics.get("d_loss")
         if d is not None and math.isfinite(d) and abs(d) < self.d_collapse:
             out.append(
@@ -129,12 +136,6 @@ class GANTask(TrainTask):
                 f"mode collapse: the fake batch is {div:.2f}× as diverse as the real one (samples look alike). "
                 "Restart from an earlier checkpoint, lower the learning rates or raise the batch size."
             )
-        for k, v in metrics.items():
-            if not math.isfinite(float(v)):
-                out.append(
-                    f"{k} is {v}: training diverged; lower the learning rate or resume from a checkpoint"
-                )
-                break
         return out
 
     def _adam(self, params, cfg: dict[str, Any], which: str) -> torch.optim.Optimizer:
@@ -151,7 +152,16 @@ class GANTask(TrainTask):
 
 
 class _BCEStepMixin:
-    """Non-saturating GAN loss (BCE with logits), the loss of the GAN and DCGAN papers."""
+    """Non-saturating GAN loss (BCE with logits), the loss of the GAN and DCGAN papers.
+
+    ``loss.real_label`` < 1 is one-sided label smoothing (Salimans et al. 2016): D's target for real
+    images, which keeps D from becoming over-confident. ``ema.g`` > 0 keeps an EMA copy of G that is
+    exported instead of G (off by default, as in the papers).
+    """
+
+    def set_ema(self, cfg) -> None:
+        decay = float((cfg.get("ema") or {}).get("g", 0.0))
+        self.ema = {"g": decay} if decay > 0 else {}
 
     def train_step(self, batch, ctx) -> dict[str, float]:
         real, _ = batch
@@ -163,7 +173,7 @@ class _BCEStepMixin:
             with torch.no_grad():
                 fake = g(z)
             d_real, d_fake = d(real), d(fake)
-            d_loss = d_logistic(d_real, d_fake)
+            d_loss = d_logistic(d_real, d_fake, float((ctx.cfg.get("loss") or {}).get("real_label", 1.0)))
         ctx.backward(d_loss)
         ctx.step_optimizer("d")
         ctx.raw_nets["d"].requires_grad_(False)
@@ -174,10 +184,10 @@ class _BCEStepMixin:
         ctx.step_optimizer("g")
         ctx.raw_nets["d"].requires_grad_(True)
         return {
-            "d_loss": float(d_loss),
-            "g_loss": float(g_loss),
-            "d_real": float(torch.sigmoid(d_real.float()).mean()),
-            "d_fake": float(torch.sigmoid(d_fake.float()).mean()),
+            "d_loss": float(d_loss.detach()),
+            "g_loss": float(g_loss.detach()),
+            "d_real": float(torch.sigmoid(d_real.detach().float()).mean()),
+            "d_fake": float(torch.sigmoid(d_fake.detach().float()).mean()),
             "diversity": _diversity(fake, real),
         }
 
@@ -186,6 +196,8 @@ class DCGANTask(_BCEStepMixin, GANTask):
     name = "dcgan"
     default_config = {
         "model": {"nz": 100, "ngf": 64, "ndf": 64, "nc": 3, "size": 64},
+        "loss": {"real_label": 1.0},
+        "ema": {"g": 0.0},
         "optim": {"g": {"lr": 2e-4, "betas": [0.5, 0.999]}, "d": {"lr": 2e-4, "betas": [0.5, 0.999]}},
         "train": {"batch_size": 64, "steps": 5000, "sample_every": 500, "ckpt_every": 1000, "log_every": 50},
     }
@@ -198,6 +210,7 @@ class DCGANTask(_BCEStepMixin, GANTask):
         d = DCGANDiscriminator(int(m["ndf"]), int(m["nc"]), int(m["size"]))
         dcgan_init(g)
         dcgan_init(d)
+        self.set_ema(cfg)
         return {"g": g, "d": d}
 
     def export_config(self, nets, cfg):
@@ -231,6 +244,7 @@ class MLPGANTask(_BCEStepMixin, GANTask):
         d = MLPDiscriminator(
             tuple(int(h) for h in m["d_hidden"]), int(m["nc"]), int(m["size"]), float(m["dropout"])
         )
+        self.set_ema(cfg)
         return {"g": g, "d": d}
 
     def export_config(self, nets, cfg):
@@ -323,11 +337,11 @@ class BigGANTask(GANTask):
         ctx.step_optimizer("g")
         ctx.raw_nets["d"].requires_grad_(True)
         return {
-            "d_loss": float(d_loss),
-            "g_loss": float(g_loss),
-            "ortho": float(ortho),
-            "d_real": float(d_real.float().mean()),
-            "d_fake": float(d_fake.float().mean()),
+            "d_loss": float(d_loss.detach()),
+            "g_loss": float(g_loss.detach()),
+            "ortho": float(ortho.detach()),
+            "d_real": float(d_real.detach().float().mean()),
+            "d_fake": float(d_fake.detach().float().mean()),
             "diversity": _diversity(fake, real),
         }
 
@@ -434,7 +448,7 @@ class StyleGAN2Task(GANTask):
         if lc["d_reg_every"] and step % int(lc["d_reg_every"]) == 0:
             r1 = r1_penalty(d, real)
             loss = loss + float(lc["r1"]) / 2 * r1 * int(lc["d_reg_every"])
-            metrics["r1"] = float(r1)
+            metrics["r1"] = float(r1.detach())
         ctx.backward(loss)
         ctx.step_optimizer("d")
         ctx.raw_nets["d"].requires_grad_(False)
@@ -448,17 +462,17 @@ class StyleGAN2Task(GANTask):
                 pfake, pws, ctx.raw_nets["pl"].pl_mean, float(lc["pl_decay"]), ctx
             )
             loss = loss + float(lc["path_regularize"]) * int(lc["g_reg_every"]) * pen
-            metrics["path_length"] = float(lengths.mean())
+            metrics["path_length"] = float(lengths.mean().detach())
         ctx.backward(loss)
         ctx.step_optimizer("g")
         ctx.raw_nets["d"].requires_grad_(True)
         with torch.no_grad():
             raw_g.latent_avg.lerp_(ws[:, 0].mean(0), 0.005)
         metrics.update(
-            d_loss=float(d_loss),
-            g_loss=float(g_loss),
-            d_real=float(d_real.mean()),
-            d_fake=float(d_fake.mean()),
+            d_loss=float(d_loss.detach()),
+            g_loss=float(g_loss.detach()),
+            d_real=float(d_real.detach().mean()),
+            d_fake=float(d_fake.detach().mean()),
             diversity=_diversity(fake, real),
         )
         return metrics

@@ -67,8 +67,13 @@ class _SpectralNorm(nn.Module):
                     u = F.normalize(mat.mv(v), dim=0, eps=self.eps)
                 self.weight_u.copy_(u)
                 self.weight_v.copy_(v)
-        sigma = torch.dot(self.weight_u, mat.mv(self.weight_v))
-        return w / sigma
+        # clones: the next forward updates u and v in place, which must not touch this graph
+        u, v = (
+            (self.weight_u.clone(), self.weight_v.clone())
+            if self.training
+            else (self.weight_u, self.weight_v)
+        )
+        return w / torch.dot(u, mat.mv(v))
 
 
 class SNConv2d(_SpectralNorm):
