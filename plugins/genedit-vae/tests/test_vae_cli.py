@@ -57,12 +57,16 @@ def test_generate_writes_one_image_per_seed_and_a_grid(cli, tmp_path):
     code, _, err = cli("generate", "vae", "--weights", str(run), "--seeds", "1", "--out-dir", str(tmp_path / "again"),
                        "--device", "cpu")  # fmt: skip
     assert code == 0, err
-    assert np.array_equal(_png(tmp_path / "again" / "seed0001.png"), seeds[1])  # same seed, same image
+    again = _png(tmp_path / "again" / "seed0001.png").astype(int)
+    assert (
+        np.abs(again - seeds[1].astype(int)).max() <= 1
+    )  # same seed, same image (batch-size float noise aside)
     code, _, err = cli("generate", "vae", "--weights", str(run), "--interpolate", "0", "3", "--steps", "4",
                        "--out-dir", str(tmp_path / "interp"), "--device", "cpu")  # fmt: skip
     assert code == 0, err
     frames = [_png(tmp_path / "interp" / f"frame{i:03d}.png") for i in range(4)]
-    assert np.array_equal(frames[0], seeds[0]) and np.array_equal(frames[-1], seeds[3])
+    assert np.abs(frames[0].astype(int) - seeds[0].astype(int)).max() <= 1
+    assert np.abs(frames[-1].astype(int) - seeds[3].astype(int)).max() <= 1
 
 
 def test_reconstruct_interpolate_and_traverse(cli, tmp_path, images):

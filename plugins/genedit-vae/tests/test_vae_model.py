@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from conftest import TINY, lively, tiny_module, write_run
@@ -118,3 +119,19 @@ def test_probe_prefers_one_factor_per_dimension():
     assert good["score"] > 0.99 and good["factors"]["a"]["best_dim"] == 1
     assert bad["score"] < good["score"] - 0.2
     assert bad["mean_full_r2"] > 0.99  # the information is still all there, just not axis-aligned
+
+
+def test_python_api_matches_the_task_functions(tmp_path, vae_plugins):
+    from genedit_vae import api
+    from PIL import Image
+
+    run = write_run(tmp_path / "run", lively(tiny_module("beta-vae", seed=4)))
+    model = genedit_core.load("beta-vae", weights=str(run), device="cpu")
+    photo = Image.fromarray((np.random.default_rng(0).random((20, 24, 3)) * 255).astype(np.uint8))
+    rec = api.reconstruct(model, photo)
+    assert isinstance(rec, Image.Image) and rec.size == (16, 16)
+    frames = api.interpolate(model, photo, photo.transpose(Image.FLIP_LEFT_RIGHT), steps=3)
+    assert len(frames) == 3 and np.array_equal(np.asarray(frames[0]), np.asarray(rec))
+    assert api.generate(model, [0, 1]).shape == (2, 3, 16, 16)
+    assert torch.allclose(api.generate(model, [1]), api.generate(model, [0, 1])[1:], atol=1e-5)
+    assert api.traverse(model, photo, dims=[0, 1], steps=3).size == (3 * 18 + 2, 2 * 18 + 2)
