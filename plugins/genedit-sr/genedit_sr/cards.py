@@ -176,7 +176,7 @@ def _cards() -> list[ModelCard]:
             vdsr,
         ),
     ):
-        scales = tuple(sorted(variants[0].files)) if variants else (2, 3, 4)
+        scales = (2, 3, 4)  # what the architecture supports; the bundled files may cover fewer
         cards.append(
             _card(
                 name,
@@ -187,7 +187,7 @@ def _cards() -> list[ModelCard]:
                 licence="Apache-2.0",
                 bf16_safe=name == "espcn",
                 paper=paper,
-                extra={"default_scale": min(scales), "any_scale": not variants},
+                extra={"default_scale": min(variants[0].files) if variants else 2},
             )
         )
     return cards
