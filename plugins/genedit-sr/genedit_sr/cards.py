@@ -45,34 +45,26 @@ def _default(variants: tuple[WeightVariant, ...]) -> str | None:
     return variants[0].name if variants else None
 
 
-_EDSR_BASE_HUB = WeightVariant(
-    name="super-image",
-    hf_hub_id="eugenesiow/edsr-base",
-    files={s: WeightFile(f"pytorch_model_{s}x.pt") for s in (2, 3, 4)},
-    config={
-        "layout": "edsr-official",
-        "rgb_range": 255,
-        "mean_shift": False,
-        "input_range": 1.0,
-        "res_scale": 1.0,
-    },
-    licence="apache-2.0",
-    description="EDSR-baseline (16 blocks, 64 features) from the super-image project. " + UNPINNED,
-)
-_EDSR_HUB = WeightVariant(
-    name="super-image",
-    hf_hub_id="eugenesiow/edsr",
-    files={s: WeightFile(f"pytorch_model_{s}x.pt") for s in (2, 3, 4)},
-    config={
-        "layout": "edsr-official",
-        "rgb_range": 255,
-        "mean_shift": False,
-        "input_range": 1.0,
-        "res_scale": 0.1,
-    },
-    licence="apache-2.0",
-    description="EDSR (32 blocks, 256 features) from the super-image project. " + UNPINNED,
-)
+def _super_image(repo: str, res_scale: float, what: str) -> WeightVariant:
+    """super-image's EDSR files: official key names, 0–1 input, no mean shift (see docs/models)."""
+    return WeightVariant(
+        name="super-image",
+        hf_hub_id=repo,
+        files={s: WeightFile(f"pytorch_model_{s}x.pt") for s in (2, 3, 4)},
+        config={
+            "layout": "edsr-official",
+            "rgb_range": 255,
+            "mean_shift": False,
+            "input_range": 1.0,
+            "res_scale": res_scale,
+        },
+        licence="apache-2.0",
+        description=f"{what} from the super-image project. " + UNPINNED,
+    )
+
+
+_EDSR_BASE_HUB = _super_image("eugenesiow/edsr-base", 1.0, "EDSR-baseline (16 blocks, 64 features)")
+_EDSR_HUB = _super_image("eugenesiow/edsr", 0.1, "EDSR (32 blocks, 256 features)")
 _REALESRGAN_HUB = WeightVariant(
     name="ai-forever",
     hf_hub_id="ai-forever/Real-ESRGAN",
