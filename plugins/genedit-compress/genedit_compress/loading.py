@@ -30,12 +30,35 @@ def load_model(
         from .onnx_model import load_onnx_model
 
         return load_onnx_model(weights, card=card, device=device)
+    local = _local_artifact(card, weights)
+    if local is not None:
+        return local
     recipe, resolved = _recipe(card, weights, scale)
     if not recipe or not (recipe.get("surgery") or recipe.get("artifact")):
         return load(name, scale=scale, weights=weights, device=device, dtype=dtype)
     if recipe.get("artifact"):
         return _load_artifact(card, resolved, recipe)
     return rebuild(card, resolved, recipe, scale=scale, device=device, dtype=dtype)
+
+
+def _local_artifact(card: Any, weights: str | None) -> Any:
+    """A folder holding only an optimized program (int8 .pt2 / .onnx) and its config.json."""
+    import json
+
+    if not weights or not Path(weights).is_dir() or not (Path(weights) / "config.json").is_file():
+        return None
+    config = json.loads((Path(weights) / "config.json").read_text())
+    recipe = config.get("genedit", {}).get("compress") or {}
+    artifact = recipe.get("artifact")
+    if not artifact:
+        return None
+    from genedit_core.weights import ResolvedWeights, sha256_of
+
+    path = Path(weights) / artifact
+    if not path.is_file():
+        raise WeightsError(f"{path}: missing (the folder's config.json names it as the optimized program)")
+    resolved = ResolvedWeights(path, str(path), sha256_of(path), None, config)
+    return _load_artifact(card, resolved, recipe)
 
 
 def _recipe(card: Any, weights: str | None, scale: int | None) -> tuple[dict[str, Any] | None, Any]:
@@ -104,6 +127,10 @@ def _load_artifact(card: Any, resolved: Any, recipe: dict[str, Any]) -> Any:
     path = Path(resolved.path).parent / recipe["artifact"]
     if not path.is_file():
         raise WeightsError(f"{path}: missing (the folder's config.json names it as the optimized program)")
+    if path.suffix == ".onnx":
+        from .onnx_model import load_onnx_model
+
+        return load_onnx_model(path, card=card)
     program = torch.export.load(str(path)).module()
     genedit_cfg = resolved.config.get("genedit", {})
     scale = int(genedit_cfg.get("scale", 1))

@@ -117,6 +117,12 @@ def run_method(request: Any) -> dict[str, Any]:
             recipe["base_shapes"] = base_state_shapes
         write_weights(model, out, extra_config={"compress": recipe})
         files = ["model.safetensors", "config.json", *files]
+    elif outcome.recipe.get("artifact"):
+        from .publish import CONFIG_NAME, model_config
+
+        config = model_config(model, {"compress": {"method": request.method, **outcome.recipe}})
+        (out / CONFIG_NAME).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+        files = [CONFIG_NAME, *files]
     (out / "report.json").write_text(json.dumps(_finite(report), indent=2) + "\n")
     files.append("report.json")
     from .report import optimized_card

@@ -113,7 +113,7 @@ def read_sparse(path) -> dict[str, torch.Tensor]:
     state: dict[str, torch.Tensor] = {}
     with safe_open(str(path), "pt") as f:
         meta = f.metadata() or {}
-        for key in f.keys():
+        for key in f.keys():  # noqa: SIM118 (safe_open is not a dict)
             if key.endswith("::mask"):
                 continue
             if key.endswith("::values"):

@@ -54,7 +54,7 @@ def apply(model: Any, ctx: Context) -> Outcome:
     }
     converted = []
     with torch.no_grad():
-        for name, m in layers.items():
+        for m in layers.values():
             m.weight.mul_(two_four_mask(m.weight))
     if on_gpu:
         from torch.sparse import to_sparse_semi_structured

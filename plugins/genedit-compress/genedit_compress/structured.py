@@ -323,7 +323,7 @@ def prune_channels(model: Any, amount: float) -> tuple[list[dict[str, Any]], dic
             wide = (keep[:, None] * r2 + torch.arange(r2)[None]).reshape(-1)
             members.append((g, wide, info.producers, info.consumers, info.norms))
         conflict = False
-        for _, idx, prods, cons, norms in members:
+        for _, _idx, prods, cons, _norms in members:
             for name, _k in prods:
                 conflict |= name in keep_out or claimed.get(name, g.root) != g.root
             for name, _k in cons:
@@ -427,7 +427,7 @@ def teacher_outputs(model: Any, inputs: list[torch.Tensor]) -> list[torch.Tensor
 
 
 def apply(model: Any, ctx: Context) -> Outcome:
-    module = require_module(model)
+    require_module(model)
     amount = get_float(ctx.params, "amount", 0.5, lo=0.0, hi=0.95)
     steps = get_int(ctx.params, "finetune_steps", 0, lo=0)
     lr = get_float(ctx.params, "lr", 1e-4, lo=0.0)

@@ -1,0 +1,211 @@
+"""``genedit bench``: every variant timed side by side, in one process, interleaved.
+
+Each variant (fp32 eager, the requested dtype, each ``--method``) is prepared on its own fresh copy
+of the model, then timed round-robin: one call of each variant per round, ``repeats`` rounds, so
+background load on a shared machine hits all of them alike and the ratios stay meaningful even
+when absolute times drift. Reported per variant: median latency, images/s, peak memory (see
+:mod:`.measure`) and the speed-up against fp32 eager.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genedit_core.errors import UsageError
+
+from ._params import get_size
+from ._wrap import example_input
+from .methods import OPTIMIZE_METHODS
+
+
+@dataclass
+class Variant:
+    name: str
+    forward: Callable[[torch.Tensor], torch.Tensor]
+    x: torch.Tensor
+    model: Any
+    details: dict[str, Any]
+
+
+def _load(name: str, weights: str | None, scale: int | None, device: str, dtype: str) -> Any:
+    from .loading import load_model
+
+    return load_model(name, weights=weights, scale=scale, device=device, dtype=dtype)
+
+
+def prepare(
+    name: str,
+    method: str | None,
+    *,
+    weights: str | None,
+    scale: int | None,
+    device: str,
+    dtype: str,
+    x: torch.Tensor,
+    params: dict[str, Any],
+    workdir: Path,
+) -> Variant:
+    """A fresh model, optionally transformed by ``method`` (its artefacts go to ``workdir``)."""
+    model = _load(name, weights, scale, device, dtype)
+    if model.module is not None and hasattr(model.module, "eval"):
+        model.module.eval()
+    xin = x.to(model.device, model.dtype)
+    if method is None:
+        return Variant(
+            f"{'fp32' if model.dtype == torch.float32 else str(model.dtype).split('.')[-1]} eager",
+            model.forward,
+            xin,
+            model,
+            {},
+        )
+    if method not in OPTIMIZE_METHODS:
+        raise UsageError(f"--method {method}: unknown (have: {', '.join(OPTIMIZE_METHODS)})")
+    import importlib
+
+    from .optimizing import _MODULES, Context
+
+    ctx = Context(model, dict(params), workdir, xin, None)
+    workdir.mkdir(parents=True, exist_ok=True)
+    outcome = importlib.import_module(f".{_MODULES[method]}", __package__).apply(model, ctx)
+    label = method + "".join(
+        f" {k}={v}" for k, v in sorted(params.items()) if k not in ("calib", "calib_count")
+    )
+    return Variant(
+        label,
+        outcome.forward,
+        xin if outcome.input_dtype is None else xin.to(outcome.input_dtype),
+        model,
+        outcome.details,
+    )
+
+
+def time_round_robin(variants: list[Variant], repeats: int, warmup: int = 2) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = {v.name: [] for v in variants}
+    with torch.inference_mode():
+        for v in variants:
+            for _ in range(warmup):
+                v.forward(v.x)
+        for _ in range(repeats):
+            for v in variants:
+                _sync(v.x)
+                start = time.perf_counter()
+                v.forward(v.x)
+                _sync(v.x)
+                times[v.name].append(time.perf_counter() - start)
+    return times
+
+
+def _sync(x: torch.Tensor) -> None:
+    if x.device.type == "cuda":
+        torch.cuda.synchronize(x.device)
+
+
+def bench_model(
+    name: str,
+    *,
+    size: str = "512",
+    methods: list[str] | None = None,
+    weights: str | None = None,
+    scale: int | None = None,
+    device: str = "cpu",
+    dtype: str = "fp32",
+    repeats: int = 5,
+    params: dict[str, Any] | None = None,
+    variants_params: list[dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    from .measure import time_forward
+
+    h, w = get_size({"size": size}, "size", (512, 512))
+    params = dict(params or {})
+    base = _load(name, weights, scale, device, "fp32")
+    x = example_input(base, h, w)
+    with tempfile.TemporaryDirectory(prefix="genedit-bench-") as tmp:
+        variants = [
+            prepare(
+                name,
+                None,
+                weights=weights,
+                scale=scale,
+                device=device,
+                dtype="fp32",
+                x=x,
+                params={},
+                workdir=Path(tmp),
+            )
+        ]
+        if dtype not in ("fp32", "auto"):
+            variants.append(
+                prepare(
+                    name,
+                    None,
+                    weights=weights,
+                    scale=scale,
+                    device=device,
+                    dtype=dtype,
+                    x=x,
+                    params={},
+                    workdir=Path(tmp),
+                )
+            )
+        for i, method in enumerate(methods or []):
+            mparams = dict(params)
+            if variants_params and i < len(variants_params):
+                mparams.update(variants_params[i])
+            variants.append(
+                prepare(
+                    name,
+                    method,
+                    weights=weights,
+                    scale=scale,
+                    device=device,
+                    dtype="fp32",
+                    x=x,
+                    params=mparams,
+                    workdir=Path(tmp) / f"{i}-{method}",
+                )
+            )
+        times = time_round_robin(variants, repeats)
+        base_median = statistics.median(times[variants[0].name])
+        rows = []
+        for v in variants:
+            median = statistics.median(times[v.name])
+            memory = time_forward(v.forward, v.x, repeats=1, warmup=0)["peak_mem_mb"]
+            rows.append(
+                {
+                    "variant": v.name,
+                    "size": [h, w],
+                    "device": str(v.x.device),
+                    "median_ms": median * 1e3,
+                    "min_ms": min(times[v.name]) * 1e3,
+                    "images_per_s": v.x.shape[0] / median,
+                    "peak_mem_mb": memory,
+                    "ratio": base_median / median,
+                    "repeats": repeats,
+                    "threads": torch.get_num_threads(),
+                    "details": {k: val for k, val in v.details.items() if not isinstance(val, dict)},
+                }
+            )
+    return rows
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    lines = ["| variant | median ms | images/s | peak MB | speed-up vs fp32 eager |", "|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(
+            f"| {r['variant']} | {r['median_ms']:.1f} | {r['images_per_s']:.2f} | {r['peak_mem_mb']:.0f} | "
+            f"×{r['ratio']:.2f} |"
+        )
+    first = rows[0]
+    lines.append(
+        f"\n{first['size'][0]}×{first['size'][1]} input on {first['device']}, {first['threads']} threads, "
+        f"{first['repeats']} interleaved rounds"
+    )
+    return "\n".join(lines)
