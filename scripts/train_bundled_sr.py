@@ -42,6 +42,8 @@ RECIPES: dict[str, tuple[str, int, list[str]]] = {
     ),
 }
 WARM_START = {"edsr-baseline-x4": "edsr-baseline-x2"}
+# Runs continued after their first schedule ended (a cosine warm restart up to this many steps).
+EXTEND = {"edsr-baseline-x2": 2100}
 MANIFEST_MODEL = {
     "espcn-x2": "espcn",
     "espcn-x4": "espcn",
@@ -94,10 +96,14 @@ def main() -> None:
         if name in WARM_START:
             sets += ["--set", f"model.init={work / WARM_START[name] / 'model.safetensors'}"]
         started = time.time()
+        commands = [f"genedit train {card} --data builtin:skimage-photos " + " ".join(sets + FAST)]
         if (run / "checkpoints" / "last.json").exists():  # an interrupted run continues where it stopped
             genedit("train", card, "--resume", str(run), "-q")
         else:
             genedit("train", card, "--data", "builtin:skimage-photos", "--out", str(run), *sets, *FAST, "-q")
+        if name in EXTEND:
+            genedit("train", card, "--resume", str(run), "--set", f"train.steps={EXTEND[name]}", "-q")
+            commands.append(f"genedit train {card} --resume RUN --set train.steps={EXTEND[name]}")
         minutes = (time.time() - started) / 60
         report = json.loads(
             genedit(
