@@ -33,6 +33,7 @@ class Variant:
     x: torch.Tensor
     model: Any
     details: dict[str, Any]
+    outcome: Any = None
 
 
 def _load(name: str, weights: str | None, scale: int | None, device: str, dtype: str) -> Any:

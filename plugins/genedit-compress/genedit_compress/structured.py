@@ -413,7 +413,7 @@ def distill(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
     finally:
         module.eval()
         for p in params:

@@ -77,7 +77,7 @@ class FakeHfApi:
 
 
 def _tiny_weights(tmp_path: Path) -> Path:
-    from conftest import TinyEDSR
+    from compress_tiny import TinyEDSR
     from safetensors.torch import save_file
 
     torch.manual_seed(3)

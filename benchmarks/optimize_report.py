@@ -1,0 +1,229 @@
+"""Measure every optimize method on EDSR-baseline ×2, side by side in one process, for docs/optimize.md.
+
+    .venv/bin/python benchmarks/optimize_report.py [--weights W] [--size 256] [--repeats 5] [--quick]
+
+Each variant is prepared on a fresh copy of the model, then all are timed round-robin (one call
+each per round) so the shared CPU's background load hits them alike; the speed-ups are ratios of
+medians from the same rounds. Quality is PSNR-Y (border cropped by the scale) on centre crops of
+the held-out scikit-image photos, HR crop -> bicubic downscale -> model. Without ``--weights`` the
+bundled EDSR-baseline ×2 weights are used when installed; otherwise random weights of the right
+shape (BasicSR layout, seed 0) stand in and the table says so: latency and size are then real,
+PSNR deltas are not meaningful.
+
+Writes benchmarks/results/optimize_report.{json,md} and replaces the table in docs/optimize.md
+between the ``optimize-report`` markers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+DOC = ROOT / "docs" / "optimize.md"
+START, END = "<!-- optimize-report:start -->", "<!-- optimize-report:end -->"
+
+VARIANTS: list[tuple[str, str | None, dict[str, str]]] = [
+    ("fp32 eager", None, {}),
+    ("accelerate (bucket 64)", "accelerate", {"shapes": "bucket"}),
+    ("accelerate (dynamic=True)", "accelerate", {"shapes": "dynamic"}),
+    ("quantize-int8 PT2E+Inductor", "quantize-int8", {"backend": "pt2e"}),
+    ("quantize-int8 ONNX Runtime QDQ", "quantize-int8", {"backend": "onnxruntime"}),
+    ("prune-structured 25%", "prune-structured", {"amount": "0.25"}),
+    ("prune-structured 50%", "prune-structured", {"amount": "0.5"}),
+    ("prune-structured 25% + fine-tune", "prune-structured", {"amount": "0.25", "finetune_steps": "FT"}),
+    ("prune-structured 50% + fine-tune", "prune-structured", {"amount": "0.5", "finetune_steps": "FT"}),
+    ("depthwise-separable", "depthwise-separable", {}),
+]
+
+
+def random_edsr_baseline(path: Path, nf: int = 64, nb: int = 16, scale: int = 2) -> Path:
+    """EDSR-baseline-shaped random weights in BasicSR layout (kaiming-like, scaled for a stable residual)."""
+    g = torch.Generator().manual_seed(0)
+
+    def conv(cout: int, cin: int, gain: float = 1.0) -> dict[str, torch.Tensor]:
+        std = gain * (2.0 / (cin * 9)) ** 0.5
+        return {"weight": torch.randn(cout, cin, 3, 3, generator=g) * std, "bias": torch.zeros(cout)}
+
+    sd: dict[str, torch.Tensor] = {}
+
+    def put(name: str, p: dict[str, torch.Tensor]) -> None:
+        sd.update({f"{name}.{k}": v for k, v in p.items()})
+
+    put("conv_first", conv(nf, 3))
+    for i in range(nb):
+        put(f"body.{i}.conv1", conv(nf, nf))
+        put(f"body.{i}.conv2", conv(nf, nf, 0.1))
+    put("conv_after_body", conv(nf, nf, 0.1))
+    put("upsample.0", conv(nf * scale * scale, nf))
+    put("conv_last", conv(3, nf, 0.1))
+    from safetensors.torch import save_file
+
+    save_file(sd, str(path))
+    return path
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--weights", default=None)
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--finetune-steps", type=int, default=40)
+    ap.add_argument("--only", default=None, help="comma-separated variant labels to run (plus fp32 eager)")
+    ap.add_argument("--quick", action="store_true", help="tiny sizes, for checking the script itself")
+    args = ap.parse_args()
+
+    from genedit_compress._wrap import count_params, example_input
+    from genedit_compress.bench import prepare, time_round_robin
+    from genedit_compress.evaldata import eval_set, score
+    from genedit_compress.loading import load_model
+    from genedit_compress.measure import stored_bytes
+
+    from genedit_core.api import get_card
+
+    size = 48 if args.quick else args.size
+    card = get_card("edsr-baseline")
+    weights, weights_note = args.weights, None
+    tmp = Path(tempfile.mkdtemp(prefix="optimize-report-"))
+    if weights is None:
+        bundled = card.bundled_variant
+        if bundled is not None and bundled.file_for(2) is not None:
+            weights, weights_note = bundled.name, f"bundled EDSR-baseline ×2 weights ({bundled.description})"
+        else:
+            weights = str(random_edsr_baseline(tmp / "edsr_baseline_x2_random.safetensors"))
+            weights_note = (
+                "RANDOM weights of EDSR-baseline ×2 shape (bundled weights not installed yet): latency, "
+                "parameters and size are real; PSNR values are not meaningful"
+            )
+    base = load_model("edsr-baseline", weights=weights, scale=2, device="cpu", dtype="fp32")
+    x = example_input(base, size, size)
+    evaluation = eval_set(base, None, 48 if args.quick else 128, 5)
+    common = {"calib_size": "32", "calib_count": "8" if args.quick else "16", "eval": "none"}
+    wanted = set(args.only.split(",")) if args.only else None
+    prepared, prep_seconds = [], {}
+    for label, method, params in VARIANTS:
+        if wanted is not None and method is not None and label not in wanted:
+            continue
+        p = {
+            **common,
+            **{
+                k: (str(args.finetune_steps if not args.quick else 3) if v == "FT" else v)
+                for k, v in params.items()
+            },
+        }
+        if method == "depthwise-separable":
+            p["calib_count"] = "8"
+        started = time.perf_counter()
+        print(f"preparing {label} ...", file=sys.stderr, flush=True)
+        v = prepare(
+            "edsr-baseline",
+            method,
+            weights=weights,
+            scale=2,
+            device="cpu",
+            dtype="fp32",
+            x=x,
+            params=p,
+            workdir=tmp / label.replace(" ", "_").replace("/", "_"),
+        )
+        v.name = label
+        prepared.append(v)
+        prep_seconds[label] = time.perf_counter() - started
+    print("timing ...", file=sys.stderr, flush=True)
+    repeats = 1 if args.quick else args.repeats
+    times = time_round_robin(prepared, repeats, warmup=2)
+    base_ms = statistics.median(times["fp32 eager"]) * 1e3
+    rows = []
+    ref = None
+    for v in prepared:
+        q = score(v.forward, evaluation, v.model) if evaluation is not None else {}
+        if v.name == "fp32 eager":
+            ref = q.get("psnr_y")
+        o = v.outcome
+        params_n = (
+            o.params_after if o is not None and o.params_after is not None else count_params(v.model.module)
+        )
+        size_b = (
+            o.stored_bytes_after
+            if o is not None and o.stored_bytes_after is not None
+            else stored_bytes(v.model.module)
+        )
+        ms = statistics.median(times[v.name]) * 1e3
+        rows.append(
+            {
+                "variant": v.name,
+                "params": params_n,
+                "stored_mb": size_b / 1e6,
+                "latency_ms": ms,
+                "speedup": base_ms / ms,
+                "psnr_y": q.get("psnr_y"),
+                "prepare_s": prep_seconds[v.name],
+                "details": {k: val for k, val in v.details.items() if not isinstance(val, dict)},
+            }
+        )
+    for r in rows:
+        r["psnr_delta"] = (r["psnr_y"] - ref) if (r["psnr_y"] is not None and ref is not None) else None
+    meta = {
+        "model": "edsr-baseline x2",
+        "weights": weights_note or weights,
+        "input": [size, size],
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "repeats": repeats,
+        "eval": f"centre {48 if args.quick else 128}² crops of the 5 held-out scikit-image photos (astronaut, camera, chelsea, coffee, coins)",
+        "finetune_steps": args.finetune_steps,
+        "load_average": _loadavg(),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    suffix = "_quick" if args.quick else ""
+    (RESULTS / f"optimize_report{suffix}.json").write_text(
+        json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n"
+    )
+    table = markdown(meta, rows)
+    (RESULTS / f"optimize_report{suffix}.md").write_text(table + "\n")
+    if not args.quick and wanted is None and DOC.is_file():
+        text = DOC.read_text()
+        if START in text and END in text:
+            head, rest = text.split(START, 1)
+            _, tail = rest.split(END, 1)
+            DOC.write_text(f"{head}{START}\n{table}\n{END}{tail}")
+    print(table)
+
+
+def _loadavg() -> str:
+    try:
+        return open("/proc/loadavg").read().split(" ")[:3].__str__()
+    except OSError:
+        return "?"
+
+
+def markdown(meta: dict, rows: list[dict]) -> str:
+    lines = [
+        f"Model: {meta['model']}; weights: {meta['weights']}.",
+        f"Input {meta['input'][0]}×{meta['input'][1]}, {meta['threads']} CPU threads, torch {meta['torch']}, "
+        f"{meta['repeats']} interleaved rounds (median); load average during the run {meta['load_average']}.",
+        f"PSNR-Y on {meta['eval']}.",
+        "",
+        "| variant | params | size (MB) | latency (ms) | speed-up | PSNR-Y (dB) | ΔPSNR (dB) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        psnr = f"{r['psnr_y']:.3f}" if r["psnr_y"] is not None else "-"
+        delta = f"{r['psnr_delta']:+.3f}" if r["psnr_delta"] is not None else "-"
+        lines.append(
+            f"| {r['variant']} | {r['params']:,} | {r['stored_mb']:.2f} | {r['latency_ms']:.0f} | "
+            f"×{r['speedup']:.2f} | {psnr} | {delta} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
