@@ -148,7 +148,7 @@ RECIPES: dict[str, dict] = {
                 "max_width": 64,
                 "hidden": 128,
                 "latent_dim": 8,
-                "likelihood": "gaussian",
+                "likelihood": "bce",
                 "sigma": 0.1,
             },
             "loss": {"objective": "vae", "kl_warmup": 200},

@@ -256,6 +256,11 @@ class VAETask(TrainTask):
 
     # -- reporting --------------------------------------------------------------------------------
     def check(self, metrics: dict[str, float], ctx) -> list[str]:
+        if not math.isfinite(float(metrics.get("loss", 0.0))):
+            return [
+                "the loss is not finite: training diverged. Lower train.lr, set train.grad_clip "
+                "(e.g. {type: norm, max: 100}), or raise model.sigma"
+            ]
         if "active_dims" not in metrics or ctx.step < max(50, int(ctx.cfg["train"]["steps"]) // 10):
             return []
         d = self.arch.latent_dim

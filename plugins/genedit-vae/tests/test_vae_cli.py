@@ -163,3 +163,22 @@ def test_posterior_collapse_is_warned_about():
     assert len(warnings) == 1 and "posterior collapse" in warnings[0] and "1 of 16" in warnings[0]
     assert task.check({"active_dims": 6.0}, ctx) == []
     assert task.check({"active_dims": 0.0}, SimpleNamespace(step=10, cfg=cfg)) == []  # too early to judge
+
+
+def test_genedit_train_then_generate_from_the_run(cli, tmp_path):
+    run = tmp_path / "run"
+    tiny = ["model.in_channels=3", "model.image_size=16", "model.depth=2", "model.width=4", "model.max_width=8",
+            "model.hidden=16", "model.latent_dim=4", "data.shapes_n=16", "train.steps=2", "train.batch_size=4",
+            "train.log_every=1", "train.sample_every=2", "train.ckpt_every=2"]  # fmt: skip
+    sets = [a for s in tiny for a in ("--set", s)]
+    code, _, err = cli("train", "beta-vae", "--data", "builtin:shapes", "--out", str(run), *sets, "--device", "cpu",
+                       "-q")  # fmt: skip
+    assert code == 0, err
+    assert json.loads((run / "config.json").read_text())["arch"]["latent_dim"] == 4
+    code, _, err = cli("generate", "beta-vae", "--weights", str(run), "--seeds", "0-1", "--out-dir",
+                       str(tmp_path / "g"), "--device", "cpu")  # fmt: skip
+    assert code == 0, err
+    assert _png(tmp_path / "g" / "seed0001.png").shape == (16, 16, 3)
+    code, _, err = cli("train", "beta-vae", "--data", "builtin:shapes", "--out", str(tmp_path / "bad"),
+                       "--set", "loss.objective=gamma", "-q")  # fmt: skip
+    assert code == 2 and "vae, beta or capacity" in err

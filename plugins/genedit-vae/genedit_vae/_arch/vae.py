@@ -24,6 +24,9 @@ import torch
 from torch import nn
 
 LIKELIHOODS = ("bce", "gaussian")
+# Log-variances are kept in a range where exp() can neither overflow nor vanish; a diverging step
+# then saturates instead of turning the whole run into NaN.
+LOGVAR_MIN, LOGVAR_MAX = -14.0, 8.0
 
 
 @dataclass(frozen=True)
@@ -136,7 +139,7 @@ class ConvVAE(nn.Module):
                 raise ValueError("this VAE is sketch-conditioned: pass the sketch to encode()")
             x = torch.cat([x, sketch], dim=1)
         h = self.enc_fc(self.encoder(x).flatten(1))
-        return self.mu(h), self.logvar(h)
+        return self.mu(h), self.logvar(h).clamp(LOGVAR_MIN, LOGVAR_MAX)
 
     def prior(self, sketch: torch.Tensor | None = None, n: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
         """Prior p(z[|s]) as (mean, log-variance): N(0, I) unless the model is conditional."""
@@ -147,7 +150,7 @@ class ConvVAE(nn.Module):
         if sketch is None:
             raise ValueError("this VAE is sketch-conditioned: its prior needs the sketch")
         h = self.prior_fc(self._cond_features(sketch)[-1].flatten(1))
-        return self.prior_mu(h), self.prior_logvar(h)
+        return self.prior_mu(h), self.prior_logvar(h).clamp(LOGVAR_MIN, LOGVAR_MAX)
 
     def decode_logits(self, z: torch.Tensor, sketch: torch.Tensor | None = None) -> torch.Tensor:
         """Decoder output before the sigmoid (Bernoulli logits, or the Gaussian mean's pre-activation)."""

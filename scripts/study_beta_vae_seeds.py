@@ -1,0 +1,121 @@
+"""β = 4 against β = 1 over several training seeds, same data, network and budget.
+
+    .venv/bin/python scripts/study_beta_vae_seeds.py --seeds 0 1 2 [--steps 1000]
+
+One seed is not enough to compare disentanglement scores: they vary a lot between runs. This trains
+the two ``beta-vae`` recipes of ``scripts/train_bundled_vae.py`` (``shapes`` and
+``shapes-beta1``) with each seed into ``runs/vae/study/``, scores every run with the probe of
+``scripts/eval_vae.py`` on the same 2,000 held-out shapes, and writes the per-run scores and their
+mean and standard deviation to ``benchmarks/vae_beta_study.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import importlib.util
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "benchmarks" / "vae_beta_study.json"
+
+
+def _recipes() -> dict:
+    spec = importlib.util.spec_from_file_location(
+        "train_bundled_vae", REPO / "scripts" / "train_bundled_vae.py"
+    )
+    mod = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(mod)
+    return mod.RECIPES
+
+
+def score_run(run: Path) -> dict:
+    import torch
+    from genedit_vae.probe import disentanglement_score
+    from genedit_vae.shapes import CONTINUOUS, FACTORS, ShapesDataset
+
+    import genedit_core
+
+    data = ShapesDataset(2000, size=32, seed=777)
+    x = data.images.float() / 255
+    factors = data.factor_matrix()[:, [FACTORS.index(f) for f in CONTINUOUS]]
+    m = genedit_core.load("beta-vae", weights=str(run), device="cpu").module
+    with torch.no_grad():
+        mu = torch.cat([m.encode(x[i : i + 500])[0] for i in range(0, len(x), 500)])
+    return disentanglement_score(mu, factors, CONTINUOUS)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--steps", type=int, default=None, help="override train.steps of both recipes")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    import torch
+    from genedit_vae.training import TASKS, task_config
+
+    from genedit_core.training.trainer import Trainer
+
+    torch.set_num_threads(args.threads)
+    recipes = _recipes()
+    results = json.loads(OUT.read_text()) if OUT.is_file() else {"runs": []}
+    for seed in args.seeds:
+        for key in ("beta-vae:shapes", "beta-vae:shapes-beta1"):
+            recipe = recipes[key]
+            overrides = copy.deepcopy(recipe["overrides"])
+            overrides["train"] = {**overrides["train"], "seed": seed, "sample_every": 0}
+            if args.steps:
+                overrides["train"]["steps"] = args.steps
+            cfg = task_config(recipe["task"], overrides)
+            run = (
+                REPO
+                / "runs"
+                / "vae"
+                / "study"
+                / f"{key.split(':')[1]}-seed{seed}-steps{cfg['train']['steps']}"
+            )
+            started = time.perf_counter()
+            if not (run / "model.safetensors").is_file():
+                Trainer(TASKS[recipe["task"]](), cfg, run, recipe["data"], quiet=True).fit()
+            score = score_run(run)
+            entry = {
+                "beta": cfg["loss"]["beta"],
+                "seed": seed,
+                "steps": cfg["train"]["steps"],
+                "score": score["score"],
+                "mean_gap": score["mean_gap"],
+                "mean_full_r2": score["mean_full_r2"],
+                "seconds": round(time.perf_counter() - started, 1),
+            }
+            results["runs"] = [
+                r
+                for r in results["runs"]
+                if (r["beta"], r["seed"], r["steps"]) != (entry["beta"], seed, entry["steps"])
+            ] + [entry]
+            print(json.dumps(entry), flush=True)
+            summary = {}
+            for beta in sorted({r["beta"] for r in results["runs"]}):
+                for steps in sorted({r["steps"] for r in results["runs"]}):
+                    vals = [r["score"] for r in results["runs"] if r["beta"] == beta and r["steps"] == steps]
+                    if vals:
+                        summary[f"beta={beta:g},steps={steps}"] = {
+                            "n": len(vals),
+                            "mean": round(statistics.mean(vals), 4),
+                            "std": round(statistics.stdev(vals), 4) if len(vals) > 1 else None,
+                        }
+            results["summary"] = summary
+            OUT.parent.mkdir(parents=True, exist_ok=True)
+            OUT.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results["summary"], indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
