@@ -26,7 +26,7 @@ WEIGHTS = Path(__file__).resolve().parents[1] / "plugins/genedit-gan/genedit_gan
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--epochs", type=int, default=60)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     train, held = digits_dataset(32, "train"), digits_dataset(32, "heldout")

@@ -83,9 +83,11 @@ def build_network(
                 module.compute_latent_avg()
         elif name == "biggan":
             from ._arch.biggan import BigGAN, infer_config
+            from ._arch.common import no_init
 
             hp = arch or infer_config(state, config)
-            module = BigGAN(**hp)
+            with no_init():
+                module = BigGAN(**hp)
             _load_strict(module, state, origin)
         else:
             raise WeightsError(f"{origin}: no GAN architecture named '{name}'")

@@ -77,7 +77,7 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 def train_classifier(
     images: torch.Tensor,
     labels: torch.Tensor,
-    epochs: int = 20,
+    epochs: int = 60,
     batch: int = 64,
     seed: int = 0,
     lr: float = 2e-3,

@@ -296,6 +296,7 @@ class BigGANTask(GANTask):
             attention_pos=m.get("g_attention"),
             n_stats=1,
             hierarchical=bool(m["hierarchical"]),
+            rgb_out=int(m["nc"]),
             img_channels=int(m["nc"]),
         )
         dw = int(m["d_width"])

@@ -142,8 +142,12 @@ def test_full_size_configs_match_the_published_architectures():
     assert tuple(g.state_dict()["main.0.weight"].shape) == (100, 512, 4, 4)
     assert g(torch.zeros(1, 100)).shape == (1, 3, 64, 64)
     assert channel_list(1024) == [512, 512, 512, 512, 512, 256, 128, 64, 32]
-    with torch.device("meta"):
+    from genedit_gan._arch.common import no_init
+
+    with no_init():
         b = BigGAN()  # BigGAN-deep-128
     assert b.size == 128
     assert tuple(b.generator.gen_z.weight_orig.shape) == (4 * 4 * 16 * 128, 256)
     assert tuple(b.generator.layers[8].snconv1x1_theta.weight_orig.shape) == (32, 256, 1, 1)
+    assert tuple(b.generator.layers[0].bn_0.running_means.shape) == (51, 2048)
+    assert tuple(b.generator.conv_to_rgb.weight_orig.shape) == (128, 128, 3, 3)

@@ -193,7 +193,9 @@ class BigGAN(nn.Module):
             eps,
         )
         self.hierarchical, self.img_channels = hierarchical, img_channels
-        self.rgb_out = rgb_out or img_channels
+        self.rgb_out = rgb_out or channel_width * int(
+            self.layer_spec[-1][2]
+        )  # published: all ch, first 3 used
         n_blocks = len(self.layer_spec)
         if hierarchical:
             if z_dim % (n_blocks + 1):

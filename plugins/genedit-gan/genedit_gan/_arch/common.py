@@ -8,6 +8,7 @@ version keeps a derived ``weight`` tensor that refuses ``deepcopy`` after a forw
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -38,6 +39,27 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
     so = torch.where(safe, so, torch.ones_like(so))
     out = (torch.sin((1 - t) * omega) / so) * a + (torch.sin(t * omega) / so) * b
     return torch.where(safe, out, lerp)
+
+
+_SKIP_INIT = False
+
+
+@contextlib.contextmanager
+def no_init():
+    """Build spectral-norm layers without orthogonal initialisation (their weights are about to be
+    loaded; QR-initialising BigGAN-deep's 50M parameters would take tens of seconds)."""
+    global _SKIP_INIT
+    old, _SKIP_INIT = _SKIP_INIT, True
+    try:
+        yield
+    finally:
+        _SKIP_INIT = old
+
+
+def _orthogonal(w: torch.Tensor) -> torch.Tensor:
+    if not _SKIP_INIT:
+        nn.init.orthogonal_(w.view(w.shape[0], -1))
+    return w
 
 
 class _SpectralNorm(nn.Module):
@@ -79,9 +101,7 @@ class _SpectralNorm(nn.Module):
 class SNConv2d(_SpectralNorm):
     def __init__(self, cin: int, cout: int, k: int, padding: int = 0, bias: bool = True, eps: float = 1e-12):
         super().__init__()
-        w = torch.empty(cout, cin, k, k)
-        nn.init.orthogonal_(w.view(cout, -1))
-        self._init_sn(w, eps)
+        self._init_sn(_orthogonal(torch.zeros(cout, cin, k, k)), eps)
         self.bias = nn.Parameter(torch.zeros(cout)) if bias else None
         self.padding = padding
 
@@ -92,9 +112,7 @@ class SNConv2d(_SpectralNorm):
 class SNLinear(_SpectralNorm):
     def __init__(self, cin: int, cout: int, bias: bool = True, eps: float = 1e-12):
         super().__init__()
-        w = torch.empty(cout, cin)
-        nn.init.orthogonal_(w)
-        self._init_sn(w, eps)
+        self._init_sn(_orthogonal(torch.zeros(cout, cin)), eps)
         self.bias = nn.Parameter(torch.zeros(cout)) if bias else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -106,9 +124,7 @@ class SNEmbedding(_SpectralNorm):
 
     def __init__(self, n: int, dim: int, eps: float = 1e-12):
         super().__init__()
-        w = torch.empty(n, dim)
-        nn.init.orthogonal_(w)
-        self._init_sn(w, eps)
+        self._init_sn(_orthogonal(torch.zeros(n, dim)), eps)
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         return F.embedding(y, self.sn_weight())

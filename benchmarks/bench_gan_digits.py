@@ -1,0 +1,120 @@
+"""Short runs of tiny BigGAN (class-conditional) and StyleGAN2 on scikit-learn digits, then measure them.
+
+    .venv/bin/python benchmarks/bench_gan_digits.py                    # both, 12 min (wall) of training each
+    .venv/bin/python benchmarks/bench_gan_digits.py --only biggan --minutes 5
+
+Each model is trained with ``genedit train MODEL --data builtin:digits`` (one thread, a wall-clock
+budget via train.max_minutes) and scored like the bundled DCGAN (scripts/eval_gan_digits.py):
+digit-classifier IS, class balance, FID/KID against the real-vs-real floor, and for BigGAN the share
+of samples conditioned on class k that the classifier reads as k (target >= 70%). StyleGAN2 has no
+target; the numbers are reported as they come. Results are printed and written to
+runs/bench_gan_digits.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CONFIGS = {
+    "biggan": [
+        "model.size=16",
+        "model.nc=1",
+        "model.num_classes=10",
+        "model.z_dim=48",
+        "model.embed_dim=16",
+        "model.channel_width=8",
+        "model.d_width=16",
+        "model.g_attention=1",
+        "model.d_attention=1",
+        "optim.g.lr=2e-4",
+        "optim.d.lr=4e-4",
+        "train.batch_size=32",
+        "train.steps=20000",
+    ],
+    "stylegan2": [
+        "model.size=16",
+        "model.nc=1",
+        "model.style_dim=32",
+        "model.n_mlp=2",
+        "model.channel_base=256",
+        "model.channel_max=32",
+        "loss.r1=0.1",
+        "loss.path_regularize=0.5",
+        "train.batch_size=32",
+        "train.steps=20000",
+    ],
+}
+COMMON = ["train.sample_every=500", "train.ckpt_every=500", "train.log_every=50", "train.seed=0"]
+
+
+def train(name: str, minutes: float, run: Path) -> tuple[float, float]:
+    """Train under a wall-clock budget; returns (wall minutes, CPU minutes of the training process)."""
+    import resource
+
+    sets = CONFIGS[name] + COMMON + [f"train.max_minutes={minutes}"]
+    cmd = [
+        str(ROOT / ".venv/bin/genedit"),
+        "train",
+        name,
+        "--data",
+        "builtin:digits",
+        "--out",
+        str(run),
+        "-q",
+    ]
+    for s in sets:
+        cmd += ["--set", s]
+    print("OMP_NUM_THREADS=1 genedit", " ".join(cmd[1:]), flush=True)
+    t0 = time.perf_counter()
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(cmd, check=True, env={**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime) / 60
+    return (time.perf_counter() - t0) / 60, cpu
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", choices=sorted(CONFIGS))
+    ap.add_argument("--minutes", type=float, default=12.0)
+    ap.add_argument("--skip-train", action="store_true")
+    args = ap.parse_args()
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from eval_gan_digits import measure
+
+    results = {}
+    for name in [args.only] if args.only else list(CONFIGS):
+        run = ROOT / "runs" / f"bench-{name}-digits"
+        minutes, cpu = (None, None) if args.skip_train else train(name, args.minutes, run)
+        steps = max(
+            json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines() if '"d_loss"' in x
+        )
+        report = measure(name, str(run))
+        results[name] = {
+            "minutes": minutes,
+            "steps": steps,
+            "summary": report["summary"],
+            "rows": report["rows"],
+        }
+        print(f"{name}: {steps} steps" + (f" in {minutes:.1f} min" if minutes else ""), flush=True)
+    out = ROOT / "runs" / "bench_gan_digits.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    if "biggan" in results:
+        acc = results["biggan"]["summary"].get("class_acc_pct", 0.0)
+        print(
+            f"biggan class-conditional accuracy {acc:.1f}% (target >= 70%): {'met' if acc >= 70 else 'NOT met'}"
+        )
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
