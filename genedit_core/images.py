@@ -219,6 +219,7 @@ def write_image(
     os.close(fd)
     try:
         _encode(Path(tmp), fmt, image, provenance, quality)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; outputs get normal permissions
         os.replace(tmp, path)
     except Exception as exc:
         Path(tmp).unlink(missing_ok=True)
@@ -291,6 +292,12 @@ def _write_png16(tmp: Path, arr: np.ndarray, icc: bytes | None, text: str | None
     chunks = chunks[:1] + extra + chunks[1:]
     with open(tmp, "wb") as f:
         png.write_chunks(f, chunks)
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def read_provenance(path: str | Path) -> dict[str, Any] | None:
