@@ -159,7 +159,7 @@ def run(
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="Output file (one input only).")] = None,
     out_dir: Annotated[Optional[str], typer.Option("--out-dir", help="Folder for outputs.")] = None,
     scale: Annotated[Optional[int], typer.Option("--scale", "-s", help="Upscaling factor.")] = None,
-    weights: Annotated[Optional[str], typer.Option(help="Variant name, hf://owner/repo[/file][@rev], or a path.")] = None,
+    weights: Annotated[Optional[str], typer.Option(help="Variant name, hf://owner/repo/file@rev, or a path.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
     dtype: Annotated[str, typer.Option(help="auto, fp32, bf16 or fp16.")] = "auto",
     tile: Annotated[str, typer.Option(help="Tile size in input pixels, 'auto', or 0 for none.")] = "auto",
@@ -201,7 +201,7 @@ def generate(
     seeds: Annotated[str, typer.Option(help="Seeds: 0-15, 0,3,7 or 0-3,9.")] = "0-7",
     out_dir: Annotated[Optional[str], typer.Option(help="Output folder (default generated/MODEL).")] = None,
     grid: Annotated[bool, typer.Option(help="Also write grid.png.")] = False,
-    truncation: Annotated[Optional[float], typer.Option(help="Truncation in [0, 1] (psi for StyleGAN2).")] = None,
+    truncation: Annotated[Optional[float], typer.Option(help="Truncation between 0 and 1 (psi for StyleGAN2).")] = None,
     class_: Annotated[Optional[str], typer.Option("--class", help="Class index or name, for conditional models.")] = None,
     interpolate: Annotated[
         Optional[tuple[int, int]], typer.Option(help="Two seeds to interpolate between (slerp).")
@@ -209,7 +209,7 @@ def generate(
     steps: Annotated[int, typer.Option(help="Frames for --interpolate.")] = 8,
     gif: Annotated[bool, typer.Option(help="Also write interpolation.gif.")] = False,
     style_mix: Annotated[Optional[int], typer.Option(help="Seed whose styles mix into each image (StyleGAN2).")] = None,
-    weights: Annotated[Optional[str], typer.Option(help="Variant name, hf://owner/repo[/file][@rev], or a path.")] = None,
+    weights: Annotated[Optional[str], typer.Option(help="Variant name, hf://owner/repo/file@rev, or a path.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
     dtype: Annotated[str, typer.Option(help="auto, fp32, bf16 or fp16.")] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary.")] = False,
