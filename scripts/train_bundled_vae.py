@@ -138,7 +138,7 @@ RECIPES: dict[str, dict] = {
         "task": "svae",
         "data": "builtin:shapes",
         "description": "Sketch (XDoG outline) to image on the synthetic shapes set at 32×32: the sketch fixes shape, "
-        "position and size; the colour is left to z.",
+        "position and size; the colour is left to z, which the Burgess capacity objective (C → 6 nats) keeps in use.",
         "overrides": {
             "model": {
                 "in_channels": 3,
@@ -151,7 +151,7 @@ RECIPES: dict[str, dict] = {
                 "likelihood": "bce",
                 "sigma": 0.1,
             },
-            "loss": {"objective": "vae", "kl_warmup": 200},
+            "loss": {"objective": "capacity", "gamma": 20.0, "c_max": 6.0, "c_steps": 400},
             "sketch": {"method": "xdog"},
             "data": {"shapes_n": 20000, "heldout": "builtin:shapes:heldout"},
             "train": {
