@@ -11,6 +11,8 @@ batch of two when the batch is dynamic) and compares to eager PyTorch.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 from pathlib import Path
@@ -152,7 +154,8 @@ def export_onnx(
     path = _target(out, "model.onnx", ".onnx")
     wrapper = _fp32_cpu(model)
     x = _trace_input(model)
-    with torch.no_grad():
+    # The exporter narrates its steps on stdout; keep the command's output to the verification lines.
+    with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
         program = torch.onnx.export(
             wrapper,
             (x,),
