@@ -27,8 +27,8 @@ FAST = ["--set", "train.bf16=true", "--set", "train.channels_last=true"]
 
 # name -> (card, scale, overrides). Step counts fit a 2-core CPU in minutes, not hours.
 RECIPES: dict[str, tuple[str, int, list[str]]] = {
-    "espcn-x2": ("espcn", 2, ["train.steps=1500", "train.batch_size=32", "train.lr=1e-3", "data.patch=32"]),
-    "espcn-x4": ("espcn", 4, ["train.steps=1500", "train.batch_size=32", "train.lr=1e-3", "data.patch=24"]),
+    "espcn-x2": ("espcn", 2, ["train.steps=6000", "train.batch_size=32", "train.lr=1e-3", "data.patch=32"]),
+    "espcn-x4": ("espcn", 4, ["train.steps=6000", "train.batch_size=32", "train.lr=1e-3", "data.patch=24"]),
     "srcnn-x2": ("srcnn", 2, ["train.steps=1500", "train.batch_size=32", "train.lr=1e-3", "data.patch=24"]),
     "edsr-baseline-x2": (
         "edsr-baseline",
@@ -83,7 +83,6 @@ def main() -> None:
     args = ap.parse_args()
     work = Path(args.work)
     manifest_path = WEIGHTS / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     for name in args.only.split(","):
         card, scale, overrides = RECIPES[name]
         run = work / name
@@ -127,6 +126,8 @@ def main() -> None:
         config = json.loads((run / "config.json").read_text())
         config.pop("genedit_task", None)
         config.pop("init", None)
+        # read-modify-write at the last moment: several recipes may run side by side
+        manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
         entry = manifest.setdefault(MANIFEST_MODEL[name], {"files": {}, "licence": "Apache-2.0"})
         entry["config"] = {k: v for k, v in config.items() if k != "scale"}
         entry["description"] = (
