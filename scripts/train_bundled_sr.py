@@ -138,7 +138,7 @@ def main() -> None:
             "filename": fname,
             "sha256": sha256(WEIGHTS / fname),
             "recipe": {
-                "command": f"genedit train {card} --data builtin:skimage-photos " + " ".join(sets + FAST),
+                "commands": commands,
                 "seed": SEED,
                 "minutes": round(minutes, 1),
             },

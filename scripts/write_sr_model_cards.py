@@ -78,7 +78,7 @@ def card(name: str, entry: dict) -> str:
             f"### x{scale} — `{f['filename']}` (sha256 `{f['sha256'][:16]}…`)",
             "",
             f"- Commands: {cmds} (seed {r['seed']}; {r['minutes']} min of training on the "
-            "shared 2-core build machine, one thread).",
+            "shared 2-core build machine, one thread" + (f"; {r['note']}" if r.get("note") else "") + ").",
             f"- Held-out mean: **PSNR {h['psnr']:.2f} dB vs bicubic {h['bicubic_psnr']:.2f} dB "
             f"({h['gain_db']:+.2f} dB)**, SSIM {h['ssim']:.4f} vs {h['bicubic_ssim']:.4f}.",
             "",
