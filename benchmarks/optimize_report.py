@@ -81,6 +81,7 @@ def random_edsr_baseline(path: Path, nf: int = 64, nb: int = 16, scale: int = 2)
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--weights", default=None)
+    ap.add_argument("--weights-note", default=None, help="how to describe --weights in the table")
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--finetune-steps", type=int, default=60)
@@ -98,7 +99,7 @@ def main() -> None:
 
     size = 48 if args.quick else args.size
     card = get_card("edsr-baseline")
-    weights, weights_note = args.weights, None
+    weights, weights_note = args.weights, args.weights_note
     tmp = Path(tempfile.mkdtemp(prefix="optimize-report-"))
     if weights is None:
         bundled = card.bundled_variant

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._params import get_float, get_int
+from ._params import get_bool, get_float, get_int
 from ._wrap import ForwardModule, example_input, require_module
 from .optimizing import Context, Outcome
 
@@ -302,10 +302,20 @@ def _importance(group: Group, spaces: _Spaces, modules: dict[str, nn.Module]) ->
     return score
 
 
-def prune_channels(model: Any, amount: float) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Slice every prunable group in place; returns the surgery ops and a per-group report."""
+def prune_channels(
+    model: Any, amount: float, residual: bool = True
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Slice every prunable group in place; returns the surgery ops and a per-group report.
+
+    ``residual=False`` leaves groups written by several convs (residual streams) intact: they carry
+    the most information, so pruning only block-internal channels costs far less quality.
+    """
     spaces, modules = analyse(model)
     groups, skipped = prunable_groups(spaces)
+    if not residual:
+        for g in [g for g in groups if len({p for p, _ in g.producers}) > 1]:
+            skipped[",".join(sorted({p for p, _ in g.producers}))] = "residual stream (--residual false)"
+            groups.remove(g)
     keep_in: dict[str, torch.Tensor] = {}
     keep_out: dict[str, torch.Tensor] = {}
     keep_norm: dict[str, torch.Tensor] = {}
@@ -436,7 +446,7 @@ def apply(model: Any, ctx: Context) -> Outcome:
         shape_before = tuple(model.forward(probe).shape)
     inputs = ctx.calibration() if steps else []
     targets = teacher_outputs(model, inputs) if steps else []
-    ops, details = prune_channels(model, amount)
+    ops, details = prune_channels(model, amount, residual=get_bool(ctx.params, "residual", True))
     if not ops:
         details["note"] = "nothing was prunable at this amount; the model is unchanged"
     with torch.no_grad():

@@ -109,6 +109,16 @@ def test_structured_groups_follow_residuals_and_pixel_shuffle(plugins, tiny):
     assert {op["name"] for op in ops} >= {"conv_first", "upsample.0", "conv_last"}
 
 
+def test_structured_can_leave_residual_streams(plugins, tiny):
+    from genedit_compress.structured import prune_channels
+
+    _, details = prune_channels(tiny, 0.5, residual=False)
+    m = tiny.module
+    assert m.conv_first.out_channels == 8 and m.conv_after_body.out_channels == 8  # residual stream intact
+    assert m.body[0].conv1.out_channels == 4 and m.body[0].conv2.in_channels == 4
+    assert "residual" in details["skipped_groups"]["body.0.conv2,body.1.conv2,conv_after_body,conv_first"]
+
+
 def test_structured_keeps_the_most_important_channels(plugins, tiny):
     from genedit_compress.structured import prune_channels
 
