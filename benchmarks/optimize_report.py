@@ -234,6 +234,12 @@ def _write(args, weights: str, size: int, repeats: int, rows: list[dict]) -> str
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     suffix = "_quick" if args.quick else ""
+    previous = RESULTS / f"optimize_report{suffix}.json"
+    if args.only and previous.is_file():  # a partial rerun replaces its own rows and keeps the others
+        old = json.loads(previous.read_text())["rows"]
+        fresh = {r["variant"]: r for r in rows}
+        kept = [fresh.pop(r["variant"], r) for r in old]
+        rows = kept + [r for r in rows if r["variant"] in fresh]
     (RESULTS / f"optimize_report{suffix}.json").write_text(
         json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n"
     )

@@ -85,6 +85,7 @@ def prepare(
         xin if outcome.input_dtype is None else xin.to(outcome.input_dtype),
         model,
         outcome.details,
+        outcome,
     )
 
 
