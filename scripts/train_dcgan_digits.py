@@ -11,6 +11,8 @@ stops at a fixed step count (train.steps) so a rerun reproduces the same weights
 resume is bit-identical, so a run interrupted and continued with ``genedit train --resume`` ends
 with the same weights as an uninterrupted one.
 
+Learning rate: constant 2e-4, then linear decay to 0 over the last 1,500 steps (from step 5,000).
+
 The exported (EMA) generator is then scored like scripts/eval_gan_digits.py does (IS, class
 balance, FID and KID next to the real-vs-real held-out floor) and, if it meets the targets (IS ≥ 8,
 every class ≥ 5% of 1,000 samples), copied to plugins/genedit-gan/genedit_gan/weights/ with its
@@ -31,7 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "plugins/genedit-gan/genedit_gan/weights"
-STEPS = 8000
+STEPS = 6500
 TRAIN_SETS = [
     "model.size=32",
     "model.nc=1",
@@ -41,6 +43,8 @@ TRAIN_SETS = [
     "ema.g=0.995",
     "train.batch_size=64",
     f"train.steps={STEPS}",
+    "train.schedule.type=linear",
+    "train.schedule.decay_start=5000",
     "train.channels_last=true",
     "train.sample_every=500",
     "train.ckpt_every=500",
@@ -75,6 +79,9 @@ def main() -> int:
         "--checkpoint", type=int, default=None, help="score this checkpoint step instead of the run"
     )
     ap.add_argument("--no-bundle", action="store_true", help="measure only")
+    ap.add_argument(
+        "--bundle-anyway", action="store_true", help="bundle even if a target is missed (recorded)"
+    )
     args = ap.parse_args()
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     cmd = train_command(args.run)
@@ -102,7 +109,7 @@ def main() -> int:
     gen = report["summary"]
     ok = gen["is"] >= TARGETS["is"] and gen["min_class_pct"] >= TARGETS["min_class_pct"]
     print(f"targets (IS >= 8.0, every class >= 5%): {'met' if ok else 'NOT met'}")
-    if args.no_bundle or not ok:
+    if args.no_bundle or not (ok or args.bundle_anyway):
         return 0 if ok else 1
     from genedit_core.weights import sha256_of
 
@@ -123,6 +130,7 @@ def main() -> int:
         "recipe": "OMP_NUM_THREADS=1 genedit train dcgan --data builtin:digits "
         + " ".join(f"--set {s}" for s in recipe_sets),
         "steps": steps,
+        "targets": {"is >=": TARGETS["is"], "min_class_pct >=": TARGETS["min_class_pct"], "met": ok},
         "scores": {
             r["image"]: {k: r[k] for k in ("fid", "kid", "is", "min_class_pct")} for r in report["rows"]
         },

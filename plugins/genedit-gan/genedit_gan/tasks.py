@@ -91,6 +91,12 @@ class GANTask(TrainTask):
             source, int(m["size"]), int(m["nc"]), bool(cfg.get("data", {}).get("hflip", False))
         )
 
+    def set_ema(self, cfg) -> None:
+        """``ema.g`` > 0 keeps an EMA copy of G, exported instead of G. Short runs want a smaller
+        decay: after n steps the copy still holds decay**n of the random initial weights."""
+        decay = float((cfg.get("ema") or {}).get("g", 0.0))
+        self.ema = {"g": decay} if decay > 0 else {}
+
     def gen(self, nets: dict[str, nn.Module]) -> nn.Module:
         return nets.get("g_ema", nets["g"])
 
@@ -158,10 +164,6 @@ class _BCEStepMixin:
     images, which keeps D from becoming over-confident. ``ema.g`` > 0 keeps an EMA copy of G that is
     exported instead of G (off by default, as in the papers).
     """
-
-    def set_ema(self, cfg) -> None:
-        decay = float((cfg.get("ema") or {}).get("g", 0.0))
-        self.ema = {"g": decay} if decay > 0 else {}
 
     def train_step(self, batch, ctx) -> dict[str, float]:
         real, _ = batch
@@ -257,7 +259,6 @@ class BigGANTask(GANTask):
 
     name = "biggan"
     conditional = True
-    ema = {"g": 0.999}
     d_collapse = -1.0  # hinge D loss is >= 0 only at its optimum, so "collapse" is judged by diversity
     default_config = {
         "model": {
@@ -273,6 +274,7 @@ class BigGANTask(GANTask):
             "d_width": 64,
         },
         "loss": {"ortho": 1e-4},
+        "ema": {"g": 0.999},
         "optim": {"g": {"lr": 1e-4, "betas": [0.0, 0.999]}, "d": {"lr": 4e-4, "betas": [0.0, 0.999]}},
         "train": {"batch_size": 64, "steps": 20000, "sample_every": 500, "ckpt_every": 1000, "log_every": 50},
     }
@@ -302,6 +304,7 @@ class BigGANTask(GANTask):
         dw = int(m["d_width"])
         d_channels = [dw * mults[n_up - i] for i in range(n_up + 1)]
         d = ProjectionDiscriminator(d_channels, int(m["num_classes"]), int(m["nc"]), m.get("d_attention"))
+        self.set_ema(cfg)
         return {"g": g, "d": d}
 
     def latent_size(self, nets) -> int:
@@ -364,7 +367,6 @@ class StyleGAN2Task(GANTask):
     """Non-saturating logistic loss, lazy R1 (D) and path-length (G) regularisation, style mixing, EMA."""
 
     name = "stylegan2"
-    ema = {"g": 0.999}
     default_config = {
         "model": {
             "size": 256,
@@ -375,6 +377,7 @@ class StyleGAN2Task(GANTask):
             "lr_mlp": 0.01,
             "nc": 3,
         },
+        "ema": {"g": 0.999},
         "loss": {
             "r1": 10.0,
             "d_reg_every": 16,
@@ -398,6 +401,7 @@ class StyleGAN2Task(GANTask):
             size, int(m["style_dim"]), int(m["n_mlp"]), ch, float(m["lr_mlp"]), int(m["nc"])
         )
         d = StyleGAN2Discriminator(size, ch, int(m["nc"]))
+        self.set_ema(cfg)
         return {"g": g, "d": d, "pl": PLState()}
 
     def build_optimizers(self, nets, cfg):

@@ -146,3 +146,14 @@ def test_diversity_metric_sees_a_collapsed_generator():
     same = real[:1].expand(16, -1, -1, -1) + 0.001 * torch.randn(16, 1, 8, 8, generator=g)
     assert _diversity(same, real) < 0.05
     assert 0.7 < _diversity(torch.rand(16, 1, 8, 8, generator=g), real) < 1.3
+
+
+def test_ema_decay_comes_from_the_config():
+    assert task_for("dcgan").default_config["ema"]["g"] == 0.0  # the paper has no EMA
+    for name, decay in (("dcgan", 0.995), ("biggan", 0.99), ("stylegan2", 0.0)):
+        task = task_for(name)
+        task.build_networks(_cfg(name, [f"ema.g={decay}"]))
+        assert task.ema == ({"g": decay} if decay else {})
+    task = task_for("biggan")
+    task.build_networks(_cfg("biggan"))
+    assert task.ema == {"g": 0.999}
