@@ -166,6 +166,16 @@ def main() -> None:
     )
     print(f"speed-up     : {m_fp32 / m_fast:.2f}x  (time ratio genedit/fp32 = {m_fast / m_fp32:.3f})")
     print(f"agreement    : PSNR of genedit output vs fp32 output: {psnr_rgb:.2f} dB RGB, {psnr_y:.2f} dB Y")
+    from genedit_sr.evaluation import evaluate_upscaler, reference_images
+
+    refs = reference_images("builtin:skimage-photos:heldout")
+    with torch.inference_mode():
+        q_fp32 = evaluate_upscaler(baseline, refs, 2)["summary"]["psnr"]
+    q_fast = evaluate_upscaler(lambda t: run_model(fast, t), refs, 2)["summary"]["psnr"]
+    print(
+        f"quality      : held-out Y-PSNR (builtin:skimage-photos:heldout) fp32 {q_fp32:.3f} dB, "
+        f"genedit path {q_fast:.3f} dB, change {q_fast - q_fp32:+.3f} dB (target: |change| < 0.05 dB)"
+    )
     print(
         f"conv peak    : {peak_fast:.1f} GFLOP/s {fast_kind}, {peak_fp32:.1f} GFLOP/s fp32 NCHW (64->64 3x3, 256²)"
     )
