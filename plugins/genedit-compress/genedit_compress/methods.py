@@ -6,7 +6,7 @@ OPTIMIZE_METHODS: dict[str, str] = {
     "accelerate": "channels_last + bf16 (where native) + torch.compile; saves nothing new, reports the speed-up",
     "prune-unstructured": "global or per-layer L1 magnitude pruning to a target sparsity, masks made permanent",
     "prune-structured": "remove whole conv channels, keeping residual adds, pixel-shuffle groups and norms consistent",
-    "quantize-int8": "post-training static int8 (PT2E + X86InductorQuantizer + torch.compile), calibrated on images",
+    "quantize-int8": "post-training static int8 (ONNX Runtime QDQ, or PT2E + X86Inductor + torch.compile), calibrated",
     "depthwise-separable": "replace k×k convs by depthwise + pointwise pairs, distilled layer by layer",
     "sparsity": "2:4 semi-structured sparsity (speed-up on CUDA Ampere+ only)",
 }

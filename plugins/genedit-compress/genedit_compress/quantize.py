@@ -1,8 +1,9 @@
 """``quantize-int8``: post-training static int8 for conv models, calibrated on images.
 
-Two back ends, both current and supported:
+Two back ends, both current and supported; the default is ONNX Runtime when the ``onnx`` extra is
+installed (it measured faster on the reference CPU, see docs/optimize.md), else PT2E:
 
-* ``--backend pt2e`` (default): the network is captured with ``torch.export``, annotated by
+* ``--backend pt2e``: the network is captured with ``torch.export``, annotated by
   ``X86InductorQuantizer`` (per-channel symmetric weights, per-tensor activations), calibrated on
   crops from ``--calib`` (default: genedit's bundled training photos), converted, and run through
   ``torch.compile`` with Inductor freezing, which fuses the quantize/dequantize pairs into oneDNN
@@ -50,6 +51,14 @@ def _pt2e_modules() -> tuple[Any, Any, Any, Any]:
     return prepare_pt2e, convert_pt2e, X86InductorQuantizer, get_default_x86_inductor_quantization_config
 
 
+def default_backend() -> str:
+    """ONNX Runtime QDQ measured faster than PT2E + Inductor on the reference CPU (docs/optimize.md)."""
+    import importlib.util
+
+    have_ort = all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "onnxscript", "onnx"))
+    return "onnxruntime" if have_ort else "pt2e"
+
+
 def _hw_dims() -> dict[str, Any]:
     from torch.export import Dim
 
@@ -93,7 +102,7 @@ def apply(model: Any, ctx: Context) -> Outcome:
         raise UsageError("quantize-int8 targets CPU inference; load the model with --device cpu")
     if get_bool(ctx.params, "dynamic", False):
         return _dynamic_linear(model)
-    backend = get_choice(ctx.params, "backend", "pt2e", ("pt2e", "onnxruntime"))
+    backend = get_choice(ctx.params, "backend", default_backend(), ("pt2e", "onnxruntime"))
     calibration = ctx.calibration()
     if backend == "onnxruntime":
         return _onnxruntime(model, ctx, calibration)
