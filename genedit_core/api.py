@@ -43,6 +43,25 @@ def check_scale(card: ModelCard, scale: int | None) -> int | None:
     return scale
 
 
+BACKEND_GROUP = "genedit.backends"
+BACKEND_SUFFIXES = {".onnx": "onnxruntime"}
+
+
+def load_with_backend(backend: str, card: ModelCard, weights: str, device: str) -> LoadedModel:
+    """Run an exported file through another runtime, found by entry point in ``genedit.backends``.
+
+    A backend is a callable ``(path, card=..., device=...) -> LoadedModel``; genedit-compress
+    provides ``onnxruntime``. The core knows no runtime by name, only the group.
+    """
+    from importlib import metadata
+
+    eps = {ep.name: ep for ep in metadata.entry_points(group=BACKEND_GROUP)}
+    if backend not in eps:
+        have = ", ".join(sorted(eps)) or "none installed"
+        raise UsageError(f"--backend {backend}: no such backend (available: torch, {have})")
+    return eps[backend].load()(weights, card=card, device=device)
+
+
 def load(
     name: str,
     *,
@@ -50,9 +69,24 @@ def load(
     weights: str | None = None,
     device: str = "auto",
     dtype: str = "auto",
+    backend: str = "torch",
     **options: Any,
 ) -> LoadedModel:
-    """Build a ready-to-run model; see ``genedit info NAME`` for its variants and scales."""
+    """Build a ready-to-run model; see ``genedit info NAME`` for its variants and scales.
+
+    ``backend`` other than ``torch`` (or weights ending in ``.onnx``) runs an exported file through
+    the matching entry point of the ``genedit.backends`` group.
+    """
+    from pathlib import Path
+
+    if weights is not None and backend == "torch":
+        backend = BACKEND_SUFFIXES.get(Path(weights).suffix.lower(), "torch")
+    if backend != "torch":
+        if weights is None:
+            raise UsageError(f"--backend {backend} needs --weights FILE (an exported model)")
+        from .plugins import get_plugins
+
+        return load_with_backend(backend, get_plugins().registry.get(name), weights, device)
     from .checkpoint import canonicalize, load_state_dict
     from .device import choose_device, choose_dtype
     from .plugins import get_plugins

@@ -95,7 +95,9 @@ def _global_name(exc: BaseException) -> str:
     import re
 
     # torch says "GLOBAL io.open was not an allowed global"; older pickles name it "module name".
-    m = re.search(r"GLOBAL ([\w.]+(?: (?!was\b)[\w.]+)?)", str(exc)) or re.search(r"global ([\w.]+)", str(exc))
+    m = re.search(r"GLOBAL ([\w.]+(?: (?!was\b)[\w.]+)?)", str(exc)) or re.search(
+        r"global ([\w.]+)", str(exc)
+    )
     return f"global {m.group(1).strip()}" if m else "non-tensor objects"
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from helpers import run_cli
 
 COMMANDS = ["list", "info", "plugins", "pull", "run", "generate", "train", "eval", "datasets"]

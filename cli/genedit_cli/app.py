@@ -35,7 +35,8 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+        Optional[bool],
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit."),
     ] = None,
 ) -> None:
     show_warnings()
@@ -49,7 +50,9 @@ def _plugins():
 
 @app.command("list")
 def list_cmd(
-    task: Annotated[Optional[str], typer.Option(help="Only models for this task (upscale, generate, ...).")] = None,
+    task: Annotated[
+        Optional[str], typer.Option(help="Only models for this task (upscale, generate, ...).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Show installed models, grouped by task."""
@@ -79,8 +82,11 @@ def list_cmd(
         out.print()
     broken = [i for i in plugins.infos.values() if i.error]
     if broken:
-        err.print(f"[yellow]warning:[/] {len(broken)} plugin(s) failed to load: "
-                  + ", ".join(i.name for i in broken) + " (see 'genedit plugins')")
+        err.print(
+            f"[yellow]warning:[/] {len(broken)} plugin(s) failed to load: "
+            + ", ".join(i.name for i in broken)
+            + " (see 'genedit plugins')"
+        )
 
 
 @app.command()
@@ -100,7 +106,12 @@ def info(
         value = data[key]
         if value not in ((), [], "", None):
             out.print(f"  {key}: {', '.join(map(str, value)) if isinstance(value, list) else value}")
-    out.print("  variants:" if card.variants else "  variants: none (no weights needed)")
+    if card.variants:
+        out.print("  variants:")
+    elif card.needs_weights:
+        out.print("  variants: none shipped; pass --weights FILE, a run directory or hf://owner/repo")
+    else:
+        out.print("  variants: none (no weights needed)")
     for v in card.variants:
         default = " (default)" if v.name == card.default_variant else ""
         out.print(f"    [bold]{v.name}[/bold]{default}: {v.source}  licence {v.licence}")
@@ -125,14 +136,18 @@ def plugins(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         table.add_column(col)
     for i in infos:
         status = f"[red]error: {i.error}[/red]" if i.error else "ok"
-        table.add_row(i.name, i.version, i.distribution, ", ".join(i.hooks), ", ".join(i.models + i.methods), status)
+        table.add_row(
+            i.name, i.version, i.distribution, ", ".join(i.hooks), ", ".join(i.models + i.methods), status
+        )
     out.print(table if infos else "No plugins installed (or none allowed by GENEDIT_LOAD_PLUGINS).")
 
 
 @app.command()
 def pull(
     model: Annotated[str, typer.Argument(help="Model name or alias.")],
-    variant: Annotated[Optional[str], typer.Option(help="Weight variant (default: the card's default).")] = None,
+    variant: Annotated[
+        Optional[str], typer.Option(help="Weight variant (default: the card's default).")
+    ] = None,
     scale: Annotated[Optional[int], typer.Option(help="Only this scale's file.")] = None,
 ) -> None:
     """Download a model's weights into the Hugging Face cache, for offline use later."""
@@ -155,19 +170,32 @@ def run(
     ctx: typer.Context,
     task: Annotated[str, typer.Argument(help="Task, e.g. upscale.")],
     model: Annotated[str, typer.Option("--model", "-m", help="Model name (see 'genedit list').")],
-    inputs: Annotated[Optional[list[str]], typer.Argument(help="Image files, folders or glob patterns.")] = None,
-    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Output file (one input only).")] = None,
+    inputs: Annotated[
+        Optional[list[str]], typer.Argument(help="Image files, folders or glob patterns.")
+    ] = None,
+    output: Annotated[
+        Optional[str], typer.Option("--output", "-o", help="Output file (one input only).")
+    ] = None,
     out_dir: Annotated[Optional[str], typer.Option("--out-dir", help="Folder for outputs.")] = None,
     scale: Annotated[Optional[int], typer.Option("--scale", "-s", help="Upscaling factor.")] = None,
-    weights: Annotated[Optional[str], typer.Option(help="Variant name, hf://owner/repo/file@rev, or a path.")] = None,
+    weights: Annotated[
+        Optional[str], typer.Option(help="Variant name, hf://owner/repo/file@rev, or a path.")
+    ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
     dtype: Annotated[str, typer.Option(help="auto, fp32, bf16 or fp16.")] = "auto",
+    backend: Annotated[
+        str, typer.Option(help="torch, or an installed runtime such as onnxruntime.")
+    ] = "torch",
     tile: Annotated[str, typer.Option(help="Tile size in input pixels, 'auto', or 0 for none.")] = "auto",
     tile_overlap: Annotated[int, typer.Option(help="Context pixels around each tile.")] = 32,
-    ext: Annotated[Optional[str], typer.Option(help="Output file type, e.g. png (default: the input's).")] = None,
+    ext: Annotated[
+        Optional[str], typer.Option(help="Output file type, e.g. png (default: the input's).")
+    ] = None,
     recursive: Annotated[bool, typer.Option(help="Recurse into input folders.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Allow replacing an input file with its output.")] = False,
-    max_pixels: Annotated[Optional[int], typer.Option(help="Refuse images larger than this many pixels.")] = None,
+    max_pixels: Annotated[
+        Optional[int], typer.Option(help="Refuse images larger than this many pixels.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
@@ -187,9 +215,25 @@ def run(
         raise UsageError("genedit run: give at least one input image, folder or pattern")
 
     code = run_batch(
-        task=task, inputs=inputs, model=model, output=output, out_dir=out_dir, scale=scale, weights=weights,
-        device=device, dtype=dtype, tile=tile, tile_overlap=tile_overlap, ext=ext, recursive=recursive,
-        overwrite=overwrite, max_pixels=max_pixels, as_json=as_json, quiet=quiet, params=params,
+        task=task,
+        inputs=inputs,
+        model=model,
+        output=output,
+        out_dir=out_dir,
+        scale=scale,
+        weights=weights,
+        device=device,
+        dtype=dtype,
+        backend=backend,
+        tile=tile,
+        tile_overlap=tile_overlap,
+        ext=ext,
+        recursive=recursive,
+        overwrite=overwrite,
+        max_pixels=max_pixels,
+        as_json=as_json,
+        quiet=quiet,
+        params=params,
     )
     raise typer.Exit(code)
 
@@ -201,15 +245,23 @@ def generate(
     seeds: Annotated[str, typer.Option(help="Seeds: 0-15, 0,3,7 or 0-3,9.")] = "0-7",
     out_dir: Annotated[Optional[str], typer.Option(help="Output folder (default generated/MODEL).")] = None,
     grid: Annotated[bool, typer.Option(help="Also write grid.png.")] = False,
-    truncation: Annotated[Optional[float], typer.Option(help="Truncation between 0 and 1 (psi for StyleGAN2).")] = None,
-    class_: Annotated[Optional[str], typer.Option("--class", help="Class index or name, for conditional models.")] = None,
+    truncation: Annotated[
+        Optional[float], typer.Option(help="Truncation between 0 and 1 (psi for StyleGAN2).")
+    ] = None,
+    class_: Annotated[
+        Optional[str], typer.Option("--class", help="Class index or name, for conditional models.")
+    ] = None,
     interpolate: Annotated[
         Optional[tuple[int, int]], typer.Option(help="Two seeds to interpolate between (slerp).")
     ] = None,
     steps: Annotated[int, typer.Option(help="Frames for --interpolate.")] = 8,
     gif: Annotated[bool, typer.Option(help="Also write interpolation.gif.")] = False,
-    style_mix: Annotated[Optional[int], typer.Option(help="Seed whose styles mix into each image (StyleGAN2).")] = None,
-    weights: Annotated[Optional[str], typer.Option(help="Variant name, hf://owner/repo/file@rev, or a path.")] = None,
+    style_mix: Annotated[
+        Optional[int], typer.Option(help="Seed whose styles mix into each image (StyleGAN2).")
+    ] = None,
+    weights: Annotated[
+        Optional[str], typer.Option(help="Variant name, hf://owner/repo/file@rev, or a path.")
+    ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
     dtype: Annotated[str, typer.Option(help="auto, fp32, bf16 or fp16.")] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary.")] = False,
@@ -220,9 +272,21 @@ def generate(
 
     raise typer.Exit(
         generate_images(
-            model=model, seeds=seeds, weights=weights, device=device, dtype=dtype, out_dir=out_dir, grid=grid,
-            truncation=truncation, class_=class_, interpolate=interpolate, steps=steps, gif=gif,
-            style_mix=style_mix, as_json=as_json, extras=parse_extras(ctx.args),
+            model=model,
+            seeds=seeds,
+            weights=weights,
+            device=device,
+            dtype=dtype,
+            out_dir=out_dir,
+            grid=grid,
+            truncation=truncation,
+            class_=class_,
+            interpolate=interpolate,
+            steps=steps,
+            gif=gif,
+            style_mix=style_mix,
+            as_json=as_json,
+            extras=parse_extras(ctx.args),
         )
     )
 

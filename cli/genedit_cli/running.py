@@ -35,6 +35,7 @@ def run_batch(
     device: str,
     dtype: str,
     tile: str,
+    backend: str = "torch",
     tile_overlap: int,
     ext: str | None,
     recursive: bool,
@@ -59,7 +60,7 @@ def run_batch(
     from genedit_core.images import read_image, write_image
     from genedit_core.pipeline import apply_all, is_group_task
 
-    loaded = load(card.name, scale=scale, weights=weights, device=device, dtype=dtype)
+    loaded = load(card.name, scale=scale, weights=weights, device=device, dtype=dtype, backend=backend)
     tag = f"{card.name}_x{loaded.scale}" if task == "upscale" else f"{card.name}_{task}"
     protect = tuple(files)
     results: list[dict[str, Any]] = []

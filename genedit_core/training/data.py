@@ -81,7 +81,10 @@ SAMPLE_SETS = {
 
 def skimage_photo(name: str) -> np.ndarray:
     """One scikit-image sample as float32 H×W×3 in 0–1 (grey replicated)."""
-    from skimage import data as skdata
+    try:
+        from skimage import data as skdata
+    except ImportError:
+        raise UsageError("builtin:skimage-photos needs scikit-image: pip install 'genedit[data]'") from None
 
     arr = getattr(skdata, name)()
     arr = np.asarray(arr)
@@ -121,7 +124,10 @@ class ArrayImages:
 
 def digits_dataset(size: int = 32, split: str = "train", holdout: int = 297) -> ArrayImages:
     """scikit-learn digits, grey 1×size×size in 0–1, with labels. The last ``holdout`` are held out."""
-    from sklearn.datasets import load_digits
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise UsageError("builtin:digits needs scikit-learn: pip install 'genedit[data]'") from None
 
     d = load_digits()
     x = torch.from_numpy(d.images.astype(np.float32) / 16.0)[:, None]
