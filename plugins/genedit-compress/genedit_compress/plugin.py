@@ -21,6 +21,31 @@ def register_methods(register):
         register("export", name, summary)
 
 
+@hookimpl(tryfirst=True)
+def load_model(request):
+    """Rebuild folders whose layers were changed (structured pruning, depthwise) for any plugin.
+
+    Runs before the owning plugin: it answers only when the weights' config.json carries a
+    compress recipe with layer surgery, so ``genedit run --weights DIR`` works on such folders.
+    """
+    config = request.weights.config if request.weights is not None else {}
+    recipe = (config or {}).get("genedit", {}).get("compress") or {}
+    if not recipe.get("surgery"):
+        return None
+    from genedit_core.device import dtype_name
+
+    from .loading import rebuild
+
+    return rebuild(
+        request.card,
+        request.weights,
+        recipe,
+        scale=request.scale,
+        device=str(request.device),
+        dtype=dtype_name(request.dtype),
+    )
+
+
 @hookimpl
 def optimize(request):
     if request.method not in OPTIMIZE_METHODS:

@@ -166,3 +166,15 @@ def test_structured_folder_rebuilds_and_finetune_helps(plugins, tiny, tmp_path):
         assert again.forward(x).shape == original.shape
     config = json.loads((tmp_path / "ft" / "config.json").read_text())
     assert config["genedit"]["compress"]["method"] == "prune-structured"
+
+
+def test_structured_folder_loads_through_the_core_loader(plugins, tiny, tmp_path):
+    """genedit_core.load (what `genedit run --weights DIR` uses) rebuilds the pruned layers."""
+    from genedit_core.api import load
+
+    optimize(plugins, tiny, "prune-structured", tmp_path / "p", amount=0.5)
+    again = load("tiny-edsr", weights=str(tmp_path / "p"), device="cpu", dtype="fp32")
+    assert again.module.conv_first.out_channels == 4
+    x = torch.rand(1, 3, 10, 14)
+    with torch.no_grad():
+        assert again.forward(x).shape == tiny.forward(x).shape
