@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from genedit_core.errors import UsageError
+from genedit_core.params import parse_index_ranges
 
 
 def parse_extras(args: list[str]) -> dict[str, str]:
@@ -46,22 +47,4 @@ def split_inputs_and_extras(tokens: list[str]) -> tuple[list[str], dict[str, str
 
 def parse_seeds(spec: str) -> list[int]:
     """``0-15``, ``0,3,7`` or ``0-3,9`` -> a list of ints, in order, without duplicates."""
-    seeds: list[int] = []
-    try:
-        for part in spec.split(","):
-            part = part.strip()
-            if not part:
-                continue
-            if "-" in part[1:]:
-                lo, hi = part.split("-", 1) if not part.startswith("-") else part[1:].split("-", 1)
-                a, b = int(lo), int(hi)
-                if b < a:
-                    raise ValueError
-                seeds += range(a, b + 1)
-            else:
-                seeds.append(int(part))
-    except ValueError:
-        raise UsageError(f"--seeds {spec}: expected e.g. 0-15, 0,3,7 or 0-3,9") from None
-    if not seeds:
-        raise UsageError(f"--seeds {spec}: no seeds")
-    return list(dict.fromkeys(seeds))
+    return parse_index_ranges(spec, "seeds")

@@ -20,8 +20,8 @@ from typing import Any
 import torch
 
 from genedit_core.errors import UsageError
+from genedit_core.params import get_size
 
-from ._params import get_size
 from ._wrap import example_input
 from .methods import OPTIMIZE_METHODS
 

@@ -18,7 +18,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._params import get_float, get_int
+from genedit_core.params import get_float, get_int
+
 from ._wrap import require_module, set_submodule
 from .measure import conv_flops
 from .optimizing import Context, Outcome

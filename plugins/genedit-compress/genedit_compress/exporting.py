@@ -21,8 +21,8 @@ from typing import Any
 import torch
 
 from genedit_core.errors import GeneditError, UsageError
+from genedit_core.params import get_bool, get_float, get_int
 
-from ._params import get_bool, get_float, get_int
 from ._wrap import ForwardModule, example_input, require_module
 
 log = logging.getLogger("genedit")

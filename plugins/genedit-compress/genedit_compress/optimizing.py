@@ -25,8 +25,8 @@ from typing import Any
 import torch
 
 from genedit_core.errors import UsageError
+from genedit_core.params import get_int, get_size
 
-from ._params import get_int, get_size
 from ._wrap import count_nonzero, count_params, example_input, require_module
 from .evaldata import EvalSet, calibration_batches, eval_set, score
 from .measure import stored_bytes, time_forward

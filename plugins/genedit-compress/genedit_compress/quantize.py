@@ -27,8 +27,8 @@ from typing import Any
 import torch
 
 from genedit_core.errors import UsageError
+from genedit_core.params import get_bool, get_choice
 
-from ._params import get_bool, get_choice
 from ._wrap import ForwardModule, require_module
 from .optimizing import Context, Outcome
 

@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 from genedit_core.errors import UsageError
+from genedit_core.params import get_bool
 
-from ._params import get_bool
 from ._wrap import require_module
 from .optimizing import Context, Outcome
 

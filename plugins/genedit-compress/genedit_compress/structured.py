@@ -23,7 +23,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._params import get_bool, get_float, get_int
+from genedit_core.params import get_bool, get_float, get_int
+
 from ._wrap import ForwardModule, example_input, require_module
 from .optimizing import Context, Outcome
 

@@ -9,77 +9,37 @@ on the CPU, so the same seed gives the same image on the same device.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from genedit_core.errors import UsageError
+from genedit_core.params import get_bool, get_float, get_int, parse_index_ranges
 
 from .sketch import extract_sketch, to_grey
 
 
 # -- parameter parsing ------------------------------------------------------------------------------
 def param_int(params: dict[str, Any], key: str, default: int, lo: int = 1, hi: int = 10_000) -> int:
-    raw = params.get(key)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise UsageError(f"--{key.replace('_', '-')} {raw}: expected an integer") from None
-    if not lo <= value <= hi:
-        raise UsageError(f"--{key.replace('_', '-')} {value}: expected {lo}–{hi}")
-    return value
+    return get_int(params, key, default, lo, hi)
 
 
 def param_float(params: dict[str, Any], key: str, default: float, lo: float = -1e9, hi: float = 1e9) -> float:
-    raw = params.get(key)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise UsageError(f"--{key.replace('_', '-')} {raw}: expected a number") from None
-    if not lo <= value <= hi or math.isnan(value):
-        raise UsageError(f"--{key.replace('_', '-')} {value}: expected a value in [{lo}, {hi}]")
-    return value
+    return get_float(params, key, default, lo, hi)
 
 
 def param_bool(params: dict[str, Any], key: str, default: bool = False) -> bool:
-    raw = params.get(key)
-    if raw is None:
-        return default
-    text = str(raw).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise UsageError(f"--{key.replace('_', '-')} {raw}: expected true or false")
+    return get_bool(params, key, default)
 
 
 def parse_dims(spec: str, latent_dim: int) -> list[int]:
     """``0-9``, ``0,3,5`` or ``all`` -> dimension indices, checked against the latent size."""
     if spec.strip().lower() == "all":
         return list(range(latent_dim))
-    dims: list[int] = []
-    try:
-        for part in spec.split(","):
-            part = part.strip()
-            if not part:
-                continue
-            if "-" in part:
-                a, b = (int(v) for v in part.split("-", 1))
-                if b < a:
-                    raise ValueError
-                dims += [d for d in range(a, b + 1) if d not in dims]
-            elif int(part) not in dims:
-                dims.append(int(part))
-    except ValueError:
-        raise UsageError(f"--dims {spec}: expected e.g. 0-9, 0,3,5 or all") from None
+    dims = parse_index_ranges(spec, "dims")
     bad = [d for d in dims if not 0 <= d < latent_dim]
-    if bad or not dims:
+    if bad:
         raise UsageError(f"--dims {spec}: the latent has dimensions 0–{latent_dim - 1}")
     return dims
 
