@@ -9,6 +9,7 @@ the :class:`StepContext` helpers for backward and optimizer steps.
 
 from __future__ import annotations
 
+import abc
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from .context import StepContext
 
 
-class TrainTask:
+class TrainTask(abc.ABC):
     """Base class for trainable models. Override the ``build_*`` methods and :meth:`train_step`.
 
     Attributes a subclass may set:
@@ -42,25 +43,27 @@ class TrainTask:
     best_metric: tuple[str, str] | None = None
     generative: bool = False
 
+    @abc.abstractmethod
     def build_networks(self, cfg: dict[str, Any]) -> dict[str, nn.Module]:
-        raise NotImplementedError
+        """The networks by name; the trainer moves them to the device and wraps them for DDP."""
 
+    @abc.abstractmethod
     def build_optimizers(
         self, nets: dict[str, nn.Module], cfg: dict[str, Any]
     ) -> dict[str, torch.optim.Optimizer]:
-        raise NotImplementedError
+        """One optimizer per name used with ``ctx.step_optimizer(name)``; each gets the LR schedule."""
 
+    @abc.abstractmethod
     def build_dataset(self, data: Path | None, cfg: dict[str, Any]) -> Any:
         """A map-style dataset. If it has ``get(index, generator)``, the trainer calls that with a
         generator seeded from (seed, epoch, position), so augmentation is reproducible on resume."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def train_step(self, batch: Any, ctx: StepContext) -> dict[str, float]:
         """One step on ``batch``: compute losses, ``ctx.backward(loss)``, ``ctx.step_optimizer(name)``.
 
         Return scalar metrics to log (floats or 0-d tensors).
         """
-        raise NotImplementedError
 
     def sample(self, nets: dict[str, nn.Module], ctx: StepContext) -> torch.Tensor | None:
         """Images in 0–1 (N×C×H×W) for the periodic sample grid; ``None`` to skip."""
