@@ -146,3 +146,23 @@ def test_train_then_run_then_eval_through_the_cli(tmp_path):
     more = run_cli("train", "edsr-baseline", "--resume", str(run), "--set", "train.steps=8", "-q")
     assert more.returncode == 0, more.stderr
     assert json.loads((run / "checkpoints" / "last.json").read_text())["step"] == 8
+
+
+def test_paired_folders_match_by_relative_name(tmp_path):
+    from genedit_core.training.data import PairedFolders
+
+    (tmp_path / "noisy" / "sub").mkdir(parents=True)
+    (tmp_path / "clean" / "sub").mkdir(parents=True)
+    Image.new("RGB", (6, 4), (10, 20, 30)).save(tmp_path / "noisy" / "sub" / "a.png")
+    Image.new("RGB", (6, 4), (200, 20, 30)).save(tmp_path / "clean" / "sub" / "a.jpg")
+    Image.new("RGB", (6, 4)).save(tmp_path / "noisy" / "orphan.png")
+    Image.new("RGB", (6, 4)).save(tmp_path / "clean" / "other.png")
+    pairs = PairedFolders(tmp_path / "noisy", tmp_path / "clean")
+    assert len(pairs) == 1
+    x, y = pairs[0]
+    assert x.shape == y.shape == (3, 4, 6)
+    assert float(x[0].mean()) == pytest.approx(10 / 255, abs=1e-6) and float(y[0].mean()) > 0.7
+    from genedit_core.errors import UsageError
+
+    with pytest.raises(UsageError, match="no files with matching names"):
+        PairedFolders(tmp_path / "noisy" / "sub", tmp_path / "clean")
