@@ -55,6 +55,23 @@ class LoadedModel:
 
         return apply_to_pil(self, image, task="upscale", tile=tile, overlap=overlap)
 
+    def generate(self, seeds: list[int] | range, **params: Any) -> Any:
+        """Sample one image per seed through the owning plugin's ``generate`` hook.
+
+        ``params`` are what ``genedit generate`` passes: ``truncation``, ``class``,
+        ``interpolate=(a, b)`` with ``steps``, ``style_mix``, plus plugin options. Returns a float
+        tensor N×C×H×W in 0–1.
+        """
+        from .errors import PluginError
+        from .plugins import get_plugins
+        from .requests import GenerateRequest
+
+        request = GenerateRequest(self.card, self, [int(s) for s in seeds], dict(params))
+        images = get_plugins().hook.generate(request=request)
+        if images is None:
+            raise PluginError(f"no installed plugin generates with model '{self.card.name}'")
+        return images
+
     def __repr__(self) -> str:
         return (
             f"LoadedModel({self.card.name}, x{self.scale}, device={self.device}, dtype={self.dtype}, "
