@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import tiny_module, write_run
+from gan_testutil import tiny_module, write_run
 from PIL import Image
 
 

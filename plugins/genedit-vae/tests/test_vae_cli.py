@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import lively, tiny_module, write_run
 from PIL import Image
+from vae_testutil import lively, tiny_module, write_run
 
 import genedit_core
 

@@ -6,8 +6,8 @@ import math
 
 import pytest
 import torch
-from conftest import tiny_module
 from genedit_vae.losses import Objective, capacity, elbo_terms, kl_diag_normal, log_normal, recon_nll
+from vae_testutil import tiny_module
 
 
 @pytest.mark.parametrize(

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import TINY, lively, tiny_module, write_run
 from genedit_vae._arch import ConvVAE, VAEConfig, infer_config
 from genedit_vae.ops import interpolate, parse_dims, prepare, reconstruct, sketch_to_images, traverse
 from genedit_vae.probe import disentanglement_score
+from vae_testutil import TINY, lively, tiny_module, write_run
 
 import genedit_core
 
