@@ -299,3 +299,22 @@ def test_third_party_plugin_installed_with_pip(tmp_path):
     assert (target / "genedit_nearest.py").is_file()
     assert list(target.glob("genedit_nearest-0.4.0.dist-info/entry_points.txt"))
     _check_third_party({"PYTHONPATH": str(target)}, tmp_path, "0.4.0")
+
+
+def test_plugins_installed_helper_isolates_and_restores():
+    from genedit_core.plugins import get_plugins
+    from genedit_core.testing import plugins_installed
+
+    class Broken:
+        from genedit_core import hookimpl
+
+        @hookimpl
+        def register_models(self, register):
+            raise RuntimeError("boom")
+
+    with pytest.raises(AssertionError, match="plugin 'broken' failed to register: RuntimeError: boom"):
+        with plugins_installed(broken=Broken()):
+            pass
+    with plugins_installed() as p:
+        assert get_plugins() is p and p.registry.list() == []
+    assert get_plugins() is not p

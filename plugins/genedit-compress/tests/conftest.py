@@ -6,23 +6,15 @@ from __future__ import annotations
 import pytest
 from compress_tiny import TinyPlugin
 
-from genedit_core.plugins import GeneditPlugins, reset_plugins
+from genedit_core.testing import plugins_installed
 
 
 @pytest.fixture
 def plugins():
     import genedit_compress.plugin as compress_plugin
 
-    p = GeneditPlugins()
-    info = p.add(compress_plugin, "compress")
-    assert info.error is None, info.error
-    info = p.add(TinyPlugin(), "tinysr")
-    assert info.error is None, info.error
-    reset_plugins(p)
-    try:
+    with plugins_installed(compress=compress_plugin, tinysr=TinyPlugin()) as p:
         yield p
-    finally:
-        reset_plugins(None)
 
 
 @pytest.fixture

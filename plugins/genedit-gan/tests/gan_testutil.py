@@ -9,21 +9,15 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from genedit_core.plugins import GeneditPlugins, reset_plugins
+from genedit_core.testing import plugins_installed
 
 
 @pytest.fixture
 def gan_plugins():
     import genedit_gan.plugin as gan_plugin
 
-    p = GeneditPlugins()
-    info = p.add(gan_plugin, "gan")
-    assert info.error is None, info.error
-    reset_plugins(p)
-    try:
+    with plugins_installed(gan=gan_plugin) as p:
         yield p
-    finally:
-        reset_plugins(None)
 
 
 def write_run(folder: Path, module: torch.nn.Module, config: dict) -> Path:

@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from genedit_core.plugins import GeneditPlugins, reset_plugins
+from genedit_core.testing import plugins_installed
 
 TINY = {
     "vae": {
@@ -48,14 +48,8 @@ TINY = {
 def vae_plugins():
     import genedit_vae.plugin as vae_plugin
 
-    p = GeneditPlugins()
-    info = p.add(vae_plugin, "vae")
-    assert info.error is None, info.error
-    reset_plugins(p)
-    try:
+    with plugins_installed(vae=vae_plugin) as p:
         yield p
-    finally:
-        reset_plugins(None)
 
 
 def tiny_module(kind: str, seed: int = 0, **overrides):
