@@ -78,7 +78,13 @@ def test_interrupted_then_resumed_is_bit_identical(tmp_path):
 
 @pytest.mark.slow
 def test_ddp_two_cpu_processes_match_single_process(tmp_path):
-    args = ["train.steps=12", "train.batch_size=8", "train.ckpt_every=12", "train.log_every=1"]
+    args = [
+        "train.steps=12",
+        "train.batch_size=8",
+        "train.ckpt_every=12",
+        "train.log_every=1",
+        "train.device=cpu",
+    ]
     subprocess.run([sys.executable, str(SCRIPT), str(tmp_path / "single"), *args], check=True, env=_env())
     cmd = [
         sys.executable,

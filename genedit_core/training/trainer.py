@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import UsageError
+from ..errors import DeviceError, UsageError
 from . import checkpoints as ckpt
 from . import distributed
 from .config import save_config
@@ -108,12 +108,20 @@ class Trainer:
 
         from ..device import choose_device
 
-        if (
-            int(os.environ.get("WORLD_SIZE", "1")) > 1
-            and torch.cuda.is_available()
-            and self.device_name != "cpu"
-        ):
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1 and self.device_name in ("auto", "cuda"):
+            # One GPU per process: torchrun's LOCAL_RANK picks it. "auto" with fewer GPUs than local
+            # processes falls back to CPU (gloo) instead of every extra rank failing on a missing device.
+            local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+            local_world = int(os.environ.get("LOCAL_WORLD_SIZE", os.environ.get("WORLD_SIZE", "1")))
+            count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+            if count >= local_world:
+                return torch.device("cuda", local_rank)
+            if self.device_name == "cuda":
+                raise DeviceError(
+                    f"--device cuda with {local_world} processes per node needs {local_world} GPUs; "
+                    f"{count} visible (use --nproc-per-node {count} or --device cpu)"
+                )
+            return torch.device("cpu")
         return choose_device(self.device_name)
 
     def _seed(self, seed: int) -> None:
