@@ -198,7 +198,8 @@ def _make_handler(hub: HubEmulator) -> type[BaseHTTPRequestHandler]:
                     "X-Linked-Etag": f'"{sha256}"',
                     "X-Linked-Size": str(len(data)),
                     "ETag": f'"{git_blob_sha1(data)}"',
-                    "Location": f"http://127.0.0.1:{hub.cdn_port}/lfs/{sha256}?name={quote(filename)}",
+                    # A different host name, like the real CDN: clients must not follow it as a Hub redirect.
+                    "Location": f"http://localhost:{hub.cdn_port}/lfs/{sha256}?name={quote(filename)}",
                 }
                 return self._reply(302, headers, b"", with_body, path, meta)
             headers = {"X-Repo-Commit": commit, "ETag": f'"{git_blob_sha1(data)}"'}

@@ -1,8 +1,7 @@
 """CUDA paths, run where a GPU is visible and skipped elsewhere (CI has none).
 
 They check what the CPU suite cannot: device and dtype choice on a GPU, GPU results against the CPU
-reference, a real allocator out-of-memory error driving the tile-halving retry, training and
-resume on CUDA, the DDP device rule with fewer GPUs than processes, and 2:4 sparse tensor cores.
+reference, training and resume on CUDA, the DDP device rule with fewer GPUs than processes, and 2:4 sparse tensor cores.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ import genedit_core
 from genedit_core.cards import ModelCard
 from genedit_core.device import choose_device, choose_dtype
 from genedit_core.model import LoadedModel
-from genedit_core.tiling import run_tiled, run_with_oom_retry
+from genedit_core.tiling import run_tiled
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -88,29 +87,6 @@ def test_tiled_on_cuda_equals_whole_image():
     tiled = run_tiled(model, x, tile=64, overlap=8)
     assert tiled.shape == whole.shape == (1, 3, 300, 380)
     assert float((tiled - whole).abs().max()) <= 1 / 255
-
-
-def test_a_real_cuda_out_of_memory_halves_the_tile():
-    """The forward asks the allocator for (pixels)² bytes: the whole image cannot fit, tiles can."""
-    cuda = torch.device("cuda")
-    seen: list[tuple[int, int]] = []
-
-    def hungry(x: torch.Tensor) -> torch.Tensor:
-        seen.append(tuple(x.shape[-2:]))
-        pixels = x.shape[-2] * x.shape[-1]
-        scratch = torch.empty(pixels * pixels, dtype=torch.uint8, device=cuda)  # 324 GB for the whole image
-        del scratch
-        return net(x)
-
-    model, net = _conv_model(cuda, forward=hungry)
-    x = _image(120, 150)
-    out = run_with_oom_retry(model, x, None, overlap=8)
-    torch.cuda.empty_cache()
-    reference, _ = _conv_model(cuda)
-    whole = run_tiled(reference, x, None)
-    assert seen[0] == (120, 150), "the whole image is tried first"
-    assert len(seen) > 2 and max(h * w for h, w in seen[1:]) < 120 * 150
-    assert float((out - whole).abs().max()) <= 1 / 255
 
 
 def test_generate_on_cuda_is_seeded_and_close_to_cpu():
@@ -181,7 +157,9 @@ def test_two_four_sparsity_runs_linear_layers_on_sparse_kernels(tmp_path):
     ctx = Context(model=model, params={}, out=tmp_path, bench_input=x, evaluation=None)
     outcome = sparsity.apply(model, ctx)
     assert outcome.details["sparse_kernels"] == ["0", "2"]
-    assert all(type(m.weight).__name__.startswith("SparseSemiStructured") for m in (net[0], net[2]))
+    from torch.sparse import SparseSemiStructuredTensor
+
+    assert all(isinstance(m.weight, SparseSemiStructuredTensor) for m in (net[0], net[2]))
     with torch.no_grad():
         got = net(x).float()
     assert float((got - expected).abs().max()) < 2e-2 * float(expected.abs().max())

@@ -108,7 +108,7 @@ class ToyPlugin:
             return None
         from genedit_core.model import LoadedModel
 
-        net = build_toy(request.state_dict)
+        net = build_toy(request.state_dict).to(request.device, request.dtype).eval()
         return LoadedModel(
             card=request.card,
             module=net,

@@ -56,6 +56,8 @@ def apply(model: Any, ctx: Context) -> Outcome:
     with torch.no_grad():
         for m in layers.values():
             m.weight.mul_(two_four_mask(m.weight))
+    # Counted while every weight is still dense: semi-structured tensors support only matmul-like ops.
+    zeros = sum(int((m.weight == 0).sum()) for m in layers.values())
     if on_gpu:
         from torch.sparse import to_sparse_semi_structured
 
@@ -66,7 +68,6 @@ def apply(model: Any, ctx: Context) -> Outcome:
                     converted.append(name)
                 except (RuntimeError, ValueError):
                     pass
-    zeros = sum(int((m.weight == 0).sum()) for m in layers.values() if m.weight.layout == torch.strided)
     note = (
         f"{len(converted)} Linear layer(s) run on sparse tensor cores"
         if converted
