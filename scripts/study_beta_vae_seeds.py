@@ -1,6 +1,6 @@
 """β = 4 against β = 1 over several training seeds, same data, network and budget.
 
-    .venv/bin/python scripts/study_beta_vae_seeds.py --seeds 0 1 2 [--steps 1000]
+    .venv/bin/python scripts/study_beta_vae_seeds.py --seeds 0 1 2 3 4 [--steps 3000] [--device cuda]
 
 One seed is not enough to compare disentanglement scores: they vary a lot between runs. This trains
 the two ``beta-vae`` recipes of ``scripts/train_bundled_vae.py`` (``shapes`` and
@@ -59,6 +59,7 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=None, help="override train.steps of both recipes")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda; recorded with each run")
     parser.add_argument(
         "--variants",
         nargs="+",
@@ -92,7 +93,9 @@ def main() -> int:
             started = time.perf_counter()
             reused = (run / "model.safetensors").is_file()  # e.g. a link to the bundled seed-0 run
             if not reused:
-                Trainer(TASKS[recipe["task"]](), cfg, run, recipe["data"], quiet=True).fit()
+                Trainer(
+                    TASKS[recipe["task"]](), cfg, run, recipe["data"], quiet=True, device=args.device
+                ).fit()
             seconds = None if reused else round(time.perf_counter() - started, 1)
             score = score_run(run)
             entry = {
@@ -104,6 +107,7 @@ def main() -> int:
                 "mean_full_r2": score["mean_full_r2"],
                 "train_and_score_seconds": seconds,
                 "reused_existing_run": reused,
+                "device": args.device,
             }
             results["runs"] = [
                 r
@@ -114,12 +118,14 @@ def main() -> int:
             summary = {}
             for beta in sorted({r["beta"] for r in results["runs"]}):
                 for steps in sorted({r["steps"] for r in results["runs"]}):
-                    vals = [r["score"] for r in results["runs"] if r["beta"] == beta and r["steps"] == steps]
+                    runs = [r for r in results["runs"] if r["beta"] == beta and r["steps"] == steps]
+                    vals = [r["score"] for r in runs]
                     if vals:
                         summary[f"beta={beta:g},steps={steps}"] = {
                             "n": len(vals),
                             "mean": round(statistics.mean(vals), 4),
                             "std": round(statistics.stdev(vals), 4) if len(vals) > 1 else None,
+                            "mean_gap": round(statistics.mean(r["mean_gap"] for r in runs), 4),
                         }
             results["summary"] = summary
             OUT.parent.mkdir(parents=True, exist_ok=True)

@@ -10,8 +10,11 @@ exported ``model.safetensors`` is copied to ``plugins/genedit-vae/genedit_vae/we
 ``manifest.json`` records its sha256, the architecture/config needed to load it, the recipe and
 the wall-clock training time. Measure the result with ``scripts/eval_vae.py``.
 
-Budgets are deliberately small (a few minutes each on a shared 2-core CPU); ``--threads 1`` (the
-default) avoids oversubscription when other jobs share the cores.
+Budgets are small: a few minutes each on a 2-core CPU, except the two 3,000-step β-VAE runs
+(about 12 CPU-minutes each; about 75 s on an H200). ``--threads 1`` (the default) avoids
+oversubscription when other jobs share the cores. ``--device cuda`` trains on a GPU, and
+``--from-run DIR`` installs a run finished elsewhere (the bundled β-VAE pair was trained on an
+NVIDIA H200 with this recipe; the manifest records the device).
 """
 
 from __future__ import annotations
@@ -52,11 +55,11 @@ SHAPES_MODEL = {
     "likelihood": "bce",
 }
 SHAPES_TRAIN = {
-    "steps": 1000,
+    "steps": 3000,
     "batch_size": 64,
     "lr": 1e-3,
     "log_every": 25,
-    "sample_every": 1000,
+    "sample_every": 3000,
     "ckpt_every": 1000,
 }
 
@@ -185,9 +188,11 @@ def set_overrides(overrides: dict, prefix: str = "") -> list[str]:
     return out
 
 
-def train(key: str, seed: int) -> dict:
+def train(key: str, seed: int, device: str = "auto", from_run: Path | None = None) -> dict:
+    """Train ``key`` (or take the finished run ``from_run``) and install its weights in the plugin."""
     from genedit_vae.training import TASKS, task_config
 
+    from genedit_core.device import choose_device
     from genedit_core.training.trainer import Trainer
 
     recipe = RECIPES[key]
@@ -195,17 +200,22 @@ def train(key: str, seed: int) -> dict:
     overrides = copy.deepcopy(recipe["overrides"])
     overrides.setdefault("train", {})["seed"] = seed
     cfg = task_config(recipe["task"], overrides)
-    run = RUNS / f"{model}-{variant}"
-    if run.exists():
-        shutil.rmtree(run)
-    started = time.perf_counter()
-    Trainer(TASKS[recipe["task"]](), cfg, run, recipe["data"], quiet=True).fit()
-    seconds = time.perf_counter() - started
+    run = from_run.resolve() if from_run else RUNS / f"{model}-{variant}"
+    seconds = None
+    if from_run is None:
+        if run.exists():
+            shutil.rmtree(run)
+        started = time.perf_counter()
+        Trainer(TASKS[recipe["task"]](), cfg, run, recipe["data"], quiet=True, device=device).fit()
+        seconds = round(time.perf_counter() - started, 1)
+        dev = choose_device(device)
+        device = f"{dev} ({_device_name(dev)})"
     filename = f"{model}-{variant}.safetensors"
     WEIGHTS.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(run / "model.safetensors", WEIGHTS / filename)
     exported = json.loads((run / "config.json").read_text())
-    last = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    metrics = run / "metrics.jsonl"
+    last = [json.loads(line) for line in metrics.read_text().splitlines()] if metrics.is_file() else []
     final_train = next((r for r in reversed(last) if "loss" in r), {})
     final_eval = next((r["eval"] for r in reversed(last) if "eval" in r), None)
     return {
@@ -214,18 +224,27 @@ def train(key: str, seed: int) -> dict:
         "config": {k: v for k, v in exported.items() if k != "genedit_task"},
         "description": recipe["description"],
         "recipe": {
-            "command": f"genedit train {recipe['task']} --data {recipe['data']} --out {run.relative_to(REPO)} "
+            "command": f"genedit train {recipe['task']} --data {recipe['data']} --out runs/vae/{model}-{variant} "
             + " ".join(f"--set {s}" for s in set_overrides(overrides)),
             "steps": cfg["train"]["steps"],
             "batch_size": cfg["train"]["batch_size"],
             "seed": seed,
+            "device": device,
         },
-        "train_seconds": round(seconds, 1),
+        "train_seconds": seconds,
         "final_train_metrics": {
             k: final_train[k] for k in ("recon", "kl", "elbo", "active_dims") if k in final_train
         },
         "final_heldout": final_eval,
     }
+
+
+def _device_name(dev) -> str:
+    import platform
+
+    import torch
+
+    return torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor() or "cpu"
 
 
 def main() -> int:
@@ -236,6 +255,14 @@ def main() -> int:
     parser.add_argument("--list", action="store_true", help="show the recipes and exit")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda (recorded in the manifest)")
+    parser.add_argument(
+        "--from-run",
+        type=Path,
+        default=None,
+        help="install the finished run in this folder (trained with this recipe and --seed elsewhere, "
+        "e.g. on a GPU machine) instead of training; --device then says where it was trained",
+    )
     args = parser.parse_args()
     if args.list:
         for key, r in RECIPES.items():
@@ -251,8 +278,11 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     manifest_path = WEIGHTS / "manifest.json"
     for key in keys:
-        print(f"training {key} ...", flush=True)
-        entry = train(key, args.seed)
+        print(f"{'installing' if args.from_run else 'training'} {key} ...", flush=True)
+        if args.from_run is not None and len(keys) != 1:
+            print("--from-run installs exactly one variant", file=sys.stderr)
+            return 2
+        entry = train(key, args.seed, args.device, args.from_run)
         manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
         model, variant = key.split(":")
         manifest.setdefault(model, {})[variant] = entry

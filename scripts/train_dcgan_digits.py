@@ -34,6 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "plugins/genedit-gan/genedit_gan/weights"
 STEPS = 6500
+DECAY_START = 5000
+SEED = 1
 TRAIN_SETS = [
     "model.size=32",
     "model.nc=1",
@@ -42,20 +44,26 @@ TRAIN_SETS = [
     "loss.real_label=0.9",
     "ema.g=0.995",
     "train.batch_size=64",
-    f"train.steps={STEPS}",
     "train.schedule.type=linear",
-    "train.schedule.decay_start=5000",
     "train.channels_last=true",
     "train.sample_every=500",
     "train.ckpt_every=500",
     "train.log_every=50",
-    "train.seed=0",
 ]
 TARGETS = {"is": 8.0, "min_class_pct": 5.0}
 CPU_BUDGET_MIN = 15.0
 
 
-def train_command(run: Path) -> list[str]:
+def train_sets(seed: int, steps: int, decay_start: int) -> list[str]:
+    return [
+        *TRAIN_SETS,
+        f"train.steps={steps}",
+        f"train.schedule.decay_start={decay_start}",
+        f"train.seed={seed}",
+    ]
+
+
+def train_command(run: Path, sets: list[str]) -> list[str]:
     cmd = [
         str(ROOT / ".venv/bin/genedit"),
         "train",
@@ -66,7 +74,7 @@ def train_command(run: Path) -> list[str]:
         str(run),
         "-q",
     ]
-    for s in TRAIN_SETS:
+    for s in sets:
         cmd += ["--set", s]
     return cmd
 
@@ -82,9 +90,13 @@ def main() -> int:
     ap.add_argument(
         "--bundle-anyway", action="store_true", help="bundle even if a target is missed (recorded)"
     )
+    ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument("--steps", type=int, default=STEPS)
+    ap.add_argument("--decay-start", type=int, default=DECAY_START)
     args = ap.parse_args()
+    sets = train_sets(args.seed, args.steps, args.decay_start)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    cmd = train_command(args.run)
+    cmd = train_command(args.run, sets)
     print("training: OMP_NUM_THREADS=1", " ".join(["genedit", *cmd[1:]]), flush=True)
     if not args.skip_train:
         t0 = time.perf_counter()
@@ -118,7 +130,7 @@ def main() -> int:
     run_cfg = json.loads((source / "config.json").read_text())
     manifest_path = WEIGHTS / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    recipe_sets = [s if not s.startswith("train.steps=") else f"train.steps={steps}" for s in TRAIN_SETS]
+    recipe_sets = [s if not s.startswith("train.steps=") else f"train.steps={steps}" for s in sets]
     manifest["dcgan"] = {
         "variant": "digits",
         "filename": dest.name,
