@@ -21,9 +21,9 @@ from torch import nn
 from genedit_core.params import get_float, get_int
 
 from ._wrap import require_module, set_submodule
+from .finetune import prepare, run_finetune
 from .measure import conv_flops
 from .optimizing import Context, Outcome
-from .structured import distill, teacher_outputs
 from .surgery import DepthwiseSeparable, depthwise_from
 
 
@@ -110,7 +110,7 @@ def apply(model: Any, ctx: Context) -> Outcome:
     x = ctx.bench_input
     flops_before = conv_flops(module, x, model.forward)
     inputs = ctx.calibration()
-    targets = teacher_outputs(model, inputs) if finetune else []
+    pairs = prepare(model, ctx, finetune)
     acts = _capture(model, layers, inputs)
     ops, errors = [], {}
     for name, conv in layers.items():
@@ -122,8 +122,8 @@ def apply(model: Any, ctx: Context) -> Outcome:
         ops.append({"op": "depthwise", "name": name})
     details: dict[str, Any] = {"replaced": len(ops), "layer_errors": errors, "distill_steps": steps}
     if finetune:
-        losses = distill(model, inputs, targets, finetune, get_float(ctx.params, "finetune_lr", 1e-4, lo=0.0))
-        details["finetune"] = {"steps": finetune, "loss_first": losses[0], "loss_last": losses[-1]}
+        lr_ft = get_float(ctx.params, "finetune_lr", 1e-4, lo=0.0)
+        details["finetune"] = run_finetune(model, pairs, ctx, finetune, lr_ft)
     flops_after = conv_flops(module, x, model.forward)
     details.update(
         {

@@ -69,22 +69,31 @@ def eval_set(model: Any, spec: str | None, crop: int, count: int) -> EvalSet | N
     return EvalSet(spec, [_centre_crop(im[:, : model.in_channels], crop, 1) for im in images], None)
 
 
-def calibration_batches(
-    model: Any, spec: str | None, size: int, count: int, seed: int = 0
-) -> list[torch.Tensor]:
-    """``count`` random ``size``² model inputs from the training split (LR crops for upscalers)."""
-    images = _images(spec or CALIB_DEFAULT)
-    g = torch.Generator().manual_seed(seed)
+def calibration_images(model: Any, spec: str | None) -> list[torch.Tensor]:
+    """Whole model-input images from the training split (bicubic-downscaled for upscalers)."""
     scale = model.scale if "upscale" in model.card.tasks else 1
-    batches = []
-    for i in range(count):
-        im = images[i % len(images)][:, : model.in_channels]
+    out = []
+    for im in _images(spec or CALIB_DEFAULT):
+        im = im[:, : model.in_channels]
         if scale > 1:
             from genedit_core.training.data import bicubic_downscale
 
             im = bicubic_downscale(
                 im[..., : im.shape[-2] - im.shape[-2] % scale, : im.shape[-1] - im.shape[-1] % scale], scale
             )
+        out.append(im)
+    return out
+
+
+def calibration_batches(
+    model: Any, spec: str | None, size: int, count: int, seed: int = 0
+) -> list[torch.Tensor]:
+    """``count`` random ``size``² model inputs from the training split (LR crops for upscalers)."""
+    images = calibration_images(model, spec)
+    g = torch.Generator().manual_seed(seed)
+    batches = []
+    for i in range(count):
+        im = images[i % len(images)]
         h, w = im.shape[-2:]
         s = min(size, h, w)
         top = int(torch.randint(0, h - s + 1, (1,), generator=g))

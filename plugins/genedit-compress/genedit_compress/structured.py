@@ -12,7 +12,7 @@ op this analysis does not know: pruning there would be unsafe.
 Channels are ranked by the L1 norm of their filters in every producing conv plus their input
 slices in every consuming conv (each normalised by the layer's mean), and ``--amount`` of each
 prunable space is removed. ``--finetune-steps N`` then distils the pruned network towards the
-original's outputs on calibration crops (L1, Adam) to recover quality.
+original's outputs on random calibration crops through the shared trainer (:mod:`.finetune`).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from torch import nn
 from genedit_core.params import get_bool, get_float, get_int
 
 from ._wrap import ForwardModule, example_input, require_module
+from .finetune import prepare, run_finetune
 from .optimizing import Context, Outcome
 
 _KEEP_SPACE = {
@@ -397,46 +398,6 @@ def _slice(
     return ops
 
 
-def distill(
-    model: Any,
-    inputs: list[torch.Tensor],
-    targets: list[torch.Tensor],
-    steps: int,
-    lr: float,
-    batch: int = 4,
-    seed: int = 0,
-) -> list[float]:
-    """Fit the (pruned) model's outputs to the original's with L1 and Adam; returns the loss curve."""
-    module = require_module(model)
-    module.train()
-    params = [p for p in module.parameters() if p.is_floating_point()]
-    for p in params:
-        p.requires_grad_(True)
-    opt = torch.optim.Adam(params, lr=lr)
-    g = torch.Generator().manual_seed(seed)
-    losses = []
-    try:
-        for _ in range(steps):
-            idx = torch.randint(0, len(inputs), (min(batch, len(inputs)),), generator=g).tolist()
-            x = torch.cat([inputs[i] for i in idx]).to(model.device, model.dtype)
-            y = torch.cat([targets[i] for i in idx]).to(model.device, model.dtype)
-            loss = (model.forward(x) - y).abs().mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            losses.append(float(loss.detach()))
-    finally:
-        module.eval()
-        for p in params:
-            p.requires_grad_(False)
-    return losses
-
-
-def teacher_outputs(model: Any, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
-    with torch.no_grad():
-        return [model.forward(x.to(model.device, model.dtype)).detach() for x in inputs]
-
-
 def apply(model: Any, ctx: Context) -> Outcome:
     require_module(model)
     amount = get_float(ctx.params, "amount", 0.5, lo=0.0, hi=0.95)
@@ -445,8 +406,7 @@ def apply(model: Any, ctx: Context) -> Outcome:
     probe = example_input(model, 24, 24, seed=7)
     with torch.no_grad():
         shape_before = tuple(model.forward(probe).shape)
-    inputs = ctx.calibration() if steps else []
-    targets = teacher_outputs(model, inputs) if steps else []
+    pairs = prepare(model, ctx, steps)
     ops, details = prune_channels(model, amount, residual=get_bool(ctx.params, "residual", True))
     if not ops:
         details["note"] = "nothing was prunable at this amount; the model is unchanged"
@@ -455,14 +415,6 @@ def apply(model: Any, ctx: Context) -> Outcome:
     if shape_after != shape_before:
         raise RuntimeError(f"structured pruning changed the output shape {shape_before} -> {shape_after}")
     if steps:
-        losses = distill(model, inputs, targets, steps, lr)
-        details["finetune"] = {
-            "steps": steps,
-            "lr": lr,
-            "loss_first": losses[0],
-            "loss_last": losses[-1],
-            "data": ctx.params.get("calib") or "builtin:skimage-photos",
-            "target": "original outputs",
-        }
+        details["finetune"] = run_finetune(model, pairs, ctx, steps, lr)
     details["amount"] = amount
     return Outcome(forward=model.forward, details=details, recipe={"surgery": ops, "amount": amount})

@@ -158,6 +158,11 @@ def test_structured_folder_rebuilds_and_finetune_helps(plugins, tiny, tmp_path):
     )
     ft = report["details"]["finetune"]
     assert ft["loss_last"] < ft["loss_first"]
+    # it ran through the shared trainer: its run folder has the metrics log and the final checkpoint
+    run = tmp_path / "ft" / "finetune"
+    logged = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logged if "l1" in r][-1] == 30
+    assert json.loads((run / "checkpoints" / "last.json").read_text())["step"] == 30
     assert report["after"]["params"] < 0.5 * report["before"]["params"]
     again = load_model("tiny-edsr", weights=str(tmp_path / "ft"), device="cpu", dtype="fp32")
     assert again.module.conv_first.out_channels == 4
