@@ -39,6 +39,10 @@ class LoadedModel:
     receptive_field: int = 16
     weights: ResolvedWeights | None = None
     hyperparameters: dict[str, Any] = field(default_factory=dict)
+    #: Per-sample shape of a non-image input (a generator's latent z, e.g. ``(100,)``); ``None``
+    #: for image-to-image models. Tools that feed a model generically (benchmarks, optimize,
+    #: export) draw standard-normal inputs of this shape instead of image crops.
+    input_shape: tuple[int, ...] | None = None
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or x.shape[1] != self.in_channels:

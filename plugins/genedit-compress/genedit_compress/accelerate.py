@@ -60,7 +60,7 @@ class Accelerated:
 
     def _padded(self, x: torch.Tensor) -> tuple[torch.Tensor, int, int]:
         h, w = x.shape[-2:]
-        if self.shapes != "bucket":
+        if self.shapes != "bucket" or x.ndim != 4:  # latents (generators) have no spatial size
             return x, h, w
         ph, pw = (-h) % self.bucket, (-w) % self.bucket
         if ph or pw:
@@ -71,7 +71,7 @@ class Accelerated:
         import torch._inductor.config as inductor_config
 
         xin, h, w = self._padded(x)
-        if self.channels_last:
+        if self.channels_last and xin.ndim == 4:
             xin = xin.contiguous(memory_format=torch.channels_last)
         self.seen_shapes.add(tuple(xin.shape))
         with (

@@ -52,9 +52,17 @@ def _centre_crop(x: torch.Tensor, size: int, multiple: int) -> torch.Tensor:
     return x[..., top : top + ch, left : left + cw]
 
 
+def latent_batches(model: Any, count: int, batch: int, seed: int) -> list[torch.Tensor]:
+    """Fixed standard-normal latents for generators (``model.input_shape``)."""
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(batch, *model.input_shape, generator=g) for _ in range(count)]
+
+
 def eval_set(model: Any, spec: str | None, crop: int, count: int) -> EvalSet | None:
     if spec in ("none", "off", ""):
         return None
+    if getattr(model, "input_shape", None):  # a generator: fidelity to its own outputs on fixed latents
+        return EvalSet(f"{count}×16 fixed latents (seed 0)", latent_batches(model, count, 16, seed=0), None)
     spec = spec or EVAL_DEFAULT
     try:
         images = _images(spec)[:count]
@@ -88,7 +96,12 @@ def calibration_images(model: Any, spec: str | None) -> list[torch.Tensor]:
 def calibration_batches(
     model: Any, spec: str | None, size: int, count: int, seed: int = 0
 ) -> list[torch.Tensor]:
-    """``count`` random ``size``² model inputs from the training split (LR crops for upscalers)."""
+    """``count`` random ``size``² model inputs from the training split (LR crops for upscalers).
+
+    Generators are calibrated on random latents instead (``spec`` and ``size`` do not apply).
+    """
+    if getattr(model, "input_shape", None):
+        return latent_batches(model, count, 1, seed=1000 + seed)
     images = calibration_images(model, spec)
     g = torch.Generator().manual_seed(seed)
     batches = []
@@ -118,7 +131,11 @@ def score(
         vals = [sr_metrics(_hwc(y), _hwc(t), model.scale)[0] for y, t in zip(outputs, data.targets)]
         result["psnr_y"] = sum(vals) / len(vals)
     if reference is not None:
-        vals = [psnr(_hwc(y) * 255, _hwc(r) * 255) for y, r in zip(outputs, reference)]
+        vals = [
+            psnr(_hwc(y[i : i + 1]) * 255, _hwc(r[i : i + 1]) * 255)
+            for y, r in zip(outputs, reference)
+            for i in range(y.shape[0])
+        ]
         result["fidelity_psnr"] = sum(vals) / len(vals)
     result["_outputs"] = outputs  # type: ignore[assignment]
     return result

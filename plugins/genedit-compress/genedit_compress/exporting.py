@@ -23,7 +23,7 @@ import torch
 from genedit_core.errors import GeneditError, UsageError
 from genedit_core.params import get_bool, get_float, get_int
 
-from ._wrap import ForwardModule, example_input, require_module
+from ._wrap import ForwardModule, dynamic_dims, example_input, require_module
 
 log = logging.getLogger("genedit")
 
@@ -83,12 +83,8 @@ def _trace_input(model: Any) -> torch.Tensor:
     return example_input(model, h, w, batch=b, seed=1)
 
 
-def _dynamic_shapes(dynamic: bool) -> Any:
-    if not dynamic:
-        return None
-    from torch.export import Dim
-
-    return {"x": {0: Dim("batch", min=1, max=1024), 2: Dim("height", min=2), 3: Dim("width", min=2)}}
+def _dynamic_shapes(dynamic: bool, model: Any) -> Any:
+    return dynamic_dims(model, batch=True) if dynamic else None
 
 
 def _verify_sizes(model: Any, dynamic: bool) -> list[tuple[int, int, int]]:
@@ -115,6 +111,12 @@ def _metadata(model: Any, fmt: str, dynamic: bool, extra: dict[str, Any] | None 
         "genedit.source": model.weights.origin if model.weights else "",
         "genedit.convention": "float32 RGB in 0-1, NCHW; output NCHW 0-1",
     }
+    if model.input_shape:
+        meta["genedit.input_shape"] = json.dumps(list(model.input_shape))
+        meta["genedit.convention"] = "float32 standard-normal latent N×" + "×".join(
+            map(str, model.input_shape)
+        )
+        meta["genedit.convention"] += " in; output NCHW 0-1"
     meta.update({k: str(v) for k, v in (extra or {}).items()})
     return meta
 
@@ -160,9 +162,9 @@ def export_onnx(
             wrapper,
             (x,),
             dynamo=True,
-            dynamic_shapes=_dynamic_shapes(dynamic),
+            dynamic_shapes=_dynamic_shapes(dynamic, model),
             opset_version=opset,
-            input_names=["image"],
+            input_names=["latent" if model.input_shape else "image"],
             output_names=["output"],
             verbose=False,
             report=False,
@@ -200,7 +202,7 @@ def verify_onnx(
         with torch.no_grad():
             expected = reference(x)
         got = torch.from_numpy(session.run(None, {name: x.numpy()})[0])
-        checks.append(_compare(expected, got, (b, model.in_channels, h, w), tolerance, path))
+        checks.append(_compare(expected, got, tuple(x.shape), tolerance, path))
     return checks
 
 
@@ -229,7 +231,7 @@ def export_program(
     wrapper = _fp32_cpu(model)
     x = _trace_input(model)
     with torch.no_grad():
-        program = torch.export.export(wrapper, (x,), dynamic_shapes=_dynamic_shapes(dynamic))
+        program = torch.export.export(wrapper, (x,), dynamic_shapes=_dynamic_shapes(dynamic, model))
     torch.export.save(
         program,
         str(path),
@@ -240,7 +242,7 @@ def export_program(
     for i, (b, h, w) in enumerate(_verify_sizes(model, dynamic)):
         xi = example_input(model, h, w, batch=b, seed=100 + i)
         with torch.no_grad():
-            checks.append(_compare(wrapper(xi), reloaded(xi), (b, model.in_channels, h, w), tolerance, path))
+            checks.append(_compare(wrapper(xi), reloaded(xi), tuple(xi.shape), tolerance, path))
     return {
         "path": str(path),
         "format": "torch-export",

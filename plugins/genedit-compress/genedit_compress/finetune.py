@@ -26,8 +26,9 @@ class TeacherPairs:
     def __init__(self, inputs: list[torch.Tensor], targets: list[torch.Tensor]):
         if not inputs:
             raise ValueError("fine-tuning needs at least one calibration crop")
-        self.inputs = [x[0] if x.ndim == 4 else x for x in inputs]
-        self.targets = [y[0] if y.ndim == 4 else y for y in targets]
+        # Each item arrives as a batch of one (1×C×h×w crop or 1×latent); the trainer re-batches.
+        self.inputs = [x[0] for x in inputs]
+        self.targets = [y[0] for y in targets]
 
     def __len__(self) -> int:
         return len(self.inputs)

@@ -81,7 +81,11 @@ def load_onnx_model(path: str | Path, card: Any = None, device: str = "cpu") -> 
         y = session.run(None, {input_name: arr})[0]
         return torch.from_numpy(y).to(x.device)
 
-    scale = int(meta["genedit.scale"]) if "genedit.scale" in meta else _probe_scale(forward, in_channels)
+    input_shape = tuple(json.loads(meta["genedit.input_shape"])) if "genedit.input_shape" in meta else None
+    if input_shape:
+        scale = 1
+    else:
+        scale = int(meta["genedit.scale"]) if "genedit.scale" in meta else _probe_scale(forward, in_channels)
     hyper = json.loads(meta.get("genedit.hyperparameters", "{}") or "{}")
     weights = ResolvedWeights(path, str(path), sha256_of(path), None, {"backend": "onnxruntime"})
     return LoadedModel(
@@ -96,7 +100,8 @@ def load_onnx_model(path: str | Path, card: Any = None, device: str = "cpu") -> 
         receptive_field=int(meta.get("genedit.receptive_field", 16)),
         weights=weights,
         hyperparameters=hyper,
-        tileable=meta.get("genedit.dynamic_size", "true") == "true",
+        tileable=meta.get("genedit.dynamic_size", "true") == "true" and not input_shape,
+        input_shape=input_shape,
     )
 
 

@@ -84,7 +84,8 @@ def make_context(model: Any, params: dict[str, Any], out: Path) -> Context:
         get_int(params, "eval_crop", 128, lo=8),
         get_int(params, "eval_count", 5, lo=1),
     )
-    return Context(model, params, out, example_input(model, h, w), evaluation)
+    batch = get_int(params, "bench_batch", 1, lo=1)
+    return Context(model, params, out, example_input(model, h, w, batch=batch), evaluation)
 
 
 def run_method(request: Any) -> dict[str, Any]:
@@ -188,6 +189,7 @@ def _report(
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "bench_input": list(get_size(params, "bench_size", (256, 256))),
+        "bench_input_shape": list(ctx_input_shape(model, params)),
         "params": {k: v for k, v in params.items()},
         "before": before,
         "after": after,
@@ -211,3 +213,12 @@ def _finite(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [_finite(v) for v in obj]
     return obj
+
+
+def ctx_input_shape(model: Any, params: dict[str, Any]) -> tuple[int, ...]:
+    """The timed input's shape: N×C×H×W for images, N×latent for generators (N = ``--bench-batch``)."""
+    batch = get_int(params, "bench_batch", 1, lo=1)
+    if getattr(model, "input_shape", None):
+        return (batch, *model.input_shape)
+    h, w = get_size(params, "bench_size", (256, 256))
+    return (batch, model.in_channels, h, w)

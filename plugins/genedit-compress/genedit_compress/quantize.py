@@ -29,7 +29,7 @@ import torch
 from genedit_core.errors import UsageError
 from genedit_core.params import get_bool, get_choice
 
-from ._wrap import ForwardModule, require_module
+from ._wrap import ForwardModule, dynamic_dims, require_module
 from .optimizing import Context, Outcome
 
 PT2_NAME = "model.int8.pt2"
@@ -59,19 +59,15 @@ def default_backend() -> str:
     return "onnxruntime" if have_ort else "pt2e"
 
 
-def _hw_dims() -> dict[str, Any]:
-    from torch.export import Dim
-
-    return {"x": {2: Dim("height", min=4), 3: Dim("width", min=4)}}
-
-
 def quantize_pt2e(model: Any, calibration: list[torch.Tensor]) -> torch.nn.Module:
     """The converted (not yet compiled) int8 GraphModule, calibrated on ``calibration``."""
     prepare_pt2e, convert_pt2e, quantizer_cls, default_config = _pt2e_modules()
     wrapper = ForwardModule(model).eval()
     example = (calibration[0].to(model.device, torch.float32),)
     with torch.no_grad():
-        captured = torch.export.export(wrapper, example, dynamic_shapes=_hw_dims()).module()
+        captured = torch.export.export(
+            wrapper, example, dynamic_shapes=dynamic_dims(model, batch=False)
+        ).module()
         quantizer = quantizer_cls()
         quantizer.set_global(default_config())
         prepared = prepare_pt2e(captured, quantizer)
@@ -111,7 +107,9 @@ def apply(model: Any, ctx: Context) -> Outcome:
     converted = quantize_pt2e(model, calibration)
     path = ctx.out / PT2_NAME
     with torch.no_grad():
-        program = torch.export.export(converted, (calibration[0].float(),), dynamic_shapes=_hw_dims())
+        program = torch.export.export(
+            converted, (calibration[0].float(),), dynamic_shapes=dynamic_dims(model, batch=False)
+        )
     torch.export.save(program, str(path))
     fast = Accelerated(
         converted,
@@ -154,7 +152,8 @@ def _onnxruntime(model: Any, ctx: Context, calibration: list[torch.Tensor]) -> O
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
-            self._items = iter([{"image": x.float().numpy()} for x in calibration])
+            name = "latent" if model.input_shape else "image"  # the input name export_onnx gave it
+            self._items = iter([{name: x.float().numpy()} for x in calibration])
 
         def get_next(self) -> dict[str, Any] | None:
             return next(self._items, None)

@@ -15,7 +15,7 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     b, a = report["before"], report["after"]
     lines = [
         f"{report['method']} on {report['model']} ({report['device']}, {report['threads']} threads, "
-        f"input {report['bench_input'][0]}×{report['bench_input'][1]})",
+        f"input {input_label(report)})",
         f"  params       {b['params']:,} -> {a['params']:,} (non-zero {a['nonzero_params']:,})",
         f"  stored size  {b['stored_bytes'] / 1e6:.3f} MB -> {a['stored_bytes'] / 1e6:.3f} MB",
         f"  latency      {b['latency_ms']:.1f} ms -> {a['latency_ms']:.1f} ms (speed-up ×{_fmt(report['speedup'])})",
@@ -65,7 +65,7 @@ def optimized_card(model: Any, report: dict[str, Any]) -> str:
             table(report),
             "",
             f"Speed-up ×{_fmt(report['speedup'])} measured side by side in one process on a "
-            f"{report['bench_input'][0]}×{report['bench_input'][1]} input. Details: see `report.json`.",
+            f"{input_label(report)} input. Details: see `report.json`.",
             "",
             "Load it back with `--weights THIS_FOLDER` (architectures changed by the method need "
             "genedit-compress installed).",
@@ -78,3 +78,11 @@ def optimized_card(model: Any, report: dict[str, Any]) -> str:
         body=body,
         base_model=report.get("weights") if str(report.get("weights", "")).startswith("hf://") else None,
     )
+
+
+def input_label(report: dict[str, Any]) -> str:
+    """``256×256`` for images, ``latent 1×100`` for generators (older reports lack the shape)."""
+    shape = report.get("bench_input_shape")
+    if shape and len(shape) != 4:
+        return "latent " + "×".join(str(d) for d in shape)
+    return f"{report['bench_input'][0]}×{report['bench_input'][1]}"

@@ -124,6 +124,7 @@ def build(request) -> LoadedModel:
         tileable=False,
         receptive_field=0,
         hyperparameters=hp,
+        input_shape=(int(hp.get("nz", hp.get("style_dim", hp.get("z_dim", 0)))),),
     )
     if not hasattr(LoadedModel, "generate"):
         from .sampling import bind_generate

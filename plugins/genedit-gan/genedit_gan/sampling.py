@@ -106,7 +106,6 @@ def _stylegan_images(model, ws: torch.Tensor, noise_seeds: list[int], mode: str)
     return torch.cat(outs)
 
 
-@torch.no_grad()
 def latent_forward(
     model, z: torch.Tensor, y: torch.Tensor | None = None, truncation: float = 1.0
 ) -> torch.Tensor:

@@ -1,0 +1,55 @@
+"""`genedit optimize` on a generator (DCGAN): latents in, not image crops; the result still generates."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+import torch
+
+import genedit_core
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("genedit_compress") is None or importlib.util.find_spec("genedit_gan") is None,
+    reason="needs the genedit-compress and genedit-gan plugins",
+)
+
+
+def test_structured_pruning_and_finetune_on_dcgan(cli, tmp_path):
+    out = tmp_path / "pruned"
+    args = ["--method", "prune-structured", "--amount", "0.5", "--finetune-steps", "12", "--bench-batch", "4"]
+    res = cli("optimize", "dcgan", *args, "--out", str(out))
+    assert res.code == 0, res.err
+    assert "latent 4×100" in res.out
+    report = json.loads((out / "report.json").read_text())
+    assert report["bench_input_shape"] == [4, 100]
+    assert report["after"]["params"] < 0.5 * report["before"]["params"]
+    assert 5.0 < report["after"]["fidelity_psnr"] < 100.0  # changed, but still close to the original
+    assert report["details"]["finetune"]["loss_last"] < report["details"]["finetune"]["loss_first"]
+    # the folder is a generator again: same seeds, images of the original's size
+    original = genedit_core.load("dcgan", device="cpu", dtype="fp32").generate(seeds=[0, 1])
+    pruned = genedit_core.load("dcgan", weights=str(out), device="cpu", dtype="fp32").generate(seeds=[0, 1])
+    assert pruned.shape == original.shape
+    assert float((pruned - original).abs().mean()) < 0.25
+    gen = cli(
+        "generate", "dcgan", "--weights", str(out), "--seeds", "0-1", "--out-dir", str(tmp_path / "png")
+    )
+    assert gen.code == 0, gen.err
+    assert len(list((tmp_path / "png").glob("*.png"))) == 2
+
+
+@pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="needs onnxruntime")
+def test_int8_and_onnx_export_take_latents(cli, tmp_path):
+    res = cli("optimize", "dcgan", "--method", "quantize-int8", "--out", str(tmp_path / "q"))
+    assert res.code == 0, res.err
+    report = json.loads((tmp_path / "q" / "report.json").read_text())
+    assert report["after"]["fidelity_psnr"] > 25.0
+    exp = cli("export", "dcgan", "--format", "onnx", "--out", str(tmp_path / "g.onnx"))
+    assert exp.code == 0, exp.err
+    model = genedit_core.load("dcgan", weights=str(tmp_path / "g.onnx"), device="cpu")
+    assert model.input_shape == (100,)
+    z = torch.randn(3, 100, generator=torch.Generator().manual_seed(0))
+    torch_model = genedit_core.load("dcgan", device="cpu", dtype="fp32")
+    with torch.no_grad():
+        assert float((model.forward(z) - torch_model.forward(z)).abs().max()) < 1e-4
