@@ -93,8 +93,9 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--steps", type=int, default=STEPS)
     ap.add_argument("--decay-start", type=int, default=DECAY_START)
+    ap.add_argument("--extra-set", action="append", default=[], help="more --set overrides (repeatable)")
     args = ap.parse_args()
-    sets = train_sets(args.seed, args.steps, args.decay_start)
+    sets = train_sets(args.seed, args.steps, args.decay_start) + args.extra_set
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     cmd = train_command(args.run, sets)
     print("training: OMP_NUM_THREADS=1", " ".join(["genedit", *cmd[1:]]), flush=True)

@@ -22,7 +22,17 @@ from torch import nn
 from genedit_core.errors import UsageError
 from genedit_core.training.task import TrainTask
 
-from .losses import d_hinge, d_logistic, g_hinge, g_logistic, orthogonal_reg, path_length_penalty, r1_penalty
+from .losses import (
+    d_hinge,
+    d_logistic,
+    diff_augment,
+    g_hinge,
+    g_logistic,
+    orthogonal_reg,
+    parse_diffaug,
+    path_length_penalty,
+    r1_penalty,
+)
 
 SAMPLE_SEED = 1234
 N_SAMPLES = 64
@@ -161,7 +171,8 @@ class _BCEStepMixin:
     """Non-saturating GAN loss (BCE with logits), the loss of the GAN and DCGAN papers.
 
     ``loss.real_label`` < 1 is one-sided label smoothing (Salimans et al. 2016): D's target for real
-    images, which keeps D from becoming over-confident. ``ema.g`` > 0 keeps an EMA copy of G that is
+    images, which keeps D from becoming over-confident. ``loss.diffaug`` (e.g. ``translation,cutout``)
+    turns on differentiable augmentation of everything D sees, for small datasets. ``ema.g`` > 0 keeps an EMA copy of G that is
     exported instead of G (off by default, as in the papers).
     """
 
@@ -169,19 +180,25 @@ class _BCEStepMixin:
         real, _ = batch
         g, d = ctx.nets["g"], ctx.nets["d"]
         n = real.shape[0]
+        loss_cfg = ctx.cfg.get("loss") or {}
+        policies = parse_diffaug(loss_cfg.get("diffaug"))
+
+        def aug(x: torch.Tensor) -> torch.Tensor:
+            return diff_augment(x, policies, ctx.rand, ctx.randint) if policies else x
+
         z = ctx.randn(n, self.latent_size(ctx.raw_nets))
         ctx.raw_nets["d"].requires_grad_(True)
         with ctx.autocast():
             with torch.no_grad():
                 fake = g(z)
-            d_real, d_fake = d(real), d(fake)
-            d_loss = d_logistic(d_real, d_fake, float((ctx.cfg.get("loss") or {}).get("real_label", 1.0)))
+            d_real, d_fake = d(aug(real)), d(aug(fake))
+            d_loss = d_logistic(d_real, d_fake, float(loss_cfg.get("real_label", 1.0)))
         ctx.backward(d_loss)
         ctx.step_optimizer("d")
         ctx.raw_nets["d"].requires_grad_(False)
         with ctx.autocast():
             fake = g(ctx.randn(n, self.latent_size(ctx.raw_nets)))
-            g_loss = g_logistic(d(fake))
+            g_loss = g_logistic(d(aug(fake)))
         ctx.backward(g_loss)
         ctx.step_optimizer("g")
         ctx.raw_nets["d"].requires_grad_(True)

@@ -14,6 +14,7 @@ from genedit_gan.tasks import task_for
 from PIL import Image
 
 import genedit_core
+from genedit_core.errors import UsageError
 from genedit_core.training.config import load_config
 from genedit_core.training.context import StepContext
 
@@ -157,3 +158,21 @@ def test_ema_decay_comes_from_the_config():
     task = task_for("biggan")
     task.build_networks(_cfg("biggan"))
     assert task.ema == {"g": 0.999}
+
+
+def test_dcgan_trains_with_diffaug_and_the_config_is_checked(gan_plugins, tmp_path):
+    from genedit_core.training.trainer import Trainer
+
+    overrides = [
+        "train.steps=2",
+        "train.ckpt_every=2",
+        "train.log_every=1",
+        "loss.diffaug=translation,cutout",
+    ]
+    cfg = _cfg("dcgan", overrides)
+    Trainer(task_for("dcgan"), cfg, tmp_path / "ok", data="builtin:digits", quiet=True).fit()
+    records = [json.loads(x) for x in (tmp_path / "ok" / "metrics.jsonl").read_text().splitlines()]
+    assert np.isfinite(records[-1]["d_loss"])
+    bad = _cfg("dcgan", ["train.steps=1", "loss.diffaug=translation,spin"])
+    with pytest.raises(UsageError, match="loss.diffaug: unknown"):
+        Trainer(task_for("dcgan"), bad, tmp_path / "bad", data="builtin:digits", quiet=True).fit()
