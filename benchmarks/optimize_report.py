@@ -124,12 +124,12 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=256, help="EDSR input side")
     ap.add_argument("--batch", type=int, default=64, help="DCGAN latents per timed call")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--finetune-steps", type=int, default=None, help="default 2000 (EDSR), 1500 (DCGAN)")
+    ap.add_argument("--finetune-steps", type=int, default=None, help="default 1000 (EDSR), 1500 (DCGAN)")
     ap.add_argument("--only", default=None, help="comma-separated variant labels to run (plus fp32 eager)")
     ap.add_argument("--quick", action="store_true", help="tiny sizes, for checking the script itself")
     args = ap.parse_args()
     if args.finetune_steps is None:
-        args.finetune_steps = 2000 if args.model == "edsr-baseline" else 1500
+        args.finetune_steps = 1000 if args.model == "edsr-baseline" else 1500
 
     from genedit_compress._wrap import count_params
     from genedit_compress.bench import prepare, time_round_robin
@@ -258,10 +258,10 @@ def _setup_edsr(args, tmp: Path) -> dict:
         "input": f"{size}×{size} image",
         "variants": VARIANTS,
         "common": {
-            "calib_size": "32" if args.quick else "48",
+            "calib_size": "32",
             "calib_count": "8" if args.quick else "16",
             "finetune_pool": "8" if args.quick else "512",
-            "finetune_batch": "4" if args.quick else "16",
+            "finetune_batch": "4" if args.quick else "8",
             "eval": "none",
         },
         "quality": quality,

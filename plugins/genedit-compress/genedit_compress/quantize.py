@@ -59,14 +59,21 @@ def default_backend() -> str:
     return "onnxruntime" if have_ort else "pt2e"
 
 
+def _export_example(model: Any, calibration: list[torch.Tensor]) -> torch.Tensor:
+    """Generators get a dynamic batch, which export cannot infer from a batch of one: use two."""
+    if model.input_shape and len(calibration) > 1:
+        return torch.cat(calibration[:2])
+    return calibration[0]
+
+
 def quantize_pt2e(model: Any, calibration: list[torch.Tensor]) -> torch.nn.Module:
     """The converted (not yet compiled) int8 GraphModule, calibrated on ``calibration``."""
     prepare_pt2e, convert_pt2e, quantizer_cls, default_config = _pt2e_modules()
     wrapper = ForwardModule(model).eval()
-    example = (calibration[0].to(model.device, torch.float32),)
+    example = (_export_example(model, calibration).to(model.device, torch.float32),)
     with torch.no_grad():
         captured = torch.export.export(
-            wrapper, example, dynamic_shapes=dynamic_dims(model, batch=False)
+            wrapper, example, dynamic_shapes=dynamic_dims(model, batch=bool(model.input_shape))
         ).module()
         quantizer = quantizer_cls()
         quantizer.set_global(default_config())
@@ -108,7 +115,9 @@ def apply(model: Any, ctx: Context) -> Outcome:
     path = ctx.out / PT2_NAME
     with torch.no_grad():
         program = torch.export.export(
-            converted, (calibration[0].float(),), dynamic_shapes=dynamic_dims(model, batch=False)
+            converted,
+            (_export_example(model, calibration).float(),),
+            dynamic_shapes=dynamic_dims(model, batch=bool(model.input_shape)),
         )
     torch.export.save(program, str(path))
     fast = Accelerated(
