@@ -53,3 +53,17 @@ def test_int8_and_onnx_export_take_latents(cli, tmp_path):
     torch_model = genedit_core.load("dcgan", device="cpu", dtype="fp32")
     with torch.no_grad():
         assert float((model.forward(z) - torch_model.forward(z)).abs().max()) < 1e-4
+
+
+@pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="needs onnxruntime")
+def test_generate_from_an_exported_onnx_generator_matches_torch(cli, tmp_path):
+    assert cli("export", "dcgan", "--format", "onnx", "--out", str(tmp_path / "g.onnx")).code == 0
+    for name, extra in (("onnx", ["--weights", str(tmp_path / "g.onnx")]), ("torch", [])):
+        res = cli("generate", "dcgan", *extra, "--seeds", "3-4", "--out-dir", str(tmp_path / name))
+        assert res.code == 0, res.err
+    from PIL import Image
+
+    for seed in (3, 4):
+        a = torch.tensor(list(Image.open(tmp_path / "onnx" / f"seed{seed:04d}.png").getdata()))
+        b = torch.tensor(list(Image.open(tmp_path / "torch" / f"seed{seed:04d}.png").getdata()))
+        assert a.shape == b.shape and int((a - b).abs().max()) <= 1
