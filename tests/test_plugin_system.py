@@ -312,9 +312,11 @@ def test_plugins_installed_helper_isolates_and_restores():
         def register_models(self, register):
             raise RuntimeError("boom")
 
-    with pytest.raises(AssertionError, match="plugin 'broken' failed to register: RuntimeError: boom"):
-        with plugins_installed(broken=Broken()):
-            pass
+    with (
+        pytest.raises(AssertionError, match="plugin 'broken' failed to register: RuntimeError: boom"),
+        plugins_installed(broken=Broken()),
+    ):
+        pass
     with plugins_installed() as p:
         assert get_plugins() is p and p.registry.list() == []
     assert get_plugins() is not p

@@ -111,7 +111,9 @@ def latent_forward(
 ) -> torch.Tensor:
     """Images in 0–1 for a batch of latents (the LoadedModel's ``forward``)."""
     m = model.module
-    if not isinstance(m, torch.nn.Module):  # an exported generator (e.g. ONNX Runtime): its forward is z -> 0–1
+    if not isinstance(
+        m, torch.nn.Module
+    ):  # an exported generator (e.g. ONNX Runtime): its forward is z -> 0–1
         if model.card.name in ("stylegan2", "biggan"):
             raise UsageError(f"{model.card.name}: exported files support plain z sampling only for gan/dcgan")
         return model.forward(z.float())
