@@ -67,3 +67,11 @@ def test_generate_from_an_exported_onnx_generator_matches_torch(cli, tmp_path):
         a = torch.tensor(list(Image.open(tmp_path / "onnx" / f"seed{seed:04d}.png").getdata()))
         b = torch.tensor(list(Image.open(tmp_path / "torch" / f"seed{seed:04d}.png").getdata()))
         assert a.shape == b.shape and int((a - b).abs().max()) <= 1
+
+
+def test_a_method_with_nothing_to_do_is_a_usage_error_and_leaves_no_folder(cli, tmp_path):
+    out = tmp_path / "dw"
+    res = cli("optimize", "dcgan", "--method", "depthwise-separable", "--out", str(out))
+    assert res.code == 2
+    assert "has no k×k Conv2d" in res.err and len(res.err.strip().splitlines()) == 1
+    assert not out.exists()

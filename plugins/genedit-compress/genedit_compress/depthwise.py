@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from genedit_core.errors import UsageError
 from genedit_core.params import get_float, get_int
 
 from ._wrap import require_module, set_submodule
@@ -107,6 +108,11 @@ def apply(model: Any, ctx: Context) -> Outcome:
     lr = get_float(ctx.params, "lr", 1e-3, lo=0.0)
     finetune = get_int(ctx.params, "finetune_steps", 0, lo=0)
     layers = candidates(module)
+    if not layers:
+        raise UsageError(
+            f"--method depthwise-separable: '{model.name}' has no k×k Conv2d with 8+ channels in and out to "
+            "replace (transposed convs and RGB-facing layers are kept), so there is nothing to do"
+        )
     x = ctx.bench_input
     flops_before = conv_flops(module, x, model.forward)
     inputs = ctx.calibration()

@@ -95,7 +95,19 @@ def run_method(request: Any) -> dict[str, Any]:
     out = Path(request.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: exists and is not a folder")
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
+    try:
+        return _run_into(request, model, module, out)
+    except BaseException:
+        if created:  # leave nothing half-written behind: a folder this call made goes with it
+            import shutil
+
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _run_into(request: Any, model: Any, module: torch.nn.Module, out: Path) -> dict[str, Any]:
     params = dict(request.params)
     ctx = make_context(model, params, out)
     repeats = get_int(params, "repeats", 5, lo=1)
