@@ -141,7 +141,7 @@ RECIPES: dict[str, dict] = {
         "task": "svae",
         "data": "builtin:shapes",
         "description": "Sketch (XDoG outline) to image on the synthetic shapes set at 32×32: the sketch fixes shape, "
-        "position and size; the colour is left to z, which the Burgess capacity objective (C → 6 nats) keeps in use.",
+        "position and size; the colour is left to z, which the Burgess capacity objective (C → 10 nats) keeps in use.",
         "overrides": {
             "model": {
                 "in_channels": 3,
@@ -154,17 +154,17 @@ RECIPES: dict[str, dict] = {
                 "likelihood": "bce",
                 "sigma": 0.1,
             },
-            "loss": {"objective": "capacity", "gamma": 20.0, "c_max": 6.0, "c_steps": 400},
+            "loss": {"objective": "capacity", "gamma": 20.0, "c_max": 10.0, "c_steps": 1500},
             "sketch": {"method": "xdog"},
             "data": {"shapes_n": 20000, "heldout": "builtin:shapes:heldout"},
             "train": {
-                "steps": 800,
+                "steps": 3000,
                 "batch_size": 64,
                 "lr": 1e-3,
                 "log_every": 25,
-                "eval_every": 200,
-                "sample_every": 800,
-                "ckpt_every": 800,
+                "eval_every": 500,
+                "sample_every": 3000,
+                "ckpt_every": 1000,
             },
         },
     },
