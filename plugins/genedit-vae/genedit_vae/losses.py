@@ -115,3 +115,22 @@ def monte_carlo_elbo(
         log_px = -recon_nll(x, model.decode_logits(z, sketch), cfg.likelihood, sigma)
         total += (log_px + log_normal(z, p_mu, p_logvar) - log_normal(z, mu, logvar)).double()
     return total / samples
+
+
+def training_loss(
+    t: dict, objective: Objective, step: int, kl_weight: float = 1.0, prior_fit: bool = False
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(loss, mean recon, mean KL) for a batch of :func:`elbo_terms`.
+
+    With ``prior_fit`` (conditional models), the β/capacity term sees the prior detached and so
+    shapes the encoder only, while the learned prior p(z|s) is fitted to the detached posterior by a
+    plain KL. Without it, a capacity target below the current KL's reach pushes the prior *away*
+    from the posterior, and samples from p(z|s) miss most of what q(z|x,s) encodes.
+    """
+    recon, kl = t["recon"].float().mean(), t["kl"].float().mean()
+    if not (prior_fit and t.get("prior_mu") is not None):
+        return recon + kl_weight * objective.kl_term(kl, step), recon, kl
+    p_mu, p_logvar = t["prior_mu"], t["prior_logvar"]
+    kl_enc = kl_diag_normal(t["mu"], t["logvar"], p_mu.detach(), p_logvar.detach()).sum(1).float().mean()
+    kl_prior = kl_diag_normal(t["mu"].detach(), t["logvar"].detach(), p_mu, p_logvar).sum(1).float().mean()
+    return recon + kl_weight * objective.kl_term(kl_enc, step) + kl_prior, recon, kl

@@ -20,7 +20,7 @@ from genedit_core.training.config import deep_merge
 from genedit_core.training.task import TrainTask
 
 from ._arch import ConvVAE, VAEConfig
-from .losses import Objective, capacity, elbo_terms
+from .losses import Objective, capacity, elbo_terms, training_loss
 from .shapes import ShapesDataset
 from .sketch import METHODS, extract_sketch
 
@@ -226,6 +226,11 @@ class VAETask(TrainTask):
             x = (torch.round(x * 255) + ctx.rand(*x.shape)) / 256
         return x, None
 
+    def prior_fit(self, cfg: dict[str, Any]) -> bool:
+        """``loss.prior_fit`` (conditional models, β/capacity objectives): fit p(z|s) to q separately."""
+        assert self.objective is not None
+        return bool(cfg["loss"].get("prior_fit", False)) and self.objective.kind != "vae"
+
     def kl_weight(self, step: int, cfg: dict[str, Any]) -> float:
         warm = int(cfg["loss"].get("kl_warmup") or 0)
         return min(1.0, (step + 1) / warm) if warm else 1.0
@@ -237,8 +242,8 @@ class VAETask(TrainTask):
         with ctx.autocast():
             eps = ctx.randn(x.shape[0], self.arch.latent_dim)
             t = elbo_terms(model, x, sketch, eps=eps)
-        recon, kl = t["recon"].float().mean(), t["kl"].float().mean()
-        loss = recon + self.kl_weight(ctx.step, ctx.cfg) * self.objective.kl_term(kl, ctx.step)
+        weight = self.kl_weight(ctx.step, ctx.cfg)
+        loss, recon, kl = training_loss(t, self.objective, ctx.step, weight, self.prior_fit(ctx.cfg))
         ctx.backward(loss)
         ctx.step_optimizer("model")
         kl_dims = t["kl_dims"].detach().float().mean(0)

@@ -107,3 +107,36 @@ def test_capacity_schedule_values():
     obj = Objective("capacity", gamma=1000.0, c_max=25.0, c_steps=100)
     assert obj.kl_term(torch.tensor(10.0), 50).item() == pytest.approx(1000 * 2.5)
     assert obj.kl_term(torch.tensor(30.0), 500).item() == pytest.approx(1000 * 5.0)
+
+
+def test_prior_fit_trains_the_prior_towards_the_posterior_only():
+    """Capacity above the current KL: the shaped term would push p(z|s) away from q; prior_fit stops that."""
+    from genedit_vae.losses import Objective, elbo_terms, training_loss
+    from vae_testutil import tiny_module
+
+    model = tiny_module("svae").train()
+    x = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    s = torch.rand(4, 1, 16, 16, generator=torch.Generator().manual_seed(1))
+    objective = Objective("capacity", gamma=20.0, c_max=1000.0, c_steps=1)  # target far above the KL
+    prior_params = [p for n, p in model.named_parameters() if n.startswith("prior_")]  # the prior head only
+
+    def prior_grads(prior_fit: bool) -> torch.Tensor:
+        model.zero_grad()
+        t = elbo_terms(model, x, s, eps=torch.zeros(4, model.config.latent_dim))
+        loss, _, kl = training_loss(t, objective, step=10, prior_fit=prior_fit)
+        loss.backward()
+        return torch.cat([p.grad.flatten() for p in prior_params if p.grad is not None])
+
+    shaped = prior_grads(False)
+    fitted = prior_grads(True)
+    # the plain-KL gradient w.r.t. the prior: what prior_fit must give, and the opposite of `shaped`
+    model.zero_grad()
+    t = elbo_terms(model, x, s, eps=torch.zeros(4, model.config.latent_dim))
+    from genedit_vae.losses import kl_diag_normal
+
+    kl_diag_normal(t["mu"].detach(), t["logvar"].detach(), t["prior_mu"], t["prior_logvar"]).sum(
+        1
+    ).mean().backward()
+    plain = torch.cat([p.grad.flatten() for p in prior_params if p.grad is not None])
+    torch.testing.assert_close(fitted, plain, rtol=1e-4, atol=1e-6)
+    assert float(torch.dot(shaped, plain)) < 0  # without prior_fit the prior climbs the KL
