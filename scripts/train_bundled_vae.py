@@ -141,7 +141,8 @@ RECIPES: dict[str, dict] = {
         "task": "svae",
         "data": "builtin:shapes",
         "description": "Sketch (XDoG outline) to image on the synthetic shapes set at 32×32: the sketch fixes shape, "
-        "position and size; the colour is left to z, which the Burgess capacity objective (C → 10 nats) keeps in use.",
+        "position and size; the colour is left to z, which the Burgess capacity objective (C → 10 nats) keeps in use; "
+        "the learned prior p(z|s) is fitted to the posterior separately (loss.prior_fit).",
         "overrides": {
             "model": {
                 "in_channels": 3,
@@ -154,7 +155,13 @@ RECIPES: dict[str, dict] = {
                 "likelihood": "bce",
                 "sigma": 0.1,
             },
-            "loss": {"objective": "capacity", "gamma": 20.0, "c_max": 10.0, "c_steps": 1500},
+            "loss": {
+                "objective": "capacity",
+                "gamma": 20.0,
+                "c_max": 10.0,
+                "c_steps": 1500,
+                "prior_fit": True,
+            },
             "sketch": {"method": "xdog"},
             "data": {"shapes_n": 20000, "heldout": "builtin:shapes:heldout"},
             "train": {
