@@ -63,6 +63,22 @@ SHAPES_TRAIN = {
     "ckpt_every": 1000,
 }
 
+
+def shapes_beta_recipe(beta: float, description: str) -> dict:
+    """The β-VAE comparison: both recipes differ only in β (same data, network and budget)."""
+    return {
+        "task": "beta-vae",
+        "data": "builtin:shapes",
+        "description": description,
+        "overrides": {
+            "model": SHAPES_MODEL,
+            "loss": {"objective": "beta", "beta": beta},
+            "data": {"shapes_n": 20000, "heldout": "builtin:shapes:heldout"},
+            "train": SHAPES_TRAIN,
+        },
+    }
+
+
 RECIPES: dict[str, dict] = {
     "vae:digits": {
         "task": "vae",
@@ -84,28 +100,12 @@ RECIPES: dict[str, dict] = {
             },
         },
     },
-    "beta-vae:shapes": {
-        "task": "beta-vae",
-        "data": "builtin:shapes",
-        "description": "β = 4 (Higgins) on the synthetic shapes set (shape, scale, x, y, hue); 10-d latent.",
-        "overrides": {
-            "model": SHAPES_MODEL,
-            "loss": {"objective": "beta", "beta": 4.0},
-            "data": {"shapes_n": 20000, "heldout": "builtin:shapes:heldout"},
-            "train": SHAPES_TRAIN,
-        },
-    },
-    "beta-vae:shapes-beta1": {
-        "task": "beta-vae",
-        "data": "builtin:shapes",
-        "description": "The β = 1 control (a plain VAE) with the same data, network and budget as 'shapes'.",
-        "overrides": {
-            "model": SHAPES_MODEL,
-            "loss": {"objective": "beta", "beta": 1.0},
-            "data": {"shapes_n": 20000, "heldout": "builtin:shapes:heldout"},
-            "train": SHAPES_TRAIN,
-        },
-    },
+    "beta-vae:shapes": shapes_beta_recipe(
+        4.0, "β = 4 (Higgins) on the synthetic shapes set (shape, scale, x, y, hue); 10-d latent."
+    ),
+    "beta-vae:shapes-beta1": shapes_beta_recipe(
+        1.0, "The β = 1 control (a plain VAE) with the same data, network and budget as 'shapes'."
+    ),
     "svae:photos": {
         "task": "svae",
         "data": "builtin:skimage-photos",
