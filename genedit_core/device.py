@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import platform
 from typing import TYPE_CHECKING
 
 from .errors import DeviceError
@@ -59,16 +60,45 @@ def _mps_available() -> bool:
 
 
 @functools.lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """The CPU feature flags the kernel reports; empty where ``/proc/cpuinfo`` does not exist.
+
+    Kernel choices that depend on the instruction set (bf16, int8 dot products) read these, and the
+    benchmarks print them, because results from an AMX machine do not carry over to an AVX2 one.
+    """
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() in ("flags", "Features"):
+                    return frozenset(value.split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def is_x86() -> bool:
+    return platform.machine().lower() in ("x86_64", "amd64", "i386", "i686", "x86")
+
+
+def cpu_has_int8_dot() -> bool:
+    """True when an x86 CPU multiplies u8×s8 with 32-bit accumulation (AVX-VNNI, AVX512-VNNI, AMX-INT8).
+
+    Without it, x86 int8 kernels sum pairs of u8×s8 products in 16 bits (``vpmaddubsw``), which
+    saturates unless the weights use 7 bits; quantizers then need ``reduce_range``.
+    ``GENEDIT_CPU_VNNI=0/1`` overrides the reading, for tests and for quantizing for another machine.
+    """
+    if os.environ.get("GENEDIT_CPU_VNNI") is not None:
+        return os.environ["GENEDIT_CPU_VNNI"] == "1"
+    return bool(cpu_flags() & {"avx512_vnni", "avx_vnni", "amx_int8"})
+
+
+@functools.lru_cache(maxsize=1)
 def cpu_has_native_bf16() -> bool:
     """True when the CPU has AVX512-BF16 or AMX-BF16 (what oneDNN uses for fast bf16 conv)."""
     if os.environ.get("GENEDIT_CPU_BF16") is not None:
         return os.environ["GENEDIT_CPU_BF16"] == "1"
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = f.read()
-    except OSError:
-        flags = ""
-    if "avx512_bf16" in flags or "amx_bf16" in flags:
+    if cpu_flags() & {"avx512_bf16", "amx_bf16"}:
         return True
     try:
         import torch

@@ -69,6 +69,7 @@ def load_onnx_model(path: str | Path, card: Any = None, device: str = "cpu") -> 
     except Exception as exc:
         raise WeightsError(f"{path}: onnxruntime cannot load it ({str(exc).splitlines()[0][:200]})") from None
     meta = dict(session.get_modelmeta().custom_metadata_map)
+    _warn_if_int8_mismatch(meta, path)
     card = _card_for(meta, path, card)
     from dataclasses import replace
 
@@ -102,6 +103,24 @@ def load_onnx_model(path: str | Path, card: Any = None, device: str = "cpu") -> 
         hyperparameters=hyper,
         tileable=meta.get("genedit.dynamic_size", "true") == "true" and not input_shape,
         input_shape=input_shape,
+    )
+
+
+def _warn_if_int8_mismatch(meta: dict[str, str], path: Path) -> None:
+    """Full-range int8 weights saturate on x86 without VNNI; say so rather than return drifted pixels."""
+    from genedit_core.device import cpu_has_int8_dot, is_x86
+
+    if meta.get("genedit.int8.reduce_range") != "false" or not is_x86() or cpu_has_int8_dot():
+        return
+    import warnings
+
+    from genedit_core.api import GeneditWarning
+
+    warnings.warn(
+        f"{path}: int8 weights made for a VNNI CPU ({meta.get('genedit.int8.target', '?')}); this CPU lacks "
+        "VNNI, so results drift. Re-run optimize with --target avx2 (or auto) on this machine",
+        GeneditWarning,
+        stacklevel=2,
     )
 
 

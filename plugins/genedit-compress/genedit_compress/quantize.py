@@ -15,7 +15,14 @@ installed (it measured faster on the reference CPU, see docs/optimize.md), else 
   ``model.int8.onnx`` and run by onnxruntime.
 
 docs/optimize.md records which one measured faster on the reference machine and why the default
-is what it is. ``--dynamic true`` gives dynamic int8 (weights int8, activations quantized on the fly)
+is what it is.
+
+The int8 artifact is built for a CPU kind (``--target auto|vnni|avx2``; ``auto`` reads this host).
+On x86 without VNNI the int8 kernels add pairs of u8×s8 products in 16 bits, which saturates with
+full-range weights (the ONNX model then drifts by ~2% of full scale); for those CPUs weights are
+quantized with ``reduce_range`` (7 bits), ONNX Runtime's advice. The choice is recorded in the
+report and in the artifact's metadata, and the loader warns when an artifact made for VNNI runs on
+a CPU without it. ``--dynamic true`` gives dynamic int8 (weights int8, activations quantized on the fly)
 for ``nn.Linear`` layers, the right tool for Linear-heavy models; convs stay fp32 there.
 """
 
@@ -34,6 +41,32 @@ from .optimizing import Context, Outcome
 
 PT2_NAME = "model.int8.pt2"
 ONNX_NAME = "model.int8.onnx"
+INT8_TARGETS = ("auto", "vnni", "avx2")
+
+
+def int8_target(params: dict[str, str]) -> dict[str, Any]:
+    """The CPU kind the int8 weights are made for, whether they need 7-bit weights, and why.
+
+    ``vnni`` covers AVX-VNNI, AVX512-VNNI and AMX-INT8 (32-bit accumulation: full 8-bit range);
+    ``avx2`` is x86 without them (16-bit pair sums: ``reduce_range``). Other architectures
+    accumulate in 32 bits and take the full range.
+    """
+    from genedit_core.device import cpu_flags, cpu_has_int8_dot, is_x86
+
+    target = get_choice(params, "target", "auto", INT8_TARGETS)
+    if target != "auto":
+        return {"target": target, "reduce_range": target == "avx2", "chosen_by": "--target"}
+    if not is_x86():
+        import platform
+
+        return {"target": platform.machine().lower(), "reduce_range": False, "chosen_by": "this host"}
+    has_dot = cpu_has_int8_dot()
+    seen = sorted(cpu_flags() & {"avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8"})
+    return {
+        "target": "vnni" if has_dot else "avx2",
+        "reduce_range": not has_dot,
+        "chosen_by": f"this host ({' '.join(seen) or 'flags unknown'})",
+    }
 
 
 def _pt2e_modules() -> tuple[Any, Any, Any, Any]:
@@ -168,6 +201,7 @@ def _onnxruntime(model: Any, ctx: Context, calibration: list[torch.Tensor]) -> O
             return next(self._items, None)
 
     path = ctx.out / ONNX_NAME
+    target = int8_target(ctx.params)
     quantize_static(
         str(fp32),
         str(path),
@@ -176,8 +210,13 @@ def _onnxruntime(model: Any, ctx: Context, calibration: list[torch.Tensor]) -> O
         per_channel=True,
         activation_type=QuantType.QUInt8,
         weight_type=QuantType.QInt8,
+        reduce_range=target["reduce_range"],
     )
-    _copy_metadata(fp32, path)
+    _copy_metadata(
+        fp32,
+        path,
+        {"genedit.int8.target": target["target"], "genedit.int8.reduce_range": str(target["reduce_range"]).lower()},
+    )
     fp32.unlink()
     session_model = load_onnx_model(path, card=model.card)
     return Outcome(
@@ -186,20 +225,24 @@ def _onnxruntime(model: Any, ctx: Context, calibration: list[torch.Tensor]) -> O
             "backend": "onnxruntime",
             "format": "QDQ",
             "per_channel": True,
+            "target_cpu": target["target"],
+            "reduce_range": target["reduce_range"],
+            "target_chosen_by": target["chosen_by"],
             "calibration_crops": len(calibration),
             "calibration_size": list(calibration[0].shape[-2:]),
         },
         save_weights=False,
-        recipe={"artifact": ONNX_NAME},
+        recipe={"artifact": ONNX_NAME, "target_cpu": target["target"], "reduce_range": target["reduce_range"]},
         files=[ONNX_NAME],
         stored_bytes_after=path.stat().st_size,
     )
 
 
-def _copy_metadata(src: Path, dst: Path) -> None:
+def _copy_metadata(src: Path, dst: Path, extra: dict[str, str]) -> None:
     import onnx
 
     meta = {p.key: p.value for p in onnx.load(str(src), load_external_data=False).metadata_props}
+    meta.update(extra)
     proto = onnx.load(str(dst))
     for key, value in meta.items():
         entry = proto.metadata_props.add()

@@ -84,24 +84,64 @@ def test_pt2e_int8_close_to_fp32(plugins, tiny):
     assert float((got - ref).abs().max()) < 0.05
 
 
-def test_onnxruntime_int8_folder_reloads(plugins, tiny, tmp_path, images):
+@pytest.mark.parametrize("target", ["avx2", "vnni"])
+def test_onnxruntime_int8_folder_reloads(plugins, tiny, tmp_path, images, target):
+    """Both int8 paths: each artifact records its CPU kind; quality is checked where the host runs it.
+
+    ``avx2`` (7-bit weights) runs faithfully on every CPU. ``vnni`` (full range) saturates on x86
+    without VNNI, so on such a host the test checks the recorded settings and the loader's warning.
+    """
     pytest.importorskip("onnxscript")
     pytest.importorskip("onnxruntime")
-    from genedit_compress.loading import load_model
+    import warnings
 
-    report = optimize(plugins, tiny, "quantize-int8", tmp_path, backend="onnxruntime")
-    assert report["details"]["backend"] == "onnxruntime" and "model.int8.onnx" in report["files"]
-    assert report["after"]["fidelity_psnr"] > 30
-    again = load_model("tiny-edsr", weights=str(tmp_path), device="cpu")
     import numpy as np
+    import onnx
     from PIL import Image
 
+    from genedit_compress.loading import load_model
+    from genedit_core.device import cpu_has_int8_dot, is_x86
+
+    report = optimize(plugins, tiny, "quantize-int8", tmp_path, backend="onnxruntime", target=target)
+    d = report["details"]
+    assert d["backend"] == "onnxruntime" and "model.int8.onnx" in report["files"]
+    assert (d["target_cpu"], d["reduce_range"], d["target_chosen_by"]) == (target, target == "avx2", "--target")
+    meta = {p.key: p.value for p in onnx.load(str(tmp_path / "model.int8.onnx")).metadata_props}
+    assert meta["genedit.int8.target"] == target
+    assert meta["genedit.int8.reduce_range"] == ("true" if target == "avx2" else "false")
+    assert meta["genedit.model"] == "tiny-edsr"  # the export's own metadata survives quantization
+    recipe = json.loads((tmp_path / "config.json").read_text())["genedit"]["compress"]
+    assert recipe["target_cpu"] == target and recipe["reduce_range"] == (target == "avx2")
+
+    runs_faithfully = target == "avx2" or not is_x86() or cpu_has_int8_dot()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        again = load_model("tiny-edsr", weights=str(tmp_path), device="cpu")
+    mismatch = [w for w in caught if "lacks VNNI" in str(w.message)]
+    assert bool(mismatch) == (not runs_faithfully)
+    if not runs_faithfully:
+        return
+    assert report["after"]["fidelity_psnr"] > 30
     photo = np.asarray(Image.open(f"{images}/im1.png"), dtype=np.float32) / 255
     x = torch.from_numpy(photo[:15, :21].transpose(2, 0, 1).copy())[None]  # odd size, in-distribution
     with torch.no_grad():
         got, ref = again.forward(x), tiny.forward(x)
     assert got.shape == ref.shape == (1, 3, 30, 42)
     assert float((got - ref).abs().mean()) < 0.01
+
+
+def test_int8_target_follows_the_host_cpu(monkeypatch):
+    import genedit_core.device as device
+    from genedit_compress.quantize import int8_target
+
+    monkeypatch.setattr(device, "is_x86", lambda: True)
+    monkeypatch.setenv("GENEDIT_CPU_VNNI", "0")
+    assert int8_target({}) | {"chosen_by": ""} == {"target": "avx2", "reduce_range": True, "chosen_by": ""}
+    monkeypatch.setenv("GENEDIT_CPU_VNNI", "1")
+    assert int8_target({})["target"] == "vnni" and int8_target({})["reduce_range"] is False
+    assert int8_target({"target": "avx2"})["reduce_range"] is True  # quantizing for another machine
+    monkeypatch.setattr(device, "is_x86", lambda: False)
+    assert int8_target({})["reduce_range"] is False  # 32-bit accumulation off x86
 
 
 def test_dynamic_int8_needs_linear_layers(plugins, tiny, tmp_path):
