@@ -215,7 +215,10 @@ def _onnxruntime(model: Any, ctx: Context, calibration: list[torch.Tensor]) -> O
     _copy_metadata(
         fp32,
         path,
-        {"genedit.int8.target": target["target"], "genedit.int8.reduce_range": str(target["reduce_range"]).lower()},
+        {
+            "genedit.int8.target": target["target"],
+            "genedit.int8.reduce_range": str(target["reduce_range"]).lower(),
+        },
     )
     fp32.unlink()
     session_model = load_onnx_model(path, card=model.card)
@@ -232,7 +235,11 @@ def _onnxruntime(model: Any, ctx: Context, calibration: list[torch.Tensor]) -> O
             "calibration_size": list(calibration[0].shape[-2:]),
         },
         save_weights=False,
-        recipe={"artifact": ONNX_NAME, "target_cpu": target["target"], "reduce_range": target["reduce_range"]},
+        recipe={
+            "artifact": ONNX_NAME,
+            "target_cpu": target["target"],
+            "reduce_range": target["reduce_range"],
+        },
         files=[ONNX_NAME],
         stored_bytes_after=path.stat().st_size,
     )

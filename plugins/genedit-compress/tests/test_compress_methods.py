@@ -97,15 +97,19 @@ def test_onnxruntime_int8_folder_reloads(plugins, tiny, tmp_path, images, target
 
     import numpy as np
     import onnx
+    from genedit_compress.loading import load_model
     from PIL import Image
 
-    from genedit_compress.loading import load_model
     from genedit_core.device import cpu_has_int8_dot, is_x86
 
     report = optimize(plugins, tiny, "quantize-int8", tmp_path, backend="onnxruntime", target=target)
     d = report["details"]
     assert d["backend"] == "onnxruntime" and "model.int8.onnx" in report["files"]
-    assert (d["target_cpu"], d["reduce_range"], d["target_chosen_by"]) == (target, target == "avx2", "--target")
+    assert (d["target_cpu"], d["reduce_range"], d["target_chosen_by"]) == (
+        target,
+        target == "avx2",
+        "--target",
+    )
     meta = {p.key: p.value for p in onnx.load(str(tmp_path / "model.int8.onnx")).metadata_props}
     assert meta["genedit.int8.target"] == target
     assert meta["genedit.int8.reduce_range"] == ("true" if target == "avx2" else "false")
@@ -131,8 +135,9 @@ def test_onnxruntime_int8_folder_reloads(plugins, tiny, tmp_path, images, target
 
 
 def test_int8_target_follows_the_host_cpu(monkeypatch):
-    import genedit_core.device as device
     from genedit_compress.quantize import int8_target
+
+    import genedit_core.device as device
 
     monkeypatch.setattr(device, "is_x86", lambda: True)
     monkeypatch.setenv("GENEDIT_CPU_VNNI", "0")
