@@ -175,6 +175,30 @@ class HubUnavailable(WeightsError):
         self.where = where
 
 
+def hub_error(where: str, exc: BaseException) -> WeightsError:
+    """One line for any failed Hub call (offline, refused, unauthorised, server error), naming ``where``.
+
+    Plugins that talk to the Hub themselves (uploads, listings) raise this instead of letting a
+    client library's exception and its retries' traceback reach the user.
+    """
+    if isinstance(exc, WeightsError):
+        return exc
+    names = {type(e).__name__ for e in _chain(exc)}
+    if "OfflineModeIsEnabled" in names or hub_offline():
+        return WeightsError(
+            f"{where}: HF_HUB_OFFLINE is set, so the Hub is not contacted (unset it to upload)"
+        )
+    if _is_connection_problem(exc):
+        endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
+        return WeightsError(f"{where}: the Hub at {endpoint} is not reachable ({type(exc).__name__})")
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if status in (401, 403):
+        return WeightsError(
+            f"{where}: the Hub refused the token (HTTP {status}); log in with 'hf auth login' or set HF_TOKEN"
+        )
+    return WeightsError(f"{where}: {type(exc).__name__}: {_first_line(exc)}")
+
+
 def _is_connection_problem(exc: BaseException) -> bool:
     names = {type(e).__name__ for e in _chain(exc)}
     markers = ("Connect", "Timeout", "Offline", "NetworkError", "ProxyError", "NameResolution")

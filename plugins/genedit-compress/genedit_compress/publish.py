@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from genedit_core.errors import UsageError, WeightsError
+from genedit_core.weights import hub_error
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
@@ -211,17 +212,20 @@ def push_folder(
     if repo.count("/") != 1 or not all(repo.split("/")):
         raise UsageError(f"--repo {repo}: expected owner/name")
     api = api or hf_api()
-    url = api.create_repo(repo_id=repo, repo_type="model", private=private, exist_ok=True)
-    if revision and revision != "main":
-        api.create_branch(repo_id=repo, branch=revision, repo_type="model", exist_ok=True)
-    commit = api.upload_folder(
-        repo_id=repo,
-        folder_path=str(folder),
-        repo_type="model",
-        revision=revision,
-        commit_message=message or f"Upload {folder.name} with genedit",
-        allow_patterns=["*.safetensors", "*.json", "*.md", "*.onnx", "*.pt2"],
-    )
+    try:
+        url = api.create_repo(repo_id=repo, repo_type="model", private=private, exist_ok=True)
+        if revision and revision != "main":
+            api.create_branch(repo_id=repo, branch=revision, repo_type="model", exist_ok=True)
+        commit = api.upload_folder(
+            repo_id=repo,
+            folder_path=str(folder),
+            repo_type="model",
+            revision=revision,
+            commit_message=message or f"Upload {folder.name} with genedit",
+            allow_patterns=["*.safetensors", "*.json", "*.md", "*.onnx", "*.pt2"],
+        )
+    except Exception as exc:
+        raise hub_error(f"push {folder} to hf://{repo}", exc) from exc
     return {
         "repo": repo,
         "url": str(url),

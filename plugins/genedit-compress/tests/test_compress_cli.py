@@ -237,3 +237,26 @@ def test_bench_reports_ratios(cli):
     assert [r["variant"] for r in rows] == ["fp32 eager", "prune-unstructured"]
     assert rows[0]["ratio"] == 1.0 and rows[1]["ratio"] > 0
     assert all(r["median_ms"] > 0 and r["images_per_s"] > 0 for r in rows)
+
+
+@pytest.mark.parametrize("offline", [False, True], ids=["refused", "HF_HUB_OFFLINE"])
+def test_push_without_a_hub_is_one_line(cli, tmp_path, monkeypatch, offline):
+    """A Hub that refuses connections, or offline mode, gives one line and exit 1, not the client's traceback."""
+    import socket
+
+    weights = _tiny_weights(tmp_path)
+    assert cli("save", "tiny-edsr", "--weights", str(weights), "--out", str(tmp_path / "f"))[0] == 0
+    with socket.socket() as s:  # a port nobody listens on: connections are refused at once
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("HF_TOKEN", "hf_test")
+    if offline:
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    else:
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    code, out, err = cli("push", str(tmp_path / "f"), "--repo", "me/tiny")
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 1 and len(lines) == 1, err
+    assert "Traceback" not in err and f"push {tmp_path / 'f'} to hf://me/tiny" in lines[0]
+    assert ("HF_HUB_OFFLINE" in lines[0]) if offline else ("not reachable" in lines[0])
