@@ -20,8 +20,13 @@ class UsageError(GeneditError):
 
 
 class UnknownModelError(UsageError):
-    def __init__(self, name: str, suggestions: list[str] | None = None):
+    def __init__(self, name: str, suggestions: list[str] | None = None, failed: list[str] | None = None):
         hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
+        if failed:
+            hint += (
+                f" Plugin(s) {', '.join(repr(f) for f in failed)} failed to load and may own it"
+                " (see 'genedit plugins')."
+            )
         super().__init__(f"Unknown model '{name}'.{hint} Run 'genedit list' to see installed models.")
         self.name = name
         self.suggestions = suggestions or []

@@ -71,7 +71,7 @@ class LoadedModel:
         from .requests import GenerateRequest
 
         request = GenerateRequest(self.card, self, [int(s) for s in seeds], dict(params))
-        images = get_plugins().hook.generate(request=request)
+        images = get_plugins().owner_hook("generate", self.card)(request=request)
         if images is None:
             raise PluginError(f"no installed plugin generates with model '{self.card.name}'")
         return images

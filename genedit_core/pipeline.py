@@ -85,7 +85,7 @@ def _request(model: LoadedModel, task: str, tile, overlap, params, progress) -> 
 def _call_edit(request: EditRequest) -> list[torch.Tensor]:
     from .plugins import get_plugins
 
-    result = get_plugins().hook.edit(request=request)
+    result = get_plugins().owner_hook("edit", request.card)(request=request)
     if result is None:
         raise PluginError(
             f"no installed plugin answers task '{request.task}' for model '{request.card.name}'"

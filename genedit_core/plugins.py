@@ -16,7 +16,7 @@ import pluggy
 
 from . import hookspecs
 from .cards import ModelCard
-from .errors import PluginError, UnknownModelError
+from .errors import PluginError, UnknownModelError, UsageError
 
 ENTRY_POINT_GROUP = "genedit"
 
@@ -30,6 +30,7 @@ class PluginInfo:
     models: list[str] = field(default_factory=list)
     methods: list[str] = field(default_factory=list)
     error: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -40,6 +41,7 @@ class PluginInfo:
             "models": self.models,
             "methods": self.methods,
             "error": self.error,
+            "warnings": self.warnings,
         }
 
 
@@ -52,43 +54,86 @@ class Method:
 
 
 class Registry:
-    """Cards and methods by name, filled atomically per plugin."""
+    """Cards and methods by name.
+
+    Every card is reachable as ``plugin:name``. A bare name or alias belongs to one card; when two
+    plugins claim it, only the clashing card loses the bare name (it stays reachable qualified),
+    never the rest of its plugin. Plugins released with the core outrank third-party ones, so
+    installing a plugin can never displace ``bicubic`` or ``espcn``; between equals the first loaded wins.
+    """
 
     def __init__(self) -> None:
-        self.cards: dict[str, ModelCard] = {}
-        self.aliases: dict[str, str] = {}
+        self.cards: dict[str, ModelCard] = {}  # "plugin:name" -> card
+        self.aliases: dict[str, str] = {}  # bare lower-case name or alias -> "plugin:name"
+        self.qualified: dict[str, str] = {}  # "plugin:key" (lower case) -> "plugin:name"
+        self.rank: dict[str, int] = {}  # plugin -> 0 released with the core, 1 third party
+        self.failed: dict[str, str] = {}  # plugin -> why it did not load
         self.methods: dict[tuple[str, str], Method] = {}
 
-    def add_cards(self, plugin: str, cards: list[ModelCard]) -> None:
-        """Add all of one plugin's cards or none of them; a clash names both owners."""
-        staged: dict[str, str] = {}
+    def add_cards(self, plugin: str, cards: list[ModelCard], rank: int = 1) -> list[str]:
+        """Add one plugin's cards; returns one line per name it could not take (and why)."""
+        self.rank[plugin] = rank
+        problems: list[str] = []
         for card in cards:
-            for key in (card.name, *card.aliases):
-                owner = self.aliases.get(key.lower()) or staged.get(key.lower())
-                if owner is not None:
-                    other = self.cards[owner].plugin if owner in self.cards else plugin
-                    raise PluginError(
-                        f"plugin '{plugin}' registers model name '{key}', already taken by plugin '{other}'"
-                    )
-                staged[key.lower()] = card.name
-        for card in cards:
-            self.cards[card.name] = card.with_plugin(plugin)
-        self.aliases.update(staged)
+            keys = [k.lower() for k in (card.name, *card.aliases)]
+            if dup := next((k for k in keys if f"{plugin}:{k}" in self.qualified or keys.count(k) > 1), None):
+                problems.append(
+                    f"plugin '{plugin}' registers model name '{dup}' twice; the second card is skipped"
+                )
+                continue
+            qid = f"{plugin}:{card.name}"
+            self.cards[qid] = card.with_plugin(plugin)
+            for key in keys:
+                self.qualified[f"{plugin}:{key}"] = qid
+                holder = self.aliases.get(key)
+                if holder is None:
+                    self.aliases[key] = qid
+                    continue
+                other = holder.split(":", 1)[0]
+                if rank < self.rank.get(other, 1):
+                    self.aliases[key] = qid
+                    loser, winner = holder, qid
+                else:
+                    loser, winner = qid, holder
+                problems.append(
+                    f"model name '{key}' is registered by plugins '{winner.split(':', 1)[0]}' and "
+                    f"'{loser.split(':', 1)[0]}'; '{key}' means {winner}, use {loser.split(':', 1)[0]}:{key} "
+                    "for the other"
+                )
+        return problems
 
     def get(self, name: str) -> ModelCard:
-        key = self.aliases.get(name.lower())
+        """A card by bare name, alias, or ``plugin:name``."""
+        plugin, sep, rest = name.partition(":")
+        if sep:
+            qid = self.qualified.get(f"{plugin.lower()}:{rest.lower()}")
+            if qid is not None:
+                return self.cards[qid]
+            if plugin in self.failed:
+                raise UsageError(
+                    f"model '{name}': plugin '{plugin}' failed to load ({self.failed[plugin]}); see 'genedit plugins'"
+                )
+            if plugin not in self.rank:
+                raise UsageError(
+                    f"model '{name}': no plugin named '{plugin}' is loaded; see 'genedit plugins'"
+                )
+        key = self.aliases.get((rest if sep else name).lower())
         if key is None:
             import difflib
 
+            wanted = (rest if sep else name).lower()
             choices = sorted(self.aliases)
-            close = difflib.get_close_matches(name.lower(), choices, n=3, cutoff=0.5)
-            close += [c for c in choices if name.lower() in c and c not in close][: 3 - len(close)]
+            close = difflib.get_close_matches(wanted, choices, n=3, cutoff=0.5)
+            close += [c for c in choices if wanted in c and c not in close][: 3 - len(close)]
             # aliases map to their card's name; "edsr-base" and "edsr-baseline" are one suggestion
-            raise UnknownModelError(name, list(dict.fromkeys(self.aliases.get(c, c) for c in close)))
+            names = [self.cards[self.aliases[c]].name for c in close]
+            raise UnknownModelError(name, list(dict.fromkeys(names)), failed=sorted(self.failed))
+        if sep and not key.startswith(f"{plugin.lower()}:"):
+            raise UsageError(f"model '{name}': plugin '{plugin}' has no such model (it is {key})")
         return self.cards[key]
 
     def list(self, task: str | None = None) -> list[ModelCard]:
-        cards = sorted(self.cards.values(), key=lambda c: (c.family, c.name))
+        cards = sorted(self.cards.values(), key=lambda c: (c.family, c.name, c.plugin or ""))
         return [c for c in cards if task is None or task in c.tasks]
 
 
@@ -114,13 +159,29 @@ class GeneditPlugins:
             version = ep.dist.version if ep.dist is not None else "?"
             try:
                 obj = ep.load()
-            except Exception as exc:  # a broken plugin must never take the CLI down
+            except BaseException as exc:  # a broken plugin (even sys.exit at import) never takes the CLI down
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
                 self.infos[ep.name] = PluginInfo(ep.name, version, dist, error=_describe(exc))
+                self.registry.failed[ep.name] = self.infos[ep.name].error or "failed"
                 continue
             self.add(obj, ep.name, version=version, distribution=dist)
 
-    def add(self, obj: Any, name: str, version: str = "?", distribution: str = "") -> PluginInfo:
-        """Register one plugin object; on any failure unregister it and record the error."""
+    def add(
+        self,
+        obj: Any,
+        name: str,
+        version: str = "?",
+        distribution: str = "",
+        released_with_core: bool | None = None,
+    ) -> PluginInfo:
+        """Register one plugin object; on any failure unregister it and record the error.
+
+        ``released_with_core`` decides who keeps a bare model name on a clash; by default it is read
+        from the distribution (see :func:`released_with_core`).
+        """
+        if released_with_core is None:
+            released_with_core = is_released_with_core(distribution, version)
         info = PluginInfo(name, version, distribution)
         self.infos[name] = info
         try:
@@ -135,7 +196,10 @@ class GeneditPlugins:
             for card in cards:
                 if not isinstance(card, ModelCard):
                     raise PluginError(f"register_models got {type(card).__name__}, expected ModelCard")
-            self.registry.add_cards(name, cards)
+            for card in cards:
+                if ":" in card.name or any(":" in a for a in card.aliases):
+                    raise PluginError(f"model name '{card.name}': ':' is reserved for plugin:model")
+            info.warnings = self.registry.add_cards(name, cards, rank=0 if released_with_core else 1)
             for m in methods:
                 self.registry.methods[(m.kind, m.name)] = m
         except Exception as exc:
@@ -143,11 +207,23 @@ class GeneditPlugins:
                 self.pm.unregister(obj)
             # pluggy names the plugin object by its repr (a module path, an address); use our name
             info.error = _describe(exc).replace(repr(obj), f"'{name}'").replace(str(obj), f"'{name}'")
+            self.registry.failed[name] = info.error
             return info
         info.hooks = sorted(h.name for h in self.pm.get_hookcallers(obj) or [])
         info.models = [c.name for c in cards]
         info.methods = [f"{m.kind}:{m.name}" for m in methods]
         return info
+
+    def owner_hook(self, hook_name: str, card: ModelCard) -> Any:
+        """The hook ``hook_name`` restricted to the plugin that registered ``card``.
+
+        Model-specific work (edit, generate, train, evaluate) goes to the card's owner only, so a
+        plugin whose hook forgets to check ownership cannot answer for another plugin's model.
+        A card that no loaded plugin owns (e.g. made up by a caller) falls back to every plugin.
+        """
+        if card.plugin and self.pm.get_plugin(card.plugin) is not None:
+            return self.pm.subset_hook_caller(hook_name, remove_plugins=self._others(card.plugin))
+        return getattr(self.pm.hook, hook_name)
 
     def _others(self, name: str) -> list[Any]:
         return [p for p in self.pm.get_plugins() if self.pm.get_name(p) != name]
@@ -160,12 +236,28 @@ def _allow_list() -> set[str] | None:
     return {p.strip() for p in raw.split(",") if p.strip()}
 
 
+def is_released_with_core(distribution: str, version: str) -> bool:
+    """A ``genedit-*`` distribution at the core's own version: released from this repository.
+
+    Distribution names are unique in an environment, and first-party plugins are versioned in
+    lockstep with the core, so this needs no list of plugins in the core.
+    """
+    from ._version import __version__
+
+    return distribution.lower().startswith("genedit-") and version == __version__
+
+
 def _entry_points() -> list[metadata.EntryPoint]:
     eps = metadata.entry_points(group=ENTRY_POINT_GROUP)
     seen: dict[str, metadata.EntryPoint] = {}
     for ep in eps:  # the same distribution can be visible twice (e.g. editable + site)
         seen.setdefault(ep.name, ep)
-    return sorted(seen.values(), key=lambda e: e.name)
+
+    def order(ep: metadata.EntryPoint) -> tuple[int, str]:
+        dist, version = (ep.dist.name, ep.dist.version) if ep.dist is not None else ("", "")
+        return (0 if is_released_with_core(dist, version) else 1, ep.name)
+
+    return sorted(seen.values(), key=order)
 
 
 def _describe(exc: BaseException) -> str:

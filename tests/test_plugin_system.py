@@ -66,7 +66,7 @@ def test_broken_plugin_is_listed_with_its_error_and_the_cli_still_works(broken_o
     Image.fromarray(np.zeros((4, 5, 3), np.uint8)).save(src)
     run = cli("run", "upscale", "--model", "bicubic", str(src), "-q")
     assert run.code == 0, run
-    assert Image.open(tmp_path / "a_bicubic_x2.png").size == (10, 8)
+    assert Image.open(tmp_path / "results" / "a_bicubic_x2.png").size == (10, 8)
 
     listing = cli("list")
     assert listing.code == 0
@@ -93,7 +93,7 @@ def test_allow_list_accepts_distribution_names(broken_on_path, monkeypatch):
     assert sorted(get_plugins().infos) == ["broken", "sr"]
 
 
-def test_duplicate_names_reject_the_second_plugin_atomically():
+def test_a_name_clash_costs_only_the_clashing_card():
     plugins = GeneditPlugins()
     first = Cards(card("alpha"), card("beta"))
     second = Cards(card("gamma"), card("delta"), card("BETA"))
@@ -101,29 +101,63 @@ def test_duplicate_names_reject_the_second_plugin_atomically():
 
     info = plugins.add(second, "second")
 
+    assert info.error is None and info.models == ["gamma", "delta", "BETA"]
+    assert info.warnings == [
+        "model name 'beta' is registered by plugins 'first' and 'second'; 'beta' means first:beta, "
+        "use second:beta for the other"
+    ]
+    assert plugins.registry.get("beta").plugin == "first"
+    assert plugins.registry.get("second:beta").plugin == "second"
+    assert plugins.registry.get("FIRST:Beta").plugin == "first"
+    assert plugins.registry.get("gamma").plugin == plugins.registry.get("delta").plugin == "second"
+    # model-specific hooks reach the owner only, whatever the other plugin's hook does
+    plugins.owner_hook("load_model", plugins.registry.get("second:beta"))(request=None)
+    assert (first.loads, second.loads) == (0, 1)
+
+
+def test_plugins_released_with_the_core_keep_their_names():
+    from genedit_core import __version__
+
+    plugins = GeneditPlugins()
+    plugins.add(Cards(card("espcn"), card("extra")), "outsider", version="1.0", distribution="acme-sr")
+    plugins.add(Cards(card("espcn"), card("bicubic")), "sr", version=__version__, distribution="genedit-sr")
+    assert plugins.registry.get("espcn").plugin == "sr"  # loaded second, still wins the bare name
+    assert plugins.registry.get("outsider:espcn").plugin == "outsider"
     assert (
-        info.error
-        == "PluginError: plugin 'second' registers model name 'BETA', already taken by plugin 'first'"
+        plugins.registry.get("bicubic").plugin == "sr" and plugins.registry.get("extra").plugin == "outsider"
     )
-    assert info.models == []
-    assert sorted(c.name for c in plugins.registry.list()) == ["alpha", "beta"]
-    for name in ("gamma", "delta"):
-        with pytest.raises(UnknownModelError):
-            plugins.registry.get(name)
-    assert not plugins.pm.is_registered(second)  # its hooks are gone too
-    assert plugins.hook.load_model(request=None) is None and second.loads == 0 and first.loads == 1
+    assert "'espcn' means sr:espcn" in plugins.infos["sr"].warnings[0]
 
 
-def test_alias_clash_and_clash_inside_one_plugin():
+def test_qualified_names_and_failed_plugins_are_explained():
+    from genedit_core.errors import UsageError
+
     plugins = GeneditPlugins()
     plugins.add(Cards(card("alpha", aliases=("a",))), "first")
-    assert "already taken by plugin 'first'" in plugins.add(Cards(card("a")), "second").error
-    own = plugins.add(Cards(card("x"), card("y", aliases=("x",))), "third")
-    assert (
-        own.error == "PluginError: plugin 'third' registers model name 'x', already taken by plugin 'third'"
-    )
-    assert [c.name for c in plugins.registry.list()] == ["alpha"]
-    assert plugins.registry.get("A").name == "alpha"
+
+    class Raises:
+        @hookimpl
+        def register_models(self, register):
+            raise ValueError("boom")
+
+    assert plugins.add(Raises(), "sr").error == "ValueError: boom"
+    with pytest.raises(
+        UsageError, match=r"model 'sr:bicubic': plugin 'sr' failed to load \(ValueError: boom\)"
+    ):
+        plugins.registry.get("sr:bicubic")
+    with pytest.raises(UnknownModelError, match=r"Plugin\(s\) 'sr' failed to load and may own it"):
+        plugins.registry.get("bicubic")
+    with pytest.raises(UsageError, match="no plugin named 'nope'"):
+        plugins.registry.get("nope:alpha")
+    assert plugins.registry.get("first:a").name == "alpha"
+
+
+def test_a_card_registered_twice_by_one_plugin_is_skipped_alone():
+    plugins = GeneditPlugins()
+    own = plugins.add(Cards(card("x"), card("y", aliases=("x",)), card("z")), "third")
+    assert own.error is None
+    assert own.warnings == ["plugin 'third' registers model name 'x' twice; the second card is skipped"]
+    assert sorted(c.name for c in plugins.registry.list()) == ["x", "z"]
 
 
 def test_misspelt_hook_is_reported_and_the_plugin_is_not_loaded():
@@ -320,3 +354,20 @@ def test_plugins_installed_helper_isolates_and_restores():
     with plugins_installed() as p:
         assert get_plugins() is p and p.registry.list() == []
     assert get_plugins() is not p
+
+
+def test_sys_exit_at_import_cannot_silence_the_cli(tmp_path):
+    """A plugin that calls sys.exit while importing is recorded as broken; list and --help still answer."""
+    site = write_distribution(
+        tmp_path / "site",
+        "genedit-quitter",
+        "1.0",
+        {"quitter": "genedit_quitter"},
+        {"genedit_quitter": "import sys\nsys.exit(3)\n"},
+    )
+    env = {"PYTHONPATH": str(site)}
+    listed = run_cli("list", env=env)
+    assert listed.returncode == 0 and "bicubic" in listed.stdout, listed.stderr
+    assert run_cli("--help", env=env).returncode == 0
+    infos = {p["name"]: p for p in json.loads(run_cli("plugins", "--json", env=env).stdout)}
+    assert infos["quitter"]["error"] == "SystemExit: 3" and infos["sr"]["error"] is None

@@ -135,7 +135,11 @@ def plugins(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     for col in ("plugin", "version", "distribution", "hooks", "models", "status"):
         table.add_column(col)
     for i in infos:
-        status = f"[red]error: {i.error}[/red]" if i.error else "ok"
+        from rich.markup import escape
+
+        status = f"[red]error: {escape(i.error)}[/red]" if i.error else "ok"
+        if i.warnings:
+            status += "".join(f"\n[yellow]{escape(w)}[/yellow]" for w in i.warnings)
         table.add_row(
             i.name, i.version, i.distribution, ", ".join(i.hooks), ", ".join(i.models + i.methods), status
         )

@@ -54,7 +54,7 @@ def train(
         out=run_dir,
         resume=resume,
     )
-    task = get_plugins().hook.train(request=request)
+    task = get_plugins().owner_hook("train", card)(request=request)
     if task is None:
         raise PluginError(
             f"model '{card.name}' cannot be trained: no installed plugin offers training for it"
@@ -93,7 +93,7 @@ def evaluate(
     request = EvalRequest(
         task=task, card=loaded.card, model=loaded, data=data, params={"scale": loaded.scale}
     )
-    report = get_plugins().hook.evaluate(request=request)
+    report = get_plugins().owner_hook("evaluate", loaded.card)(request=request)
     if report is None:
         raise PluginError(f"no installed plugin evaluates task '{task}' for model '{loaded.name}'")
     report = {

@@ -55,7 +55,9 @@ def generate_images(
         "steps": steps,
         "style_mix": style_mix,
     }
-    images = get_plugins().hook.generate(request=GenerateRequest(card, loaded, seed_list, params))
+    images = get_plugins().owner_hook("generate", loaded.card)(
+        request=GenerateRequest(card, loaded, seed_list, params)
+    )
     if images is None:
         raise PluginError(f"no installed plugin generates with model '{card.name}'")
     images = images.detach().float().cpu().clamp(0, 1)
