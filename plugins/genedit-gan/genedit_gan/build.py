@@ -109,6 +109,8 @@ def build(request) -> LoadedModel:
     module = module.to(device=device, dtype=dtype).requires_grad_(False)
     hp = _hyperparameters(card.name, module)
     hp["class_names"] = list(config.get("class_names", []))
+    if config.get("output_size"):
+        hp["output_size"] = int(config["output_size"])
     if "default_truncation" in config:
         hp["default_truncation"] = float(config["default_truncation"])
     from .sampling import latent_forward

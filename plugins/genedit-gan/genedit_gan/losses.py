@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -35,7 +36,7 @@ def g_hinge(d_fake: torch.Tensor) -> torch.Tensor:
     return -d_fake.mean()
 
 
-def r1_penalty(d: nn.Module, real: torch.Tensor) -> torch.Tensor:
+def r1_penalty(d: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor) -> torch.Tensor:
     """E ||∇_x D(x)||² on real images (Mescheder et al. 2018); the caller scales it by γ/2."""
     x = real.detach().requires_grad_(True)
     (grad,) = torch.autograd.grad(d(x).sum(), x, create_graph=True)

@@ -8,6 +8,9 @@ model's device, so a seed gives the same image on the same device whatever else 
 * ``--interpolate A B``: slerp between the two z (BigGAN keeps seed A's class); for StyleGAN2 a
   straight line in w, where the mapping network has already made the space flat.
 * ``--style-mix S`` (StyleGAN2): layers from ``mix_layer`` (default n_latent/2) take seed S's styles.
+* ``output_size`` (from the weights' config): a model trained on the native 8×8 digits is shown at
+  32×32 by the same bilinear upsampling ``builtin:digits`` applies to the real digits, so its samples
+  are what the 32×32 training images of DCGAN are (and what the digit judge reads).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import functools
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from genedit_core.errors import UsageError
 
@@ -136,8 +140,22 @@ def _z_images(model, z: torch.Tensor, y: torch.Tensor | None, truncation: float)
     return torch.cat(outs)
 
 
+def to_output_size(model, images: torch.Tensor) -> torch.Tensor:
+    """Upsample (bilinear, align_corners=False, as ``builtin:digits`` does) to the model's
+    ``output_size`` when it draws smaller images; otherwise unchanged."""
+    size = int(model.hyperparameters.get("output_size") or 0)
+    if not size or images.shape[-1] >= size:
+        return images
+    up = F.interpolate(images.float(), size=(size, size), mode="bilinear", align_corners=False)
+    return up.clamp(0, 1).to(images.dtype)
+
+
 def generate_images(model, seeds: list[int], params: dict[str, Any]) -> torch.Tensor:
     """N×C×H×W in 0–1: one image per seed, or the ``steps`` frames of ``interpolate``."""
+    return to_output_size(model, _generate_images(model, seeds, params))
+
+
+def _generate_images(model, seeds: list[int], params: dict[str, Any]) -> torch.Tensor:
     name = model.card.name
     truncation = params.get("truncation")
     truncation = None if truncation is None else float(truncation)

@@ -125,6 +125,9 @@ class GANTask(TrainTask):
         g = nets["g"]
         hp = g.hyperparameters() if hasattr(g, "hyperparameters") else {}
         out: dict[str, Any] = {"model": self.name, "arch": hp}
+        if cfg["model"].get("output_size"):
+            # shown at this size by bilinear upsampling (see sampling.to_output_size)
+            out["output_size"] = int(cfg["model"]["output_size"])
         source = str(cfg.get("data", {}).get("source") or "")
         if source.startswith("builtin:digits"):
             out["class_names"] = DIGIT_NAMES
@@ -154,6 +157,15 @@ class GANTask(TrainTask):
             )
         return out
 
+    def augmenter(self, ctx):
+        """``loss.diffaug`` as a function on batches (identity when off), drawing from the step's noise.
+
+        Every family takes it: with the 1,500 digits D memorises the training set without it."""
+        policies = parse_diffaug((ctx.cfg.get("loss") or {}).get("diffaug"))
+        if not policies:
+            return lambda x: x
+        return lambda x: diff_augment(x, policies, ctx.rand, ctx.randint)
+
     def _adam(self, params, cfg: dict[str, Any], which: str) -> torch.optim.Optimizer:
         o = cfg["optim"][which]
         return torch.optim.Adam(
@@ -181,11 +193,7 @@ class _BCEStepMixin:
         g, d = ctx.nets["g"], ctx.nets["d"]
         n = real.shape[0]
         loss_cfg = ctx.cfg.get("loss") or {}
-        policies = parse_diffaug(loss_cfg.get("diffaug"))
-
-        def aug(x: torch.Tensor) -> torch.Tensor:
-            return diff_augment(x, policies, ctx.rand, ctx.randint) if policies else x
-
+        aug = self.augmenter(ctx)
         z = ctx.randn(n, self.latent_size(ctx.raw_nets))
         ctx.raw_nets["d"].requires_grad_(True)
         with ctx.autocast():
@@ -339,12 +347,13 @@ class BigGANTask(GANTask):
         raw_g = ctx.raw_nets["g"]
         n = real.shape[0]
         nz, ncls = raw_g.z_dim, raw_g.num_classes
+        aug = self.augmenter(ctx)
         ctx.raw_nets["d"].requires_grad_(True)
         with ctx.autocast():
             y_fake = ctx.randint(ncls, (n,))
             with torch.no_grad():
                 fake = g(ctx.randn(n, nz), y_fake)
-            d_real, d_fake = d(real, labels), d(fake, y_fake)
+            d_real, d_fake = d(aug(real), labels), d(aug(fake), y_fake)
             d_loss = d_hinge(d_real, d_fake)
         ctx.backward(d_loss)
         ctx.step_optimizer("d")
@@ -352,7 +361,7 @@ class BigGANTask(GANTask):
         with ctx.autocast():
             y_fake = ctx.randint(ncls, (n,))
             fake = g(ctx.randn(n, nz), y_fake)
-            g_loss = g_hinge(d(fake, y_fake))
+            g_loss = g_hinge(d(aug(fake), y_fake))
         ortho = orthogonal_reg(raw_g, float(ctx.cfg["loss"]["ortho"]))
         ctx.backward(g_loss + ortho)
         ctx.step_optimizer("g")
@@ -461,21 +470,23 @@ class StyleGAN2Task(GANTask):
         n = real.shape[0]
         step = ctx.step
         metrics: dict[str, float] = {}
+        aug = self.augmenter(ctx)
         ctx.raw_nets["d"].requires_grad_(True)
         with torch.no_grad():
             fake, _ = self._fake(g, raw_g, n, ctx, float(lc["mixing"]))
-        d_real, d_fake = d(real), d(fake)
+        d_real, d_fake = d(aug(real)), d(aug(fake))
         d_loss = d_logistic(d_real, d_fake)
         loss = d_loss
         if lc["d_reg_every"] and step % int(lc["d_reg_every"]) == 0:
-            r1 = r1_penalty(d, real)
+            # R1 on what D sees, differentiated w.r.t. the un-augmented reals (as DiffAugment does)
+            r1 = r1_penalty(lambda x: d(aug(x)), real)
             loss = loss + float(lc["r1"]) / 2 * r1 * int(lc["d_reg_every"])
             metrics["r1"] = float(r1.detach())
         ctx.backward(loss)
         ctx.step_optimizer("d")
         ctx.raw_nets["d"].requires_grad_(False)
         fake, ws = self._fake(g, raw_g, n, ctx, float(lc["mixing"]))
-        g_loss = g_logistic(d(fake))
+        g_loss = g_logistic(d(aug(fake)))
         loss = g_loss
         if lc["g_reg_every"] and step % int(lc["g_reg_every"]) == 0 and float(lc["path_regularize"]) > 0:
             m = max(1, n // int(lc["path_batch_shrink"]))
