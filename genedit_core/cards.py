@@ -60,7 +60,12 @@ class WeightVariant:
 
 @dataclass(frozen=True)
 class ModelCard:
-    """Metadata for one model. ``plugin`` is filled in by the registry, not by the plugin."""
+    """Metadata for one model. ``plugin`` is filled in by the registry, not by the plugin.
+
+    ``colour_tasks`` names the tasks whose outputs are colour whatever the input (a sketch-to-image
+    model fed a grey line drawing). For every other task the core gives grey inputs grey outputs,
+    so the card has to say so for the colour to survive.
+    """
 
     name: str
     tasks: tuple[str, ...]
@@ -76,6 +81,7 @@ class ModelCard:
     fp16_safe: bool = False
     channels_last: bool = True
     paper: str = ""
+    colour_tasks: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
     plugin: str = ""
 

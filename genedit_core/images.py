@@ -24,6 +24,7 @@ from .errors import ImageError
 
 SUPPORTED_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
 DEFAULT_MAX_PIXELS = 178_956_970  # Pillow's own bomb threshold (2× its warning level), ~13.4k × 13.4k
+_IMAGE_DESCRIPTION = 0x010E  # EXIF/TIFF tag where JPEG, WebP and TIFF outputs keep their provenance
 
 
 @dataclass
@@ -267,6 +268,12 @@ def _encode(tmp: Path, fmt: str, image: ImageData, provenance: dict[str, Any] | 
         meta = PngImagePlugin.PngInfo()
         meta.add_text("genedit", text)
         kwargs["pnginfo"] = meta
+    elif fmt in ("JPEG", "WEBP") and text:
+        exif = Image.Exif()
+        exif[_IMAGE_DESCRIPTION] = text  # json.dumps output is ASCII, as EXIF text must be
+        kwargs["exif"] = exif.tobytes()
+    elif fmt == "TIFF" and text:
+        kwargs["description"] = text
     if fmt in ("JPEG", "WEBP"):
         kwargs["quality"] = quality
     if fmt == "WEBP" and quality >= 100:
@@ -301,12 +308,41 @@ def _umask() -> int:
 
 
 def read_provenance(path: str | Path) -> dict[str, Any] | None:
-    """The ``genedit`` text chunk of a PNG written by genedit, or ``None``."""
+    """The provenance genedit stored in an output, or ``None``.
+
+    PNG keeps it in a ``genedit`` text chunk; JPEG, WebP and TIFF in the EXIF/TIFF
+    ImageDescription, where it counts only as a JSON object with a ``genedit`` key (other software
+    writes descriptions too). BMP has nowhere to keep it.
+    """
     from PIL import Image
 
     with Image.open(path) as im:
         raw = im.info.get("genedit") or getattr(im, "text", {}).get("genedit")
-    return json.loads(raw) if raw else None
+        if raw:
+            return json.loads(raw)
+        if im.format not in ("JPEG", "WEBP", "TIFF", "MPO"):
+            return None
+        description = im.getexif().get(_IMAGE_DESCRIPTION)
+    if not isinstance(description, str) or not description.startswith("{"):
+        return None
+    try:
+        data = json.loads(description)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) and "genedit" in data else None
+
+
+def written_by_genedit(path: str | Path) -> bool:
+    """Whether ``path`` is an image genedit wrote (its provenance names a genedit version).
+
+    Used to leave a run's own outputs out when a folder is scanned again. Anything unreadable
+    counts as not written by genedit, so that it is still reported as a bad input.
+    """
+    try:
+        prov = read_provenance(path)
+    except Exception:
+        return False
+    return bool(prov) and "genedit" in prov
 
 
 def _one_line(exc: BaseException) -> str:

@@ -40,10 +40,10 @@ def _split(image: ImageData, model: LoadedModel) -> tuple[torch.Tensor, np.ndarr
     return x, alpha, colour_ch
 
 
-def _out_channels(model: LoadedModel, colour_ch: int) -> int:
-    """Grey in gives grey out, unless the card says its outputs are colour whatever the input
-    (``extra["colour_from_grey"]``, e.g. sketch-to-image models fed a grey line drawing)."""
-    return 3 if model.card.extra.get("colour_from_grey") else colour_ch
+def _out_channels(model: LoadedModel, task: str, colour_ch: int) -> int:
+    """Grey in gives grey out, unless the card declares the task a colour task
+    (``ModelCard.colour_tasks``, e.g. sketch-to-image fed a grey line drawing)."""
+    return 3 if task in model.card.colour_tasks else colour_ch
 
 
 def _merge(y: torch.Tensor, alpha: np.ndarray | None, colour_ch: int, like: ImageData) -> ImageData:
@@ -107,7 +107,7 @@ def apply_all(
     request = _request(model, task, tile, overlap, params, progress)
     x, alpha, colour_ch = _split(image, model)
     request.image = x
-    return [_merge(y, alpha, _out_channels(model, colour_ch), image) for y in _call_edit(request)]
+    return [_merge(y, alpha, _out_channels(model, task, colour_ch), image) for y in _call_edit(request)]
 
 
 def apply(model: LoadedModel, image: ImageData, *, task: str, **kwargs: Any) -> ImageData:
@@ -126,7 +126,7 @@ def apply_group(
     parts = [_split(im, model) for im in images]
     request.images = [p[0] for p in parts]  # type: ignore[attr-defined]
     _, alpha, colour_ch = parts[0]
-    return [_merge(y, None, _out_channels(model, colour_ch), images[0]) for y in _call_edit(request)]
+    return [_merge(y, None, _out_channels(model, task, colour_ch), images[0]) for y in _call_edit(request)]
 
 
 def apply_to_pil(model: LoadedModel, pil_image: Any, *, task: str, tile=None, overlap=None) -> Any:

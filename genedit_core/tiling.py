@@ -53,11 +53,17 @@ def run_tiled(
     overlap: int = DEFAULT_OVERLAP,
     progress: Callable[[int, int], None] | None = None,
 ) -> torch.Tensor:
-    """Apply ``model`` to ``x`` (N×C×H×W on the CPU) in tiles of ``tile`` pixels (None: whole)."""
+    """Apply ``model`` to ``x`` (N×C×H×W on the CPU) in tiles of ``tile`` pixels (None: whole).
+
+    ``progress(done, total)`` is called once before the first tile (``done`` 0), so that a bar
+    knows its total from the start, and again after every tile.
+    """
     import torch
 
     h, w = x.shape[-2:]
     if not tile or not model.tileable or (h <= tile and w <= tile):
+        if progress:
+            progress(0, 1)
         out = run_model(model, x)
         if progress:
             progress(1, 1)
@@ -68,6 +74,8 @@ def run_tiled(
     xs = list(range(0, w, tile))
     out: torch.Tensor | None = None
     total, done = len(ys) * len(xs), 0
+    if progress:
+        progress(0, total)
     for y0 in ys:
         for x0 in xs:
             y1, x1 = min(y0 + tile, h), min(x0 + tile, w)

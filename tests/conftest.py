@@ -104,9 +104,17 @@ def bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[bytes],
 
 
 @pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
-    """Run ``genedit`` in-process (fast: torch stays imported) and return code, stdout and stderr."""
+def cli(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Callable[..., CliResult]:
+    """Run ``genedit`` in-process (fast: torch stays imported) and return code, stdout and stderr.
+
+    The current folder is the test's ``tmp_path``, so default output folders (``results/``,
+    ``generated/``) land there and never in the checkout.
+    """
     from genedit_cli.app import main
+
+    monkeypatch.chdir(tmp_path)
 
     def _run(*argv: str) -> CliResult:
         get_plugins()

@@ -50,7 +50,7 @@ def test_truncated_png(sr, cli, tmp_path):
     result = cli("run", "upscale", "-m", "bicubic", str(bad), "-q")
     assert result.code == 1
     assert one_error(result, bad).startswith("cannot read image (")
-    assert not list(tmp_path.glob("truncated_*"))
+    assert not (tmp_path / "results").exists()
 
 
 def test_zero_byte_file(sr, cli, tmp_path):
@@ -110,7 +110,7 @@ def test_unknown_model_suggests_the_close_name(sr, cli, tmp_path):
     line = result.error_lines[0]
     assert line.startswith("error: Unknown model 'edsr-basline'. Did you mean: edsr-baseline")
     assert line.count("edsr-baseline") == 1
-    assert not list(tmp_path.glob("a_*"))
+    assert not (tmp_path / "results").exists()
 
 
 @pytest.mark.parametrize(
@@ -176,7 +176,7 @@ def test_pickle_checkpoint_with_code_is_refused(sr, cli, tmp_path, how):
     assert result.code == 1
     assert one_error(result, evil).startswith("refused, the file holds Python objects")
     assert not marker.exists()
-    assert not list(tmp_path.glob("a_*"))
+    assert not (tmp_path / "results").exists()
 
 
 def test_local_weights_and_provenance(sr, cli, tmp_path):
@@ -212,7 +212,7 @@ def test_alpha_to_jpeg_is_refused(sr, cli, tmp_path):
     Image.fromarray(np.full((4, 4, 4), 128, np.uint8), "RGBA").save(src)
     result = cli("run", "upscale", "-m", "bicubic", str(src), "--ext", "jpg", "-q")
     assert result.code == 1
-    dest = tmp_path / "a_bicubic_x2.jpg"
+    dest = Path("results") / "a_bicubic_x2.jpg"  # the default output folder, in the current folder
     assert one_error(result, dest) == "JPEG cannot store the alpha channel; write .png, .webp or .tif instead"
     assert not dest.exists()
 
@@ -222,7 +222,7 @@ def test_absent_device_is_a_usage_error(sr, cli, tmp_path):
     result = cli("run", "upscale", "-m", "bicubic", "--device", device, str(good_png(tmp_path / "a.png")))
     assert result.code == 2
     assert len(result.error_lines) == 1 and result.error_lines[0].startswith(f"error: --device {device}: ")
-    assert not list(tmp_path.glob("a_*"))
+    assert not (tmp_path / "results").exists()
 
 
 def test_fp16_on_cpu_is_refused(sr, cli, tmp_path):
@@ -246,4 +246,4 @@ def test_all_good_exits_zero(sr, cli, tmp_path):
     result = cli("run", "upscale", "-m", "bicubic", str(src), "-q")
     assert result.code == 0, result
     assert result.error_lines == []
-    assert Image.open(tmp_path / "a_bicubic_x2.png").size == (12, 8)
+    assert Image.open(tmp_path / "results" / "a_bicubic_x2.png").size == (12, 8)

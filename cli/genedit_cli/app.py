@@ -180,7 +180,9 @@ def run(
     output: Annotated[
         Optional[str], typer.Option("--output", "-o", help="Output file (one input only).")
     ] = None,
-    out_dir: Annotated[Optional[str], typer.Option("--out-dir", help="Folder for outputs.")] = None,
+    out_dir: Annotated[
+        Optional[str], typer.Option("--out-dir", help="Folder for outputs (default: results/).")
+    ] = None,
     scale: Annotated[Optional[int], typer.Option("--scale", "-s", help="Upscaling factor.")] = None,
     weights: Annotated[
         Optional[str], typer.Option(help="Variant name, hf://owner/repo/file@rev, or a path.")
@@ -196,7 +198,9 @@ def run(
         Optional[str], typer.Option(help="Output file type, e.g. png (default: the input's).")
     ] = None,
     recursive: Annotated[bool, typer.Option(help="Recurse into input folders.")] = False,
-    overwrite: Annotated[bool, typer.Option(help="Allow replacing an input file with its output.")] = False,
+    overwrite: Annotated[
+        bool, typer.Option(help="Allow an output to replace a file that is also an input.")
+    ] = False,
     max_pixels: Annotated[
         Optional[int], typer.Option(help="Refuse images larger than this many pixels.")
     ] = None,

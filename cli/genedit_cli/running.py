@@ -1,16 +1,22 @@
-"""``genedit run``: load once, then each input in turn; one bad file never stops the batch."""
+"""``genedit run``: load once, then each input in turn; one bad file never stops the batch.
+
+A bad option is different from a bad file: a :class:`UsageError` from the plugin (raised on the
+first image, since options are the same for every image) stops the batch at once with exit code 2,
+instead of being repeated for every image.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
 
-from genedit_core.errors import GeneditError, UsageError
+from genedit_core.errors import GeneditError, ImageError, UsageError
 
 from .console import err, fail, out
-from .inputs import expand_inputs, output_path
+from .inputs import expand_inputs, output_path, skipped_note
 
 
 def _parse_tile(tile: str) -> int | str | None:
@@ -51,7 +57,10 @@ def run_batch(
     if task not in card.tasks:
         raise UsageError(f"model '{card.name}' does not do '{task}' (it does: {', '.join(card.tasks)})")
     tile_size = _parse_tile(tile)
-    files = expand_inputs(inputs, recursive)
+    found = expand_inputs(inputs, recursive)
+    files = found.files
+    if found.skipped and not (quiet or as_json):
+        err.print(f"note: {skipped_note(len(found.skipped))} (name a file to process it anyway)")
     if output and len(files) > 1:
         raise UsageError("-o/--output names one file; use --out-dir for several inputs")
 
@@ -62,7 +71,8 @@ def run_batch(
 
     loaded = load(card.name, scale=scale, weights=weights, device=device, dtype=dtype, backend=backend)
     tag = f"{card.name}_x{loaded.scale}" if task == "upscale" else f"{card.name}_{task}"
-    protect = tuple(files)
+    inputs_by_path = {_key(f): f for f in files}
+    written: dict[str, Path] = {}
     results: list[dict[str, Any]] = []
     provenance_base = {
         "genedit": __import__("genedit_core").__version__,
@@ -94,15 +104,14 @@ def run_batch(
         for src in files:
             started = time.perf_counter()
             entry: dict[str, Any] = {"input": str(src)}
-            dest = output_path(src, output=output, out_dir=out_dir, tag=tag, ext=ext)
+            dest = output_path(
+                src, output=output, out_dir=out_dir, tag=tag, ext=ext, subdir=found.subdirs.get(src)
+            )
+            tiles = None
             try:
                 image = read_image(src, max_pixels=max_pixels)
-                tiles = progress.add_task(f"  {src.name}", total=None) if not (quiet or as_json) else None
-
-                def on_tile(done: int, total: int, _t=tiles) -> None:
-                    if _t is not None:
-                        progress.update(_t, completed=done, total=total)
-
+                tiles = image_bar(progress, src.name) if not (quiet or as_json) else None
+                on_tile = tile_callback(progress, tiles)
                 results_ = apply_all(
                     loaded,
                     image,
@@ -112,40 +121,101 @@ def run_batch(
                     params=params,
                     progress=on_tile,
                 )
-                if tiles is not None:
-                    progress.remove_task(tiles)
                 info = {"tile": tile, "tile_overlap": tile_overlap, "input": src.name, "params": params or {}}
                 dests = _numbered(dest, len(results_))
+                for d in dests:
+                    refuse_clobber(src, d, inputs_by_path, written, overwrite)
                 for d, r in zip(dests, results_):
                     write_image(
-                        d, r, protect=protect, overwrite=overwrite, provenance={**provenance_base, **info}
+                        d, r, protect=(src,), overwrite=overwrite, provenance={**provenance_base, **info}
                     )
+                    written[_key(d)] = src
                 entry.update(
                     status="ok",
                     output=str(dests[0]),
                     outputs=[str(d) for d in dests],
                     size=list(results_[0].size),
                 )
+            except UsageError:
+                raise  # a bad option is wrong for every image: stop now, exit 2, say it once
             except GeneditError as exc:
                 entry.update(status="failed", error=str(exc))
                 if not as_json:
                     fail(str(exc))
+            finally:
+                if tiles is not None:
+                    progress.remove_task(tiles)
             entry["seconds"] = round(time.perf_counter() - started, 3)
             results.append(entry)
+            if entry["status"] == "ok" and not (quiet or as_json):
+                for line in result_lines(entry):
+                    out.print(line, markup=False)
             progress.advance(bar)
     failed = [r for r in results if r["status"] != "ok"]
     if as_json:
-        out.print_json(json.dumps({**provenance_base, "results": results, "failed": len(failed)}))
+        out.print_json(
+            json.dumps(
+                {
+                    **provenance_base,
+                    "results": results,
+                    "failed": len(failed),
+                    "skipped": [str(p) for p in found.skipped],
+                }
+            )
+        )
     elif not quiet:
         done = len(results) - len(failed)
-        for r in results:
-            if r["status"] == "ok":
-                out.print(f"{r['input']} -> {r['output']}  ({r['seconds']:.2f}s)")
         err.print(
-            f"{done} of {len(results)} image(s) done with {card.name} x{loaded.scale} "
-            f"on {loaded.device} ({dtype_name(loaded.dtype)})" + (f"; {len(failed)} failed" if failed else "")
+            f"{done} of {len(results)} image(s) done with {model_label(card.name, task, loaded.scale)} "
+            f"on {loaded.device} ({dtype_name(loaded.dtype)})"
+            + (f"; {len(failed)} failed" if failed else ""),
+            markup=False,
         )
     return 1 if failed else 0
+
+
+def model_label(name: str, task: str, scale: int) -> str:
+    """``edsr x2`` for a task that scales, plain ``vae`` for one that does not."""
+    return f"{name} x{scale}" if task == "upscale" or scale != 1 else name
+
+
+def result_lines(entry: dict[str, Any]) -> list[str]:
+    """One ``input -> output`` line per output file, printed as soon as the input is done."""
+    outputs = entry["outputs"]
+    secs = f"{entry['seconds']:.2f}s"
+    if len(outputs) == 1:
+        return [f"{entry['input']} -> {outputs[0]}  ({secs})"]
+    return [f"{entry['input']} -> {o}  ({i} of {len(outputs)}, {secs})" for i, o in enumerate(outputs, 1)]
+
+
+def _key(path: Path) -> str:
+    return os.path.normcase(os.path.realpath(path))
+
+
+def refuse_clobber(
+    src: Path, dest: Path, inputs: dict[str, Path], written: dict[str, Path], overwrite: bool
+) -> None:
+    """Raise an :class:`ImageError` naming the real cause when ``dest`` would replace a file it must not.
+
+    Three causes, three messages: the output is its own input; it is another input of this run;
+    or an earlier input of this run (with the same file name, from another folder) already wrote it.
+    """
+    key = _key(dest)
+    if key in written:
+        raise ImageError(
+            f"{dest}: already written in this run from {written[key]}; {src} has the same name. "
+            "Process them with separate --out-dir folders"
+        )
+    if overwrite or key not in inputs:
+        return
+    if key == _key(src):
+        raise ImageError(
+            f"{dest}: output would overwrite its input; choose another -o/--out-dir or pass --overwrite"
+        )
+    raise ImageError(
+        f"{dest}: output of {src} would overwrite {inputs[key]}, another input of this run; "
+        "choose another --out-dir or pass --overwrite"
+    )
 
 
 def _numbered(dest: Path, n: int) -> list[Path]:
@@ -165,6 +235,9 @@ def _run_group(
     outputs = apply_group(loaded, images, task=task, params=params)
     dest = output_path(files[0], output=output, out_dir=out_dir, tag=tag, ext=ext)
     dests = _numbered(dest, len(outputs))
+    inputs_by_path = {_key(f): f for f in files}
+    for d in dests:
+        refuse_clobber(files[0], d, inputs_by_path, {}, overwrite)
     for d, r in zip(dests, outputs):
         write_image(
             d,
@@ -177,21 +250,73 @@ def _run_group(
         out.print_json(json.dumps({**prov, "outputs": [str(d) for d in dests], "failed": 0}))
     else:
         for d in dests:
-            out.print(str(d))
+            out.print(f"{', '.join(map(str, files))} -> {d}", markup=False)
     return 0
 
 
-def _progress(disabled: bool, total: int):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+def _progress(disabled: bool, total: int, console=None, get_time=None):
+    """The batch bar: images done of the total, elapsed time and an estimate of the time left.
+
+    Printing a result line while the bar is live goes through the bar's console (above the bar)
+    only when stdout is a terminal too; piped stdout is written directly, so it stays stdout.
+    """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=err,
+        _eta_column(),
+        console=console or err,
         disable=disabled,
         transient=True,
+        redirect_stdout=out.is_terminal,
+        get_time=get_time,
     )
     bar = progress.add_task("images", total=total)
     return progress, bar
+
+
+def _eta_column():
+    """Time left from the average pace so far (elapsed / done × left).
+
+    rich's own estimate needs two finished steps inside its speed window, so a bar whose steps
+    are minutes apart (large tiles, few images) would show no estimate for a long time.
+    """
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class EtaColumn(ProgressColumn):
+        def render(self, task) -> Text:
+            elapsed = task.elapsed
+            if task.finished or not task.total or not task.completed or elapsed is None:
+                return Text("eta -:--:--", style="progress.remaining")
+            left = int(round(elapsed * (task.total - task.completed) / task.completed))
+            return Text(
+                f"eta {left // 3600}:{left % 3600 // 60:02d}:{left % 60:02d}", style="progress.remaining"
+            )
+
+    return EtaColumn()
+
+
+def image_bar(progress, name: str):
+    """A bar for one image with a known total from the start: 1 step until the tiler reports how
+    many tiles it will run (it does so before the first tile), so it never reads ``0/?``."""
+    return progress.add_task(f"  {name}", total=1)
+
+
+def tile_callback(progress, task_id):
+    """The ``progress(done, total)`` callback handed to the tiler for one image's bar."""
+
+    def on_tile(done: int, total: int) -> None:
+        if task_id is not None:
+            progress.update(task_id, completed=done, total=total)
+
+    return on_tile

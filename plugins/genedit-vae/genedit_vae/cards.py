@@ -82,7 +82,7 @@ def _cards() -> list[ModelCard]:
             variants=svae,
             default_variant=svae[0].name if svae else None,
             paper="https://papers.nips.cc/paper/5775-learning-structured-output-representation-using-deep-conditional-generative-models",
-            extra={"colour_from_grey": True},
+            colour_tasks=("sketch2image",),
             **common,
         ),
     ]
