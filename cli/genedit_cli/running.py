@@ -268,14 +268,15 @@ def _progress(disabled: bool, total: int, console=None, get_time=None):
         TimeElapsedColumn,
     )
 
+    console = console or err
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         _eta_column(),
-        console=console or err,
-        disable=disabled,
+        console=console,
+        disable=disabled or not console.is_terminal,  # a log file gets no bar, not even a blank line
         transient=True,
         redirect_stdout=out.is_terminal,
         get_time=get_time,
