@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from .config import Field
     from .context import StepContext
 
 
@@ -34,6 +35,10 @@ class TrainTask(abc.ABC):
     * ``best_metric``: ``(name, "min" | "max")`` from :meth:`evaluate`, used for the ``best``
       pointer; ``None`` makes ``best`` follow ``last``.
     * ``generative``: when true, :meth:`sample` grids are written every ``train.sample_every`` steps.
+    * ``config_fields``: ``{"section.key": Field(...)}`` (:class:`genedit_core.training.config.Field`)
+      for keys the task reads without a default, or to bound its own (``Field("int", ge=1)``).
+      The trainer refuses a config with any other key, or a value of another type than the
+      default's, before training; ``config_fields`` of base classes and mixins are merged.
     """
 
     name: str = "task"
@@ -42,6 +47,7 @@ class TrainTask(abc.ABC):
     ema: dict[str, float] = {}
     best_metric: tuple[str, str] | None = None
     generative: bool = False
+    config_fields: dict[str, Field] = {}
 
     @abc.abstractmethod
     def build_networks(self, cfg: dict[str, Any]) -> dict[str, nn.Module]:

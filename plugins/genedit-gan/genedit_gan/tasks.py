@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genedit_core.errors import UsageError
+from genedit_core.training.config import Field
 from genedit_core.training.task import TrainTask
 
 from .losses import (
@@ -88,6 +89,16 @@ class GANTask(TrainTask):
     generative = True
     export_net = "g"
     conditional = False
+    # read with a fallback, so no family's defaults list them
+    config_fields = {
+        "data.hflip": Field("bool"),
+        "ema.g": Field("float", ge=0, le=1),
+        "loss.warn_after": Field("int", ge=0),
+        "loss.diffaug": Field("str", optional=True),
+        "optim.g.eps": Field("float", gt=0),
+        "optim.d.eps": Field("float", gt=0),
+        "model.output_size": Field("int", optional=True, ge=1),
+    }
     d_collapse = 1e-3
     min_diversity = 0.15
 
@@ -188,6 +199,8 @@ class _BCEStepMixin:
     exported instead of G (off by default, as in the papers).
     """
 
+    config_fields = {"loss.real_label": Field("float", gt=0, le=1)}
+
     def train_step(self, batch, ctx) -> dict[str, float]:
         real, _ = batch
         g, d = ctx.nets["g"], ctx.nets["d"]
@@ -285,6 +298,10 @@ class BigGANTask(GANTask):
     name = "biggan"
     conditional = True
     d_collapse = -1.0  # hinge D loss is >= 0 only at its optimum, so "collapse" is judged by diversity
+    config_fields = {
+        "model.g_attention": Field("int", optional=True),
+        "model.d_attention": Field("int", optional=True),
+    }
     default_config = {
         "model": {
             "z_dim": 120,

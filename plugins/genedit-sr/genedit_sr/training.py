@@ -14,10 +14,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from genedit_core.training import TrainTask
+from genedit_core.training.config import Field, fields_from
 from genedit_core.training.data import SRPatches, resolve_data
 
 from .evaluation import evaluate_upscaler, reference_images
-from .layouts import make_module
+from .layouts import ARCHITECTURES, make_module
 
 RECIPES: dict[str, dict[str, Any]] = {
     "edsr-baseline": {"arch": "edsr", "num_feat": 64, "num_block": 16, "res_scale": 1.0},
@@ -59,6 +60,17 @@ class SRTask(TrainTask):
                 "eval_every": 250,
                 "schedule": {"type": "cosine", "warmup": 0},
             },
+        }
+        # Any hyperparameter the network's constructor takes (hyper() passes them on), typed by its
+        # default, plus the keys read with a fallback.
+        self.config_fields = {
+            **fields_from(ARCHITECTURES[RECIPES[card_name]["arch"]], "model"),
+            "model.scale": Field("int", ge=1),
+            "model.init": Field("str", optional=True),
+            "data.patch": Field("int", ge=1),
+            "data.epoch_length": Field("int", ge=1),
+            "data.eval": Field("str", optional=True),
+            "data.eval_max_side": Field("int", optional=True, ge=1),
         }
         self._refs: list | None = None
 

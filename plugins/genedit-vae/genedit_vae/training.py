@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from genedit_core.errors import UsageError
-from genedit_core.training.config import deep_merge
+from genedit_core.training.config import Field, deep_merge
 from genedit_core.training.task import TrainTask
 
 from ._arch import ConvVAE, VAEConfig
@@ -171,6 +171,10 @@ class VAETask(TrainTask):
     generative = True
     best_metric = None
     default_config = deep_merge(BASE_CONFIG, {"loss": {"objective": "vae"}})
+    config_fields = {
+        "loss.prior_fit": Field("bool"),
+        "sketch.method": Field("str", choices=tuple(METHODS)),
+    }
 
     def __init__(self) -> None:
         self.heldout: torch.Tensor | None = None
