@@ -15,10 +15,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import DeviceError, UsageError
+from ..errors import DeviceError, GeneditError, UsageError
 from . import checkpoints as ckpt
 from . import distributed
-from .config import save_config
+from .config import RESUMABLE_KEYS, read_saved_config, resolve_for_task, resume_difference, save_config
 from .context import StepContext
 from .data import SeededBatches
 from .task import TrainTask
@@ -96,13 +96,46 @@ class Trainer:
         device: str | None = None,
         quiet: bool = False,
     ):
-        self.task, self.cfg, self.run = task, cfg, Path(run_dir)
+        self.task, self.run = task, Path(run_dir)
         self.data, self.resume, self.quiet = data, resume, quiet
-        self.device_name = device or cfg["train"].get("device", "auto")
+        saved = self._saved_config() if resume else None
+        # Checked before anything is built: a bad key fails in a second, not after data loading.
+        self.cfg = resolve_for_task(task, cfg)
+        if saved is not None:
+            self._check_resumable(saved)
+        self.device_name = device or self.cfg["train"].get("device", "auto")
         self.warned: set[str] = set()
         self.history: list[dict[str, Any]] = []
 
     # -- setup ------------------------------------------------------------------------------------
+    def _saved_config(self) -> dict[str, Any]:
+        """The run's own config, checked: first that this task made the run, then that the file is
+        whole (damage there is run state, exit 1, not a usage error)."""
+        made_by = ckpt.run_task(self.run)
+        if made_by is not None and made_by != self.task.name:
+            raise UsageError(
+                f"{self.run}: a run of '{made_by}', not '{self.task.name}'; "
+                f"continue it with genedit train {made_by} --resume {self.run}"
+            )
+        raw = read_saved_config(self.run)
+        try:
+            return resolve_for_task(self.task, raw)
+        except UsageError as exc:
+            raise GeneditError(f"{self.run / 'config.yaml'}: {exc}") from None
+
+    def _check_resumable(self, saved: dict[str, Any]) -> None:
+        """A resumed run continues the same training: only when and where it runs may change."""
+        path = self.run / "config.yaml"
+        diff = resume_difference(saved, self.cfg)
+        if diff:
+            key, was, now, n = diff
+            more = f" (and {n - 1} more)" if n > 1 else ""
+            may = ", ".join(k.split(".", 1)[1] for k in RESUMABLE_KEYS if k.startswith("train."))
+            raise UsageError(
+                f"--resume {self.run}: {key} is {now!r} now, {was!r} in {path}{more}; a resumed run "
+                f"may change only train.{{{may}}} and data.source (start a new run with --out)"
+            )
+
     def _device(self) -> torch.device:
         import os
 
@@ -171,16 +204,16 @@ class Trainer:
 
         start = 0
         best_metric: float | None = None
+        if d.is_main:
+            ckpt.clean_stale(self.run)
         if self.resume:
-            _, flat, state = ckpt.load_checkpoint(self.run)
-            ckpt.load_flat_state(nets, flat)
-            for k, o in opts.items():
-                o.load_state_dict(state["optimizers"][k])
-            for k, s in scheds.items():
-                s.load_state_dict(state["schedulers"][k])
-            ckpt.set_rng_state(state["rng"])
-            start = int(state["step"])
-            best_metric = state.get("best_metric")
+            folder, flat, state = ckpt.load_checkpoint(self.run, repair=d.is_main)
+            start, best_metric = ckpt.restore(folder, flat, state, nets, opts, scheds)
+            if start > steps:
+                raise UsageError(
+                    f"--resume {self.run}: the run is at step {start}, past train.steps={steps}; "
+                    "raise train.steps to train longer"
+                )
         elif d.is_main:
             self.run.mkdir(parents=True, exist_ok=True)
             save_config(self.cfg, self.run / "config.yaml")
