@@ -18,6 +18,11 @@ import json
 import logging
 import os
 import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -52,15 +57,117 @@ class HubSpec:
 
     @classmethod
     def parse(cls, spec: str) -> HubSpec:
+        """Split ``hf://owner/repo[/file][@revision]`` and check each part before any cache path is built.
+
+        huggingface_hub joins the revision and the file name onto cache paths (``refs/<revision>``,
+        ``snapshots/<commit>/<file>``), so a ``..`` there reads or writes outside the cache; such a
+        spec is a one-line :class:`UsageError` here and never reaches it.
+        """
+        shown = printable(spec)
         body = spec[len("hf://") :]
         revision = None
         if "@" in body:
             body, revision = body.rsplit("@", 1)
-        parts = [p for p in body.split("/") if p]
-        if len(parts) < 2:
-            raise UsageError(f"Bad Hub weights spec '{spec}': expected hf://owner/repo[/file][@revision]")
-        filename = "/".join(parts[2:]) or None
-        return cls("/".join(parts[:2]), filename, revision or None)
+        if body.endswith("/"):
+            body = body[:-1]  # one trailing slash marks a folder
+        parts = body.split("/")
+        if len(parts) < 2 or not parts[0] or not parts[1]:
+            raise UsageError(f"Bad Hub weights spec '{shown}': expected hf://owner/repo[/file][@revision]")
+        repo_id, filename = "/".join(parts[:2]), "/".join(parts[2:]) or None
+        problem = hub_name_problem(repo_id, filename, revision)
+        if problem:
+            raise UsageError(f"Bad Hub weights spec '{shown}': {problem}")
+        return cls(repo_id, filename, revision)
+
+
+# ---- Hub names --------------------------------------------------------------------------------------
+# The Hub's own rules, checked here because huggingface_hub does not check all of them before it
+# builds cache paths from them (a revision is joined onto refs/ as it is).
+_HUB_NAME_PART_RE = re.compile(r"[A-Za-z0-9._-]{1,96}")
+_DRIVE_RE = re.compile(r"[A-Za-z]:")
+_REF_FORBIDDEN = frozenset(" ~^:?*[\\")
+_SAFE_SEGMENT_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\n``, ``\\x1b``), so a message about it stays one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def repo_id_problem(repo_id: str) -> str | None:
+    """Why ``repo_id`` is not a Hub repository name (``owner/name``), or ``None`` when it is one."""
+    parts = repo_id.split("/")
+    if len(parts) != 2:
+        return f"repository '{printable(repo_id)}' is not owner/name"
+    for part in parts:
+        if not _HUB_NAME_PART_RE.fullmatch(part):
+            return (
+                f"repository '{printable(repo_id)}' may use only A-Z, a-z, 0-9, '.', '_' and '-' "
+                "(1 to 96 per part)"
+            )
+        if part[0] in "-." or part[-1] in "-.":
+            return f"repository '{printable(repo_id)}' may not start or end a part with '-' or '.'"
+    if ".." in repo_id or "--" in repo_id:
+        return f"repository '{printable(repo_id)}' may not contain '..' or '--'"
+    return None
+
+
+def filename_problem(filename: str) -> str | None:
+    """Why ``filename`` is not a relative POSIX path inside a repository, or ``None`` when it is one."""
+    shown = f"file '{printable(filename)}'"
+    if not filename:
+        return "the file name is empty"
+    if any(not c.isprintable() for c in filename):
+        return f"{shown} contains a control character"
+    if "\\" in filename:
+        return f"{shown} contains a backslash (use '/')"
+    if filename.startswith("/"):
+        return f"{shown} is absolute (give a path inside the repository)"
+    segments = filename.split("/")
+    if "" in segments:
+        return f"{shown} has an empty path segment ('//')"
+    if any(s in (".", "..") for s in segments):
+        return f"{shown} has a '.' or '..' segment"
+    if _DRIVE_RE.match(segments[0]):
+        return f"{shown} starts with a drive letter"
+    return None
+
+
+def revision_problem(revision: str) -> str | None:
+    """Why ``revision`` is neither a 40-hex commit nor a valid branch or tag name, or ``None``.
+
+    Branch and tag names follow git's ref rules (no ``..``, no space or ``~^:?*[\\``, no control
+    character, no empty, ``.``-led or ``.lock`` segment, no ``@{``), which also keeps
+    ``refs/<revision>`` inside the cache.
+    """
+    if _COMMIT_RE.fullmatch(revision):
+        return None
+    shown = f"revision '{printable(revision)}'"
+    if not revision:
+        return "the revision after '@' is empty"
+    if len(revision) > 255:
+        return f"{shown[:40]}…' is longer than 255 characters"
+    if any(not c.isprintable() or c in _REF_FORBIDDEN for c in revision):
+        return f"{shown} contains a space, a control character or one of ~^:?*[\\"
+    if ".." in revision:
+        return f"{shown} contains '..'"
+    if "@{" in revision or revision == "@":
+        return f"{shown} contains '@{{' or is '@'"
+    segments = revision.split("/")
+    if "" in segments:
+        return f"{shown} has an empty path segment"
+    if any(s.startswith(".") or s.endswith(".lock") for s in segments) or revision.endswith("."):
+        return f"{shown} has a segment that starts with '.' or ends with '.lock' or '.'"
+    return None
+
+
+def hub_name_problem(repo_id: str, filename: str | None, revision: str | None) -> str | None:
+    """The first problem with a repository, file and revision, or ``None`` when all three are valid."""
+    return (
+        repo_id_problem(repo_id)
+        or (filename_problem(filename) if filename is not None else None)
+        or (revision_problem(revision) if revision is not None else None)
+    )
 
 
 def sha256_of(path: Path) -> str:
@@ -84,9 +191,37 @@ def _hub_cache_dir() -> str | None:
 
 
 def hub_download(
+    repo_id: str,
+    filename: str,
+    revision: str | None = None,
+    *,
+    optional: bool = False,
+    sha256: str | None = None,
+) -> Path | None:
+    """Fetch one file through the HF cache; with ``optional`` a missing file returns ``None``.
+
+    The names are checked before huggingface_hub builds cache paths from them, the file it returns
+    must lie inside the Hub cache, and its bytes must match ``sha256`` (a card's pin) or, without a
+    pin, the sha256 recorded the first time this file was fetched (:func:`hub_lock_path`).
+    """
+    where = printable(f"hf://{repo_id}/{filename}@{revision or 'main'}")
+    problem = hub_name_problem(repo_id, filename, revision)
+    if problem:
+        raise WeightsError(f"{where}: refused, {problem}")
+    path = _fetch_hub_file(repo_id, filename, revision, optional=optional)
+    if path is None:
+        return None
+    _check_inside_cache(path, _hub_cache_dir(), where)
+    if sha256:
+        _check_sha(path, sha256, where)
+    _trust_on_first_use(where, path, filename, sha256)
+    return path
+
+
+def _fetch_hub_file(
     repo_id: str, filename: str, revision: str | None = None, *, optional: bool = False
 ) -> Path | None:
-    """Fetch one file through the HF cache; with ``optional`` a missing file returns ``None``."""
+    """:func:`hub_download` without its checks: huggingface_hub, its errors made one line."""
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import (
         EntryNotFoundError,
@@ -150,8 +285,9 @@ def _hub_reachable(repo_id: str, filename: str, kwargs: dict[str, Any]) -> bool:
         if isinstance(cached, str):
             return True  # hf_hub_download returns it without any request
     url = hf_hub_url(repo_id, filename, revision=revision, endpoint=kwargs.get("endpoint"))
+    where = f"hf://{repo_id}/{filename}@{revision}"
     try:
-        get_hf_file_metadata(
+        meta = get_hf_file_metadata(
             url,
             token=kwargs["token"],
             library_name=kwargs["library_name"],
@@ -159,9 +295,19 @@ def _hub_reachable(repo_id: str, filename: str, kwargs: dict[str, Any]) -> bool:
             endpoint=kwargs.get("endpoint"),
         )
     except Exception as exc:
+        headers = getattr(getattr(exc, "response", None), "headers", None) or {}
+        _refuse_mirror_answer(where, headers.get("X-Repo-Commit"), None)  # a 404 caches .no_exist/<commit>
         status = getattr(getattr(exc, "response", None), "status_code", None)
         return not (_is_connection_problem(exc) or (isinstance(status, int) and status >= 500))
+    _refuse_mirror_answer(where, meta.commit_hash, meta.etag)
     return True
+
+
+def _refuse_mirror_answer(where: str, commit: str | None, etag: str | None) -> None:
+    problem = _mirror_answer_problem(commit, etag)
+    if problem:
+        endpoint = os.environ.get("HF_ENDPOINT", "").rstrip("/") or "https://huggingface.co"
+        raise WeightsError(f"{where}: refused, the Hub at {endpoint} answered with {problem}")
 
 
 _COMMIT_RE = re.compile(r"[0-9a-f]{40}")
@@ -219,13 +365,177 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _check_sha(path: Path, expected: str | None, origin: str) -> str:
-    actual = sha256_of(path)
+    actual = _sha256_cached(path)
     if expected and actual.lower() != expected.lower():
         raise WeightsError(
             f"{origin}: sha256 mismatch (expected {expected[:12]}…, got {actual[:12]}…); "
             f"the file at {path} is not the published one: pin the right revision or delete it from the cache"
         )
     return actual
+
+
+# ---- What a Hub file may be: inside the cache, and the bytes first seen ----------------------------
+HUB_LOCK_NAME = "hub-lock.json"
+_accepting: ContextVar[list[HubFileChange] | None] = ContextVar("genedit_accepting_hub_files", default=None)
+_sha_memo: dict[tuple[str, int, int, int], str] = {}
+
+
+@dataclass(frozen=True)
+class HubFileChange:
+    """A Hub file whose bytes differ from its record, accepted inside :func:`accept_new_hub_files`."""
+
+    key: str
+    old_sha256: str
+    new_sha256: str
+
+
+def genedit_cache_dir() -> Path:
+    """genedit's own cache folder: ``GENEDIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/genedit``, else ``~/.cache/genedit``."""
+    if os.environ.get("GENEDIT_CACHE_DIR", "").strip():
+        return Path(os.environ["GENEDIT_CACHE_DIR"]).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "genedit"
+
+
+def hub_lock_path() -> Path:
+    """The trust-on-first-use record of Hub files: ``<genedit cache dir>/hub-lock.json``.
+
+    It lives outside the HF cache on purpose: wiping or switching the HF cache (``HF_HOME``) or the
+    endpoint (a mirror) does not wipe what was first seen, so a mirror is checked against it.
+    """
+    return genedit_cache_dir() / HUB_LOCK_NAME
+
+
+@contextmanager
+def accept_new_hub_files() -> Iterator[list[HubFileChange]]:
+    """Within this block, a Hub file whose sha256 differs from its record is accepted and recorded.
+
+    ``genedit pull --refresh`` uses it; the yielded list collects what changed, so it can be shown.
+    """
+    changes: list[HubFileChange] = []
+    token = _accepting.set(changes)
+    try:
+        yield changes
+    finally:
+        _accepting.reset(token)
+
+
+def _sha256_cached(path: Path) -> str:
+    """:func:`sha256_of`, remembered per file identity so one load does not hash a large file twice."""
+    st = os.stat(path)
+    key = (os.path.realpath(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    if key not in _sha_memo:
+        if len(_sha_memo) > 64:
+            _sha_memo.clear()
+        _sha_memo[key] = sha256_of(path)
+    return _sha_memo[key]
+
+
+def _hub_cache_root(cache_dir: str | None) -> str:
+    if cache_dir:
+        return cache_dir
+    from huggingface_hub import constants
+
+    return constants.HF_HUB_CACHE
+
+
+def _check_inside_cache(path: Path, cache_dir: str | None, where: str) -> None:
+    """Refuse a path huggingface_hub returned outside the Hub cache (as given and with links resolved)."""
+    root = _hub_cache_root(cache_dir)
+    for mine, theirs in (
+        (os.path.abspath(path), os.path.abspath(root)),
+        (os.path.realpath(path), os.path.realpath(root)),
+    ):
+        if os.path.commonpath([mine, theirs]) != theirs:
+            raise WeightsError(
+                f"{where}: refused, the file resolved to {printable(mine)}, outside the Hub cache {theirs}"
+            )
+
+
+def _commit_of_cached(path: Path, filename: str) -> str | None:
+    """The commit a cached file belongs to: ``.../snapshots/<commit>/<filename>``."""
+    parts = Path(os.path.abspath(path)).parts
+    depth = len(filename.split("/"))
+    if len(parts) > depth + 1 and parts[-depth - 2] == "snapshots":
+        commit = parts[-depth - 1]
+        return commit if _COMMIT_RE.fullmatch(commit) else None
+    return None
+
+
+def _read_hub_lock(lock: Path) -> dict[str, dict[str, Any]]:
+    try:
+        text = lock.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise WeightsError(f"{lock}: cannot read the Hub lock file ({exc.strerror or exc})") from None
+    try:
+        data = json.loads(text)
+        files = data["files"]
+        if not isinstance(files, dict) or not all(isinstance(v, dict) for v in files.values()):
+            raise TypeError("'files' is not a mapping of records")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise WeightsError(
+            f"{lock}: the Hub lock file is damaged ({type(exc).__name__}: {printable(str(exc))[:80]}); "
+            "delete it to record every Hub file afresh on its next use"
+        ) from None
+    return files
+
+
+def _record_hub_file(lock: Path, key: str, record: dict[str, Any]) -> None:
+    """Add or replace one record; the file is re-read and replaced atomically, so writers merge."""
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        files = _read_hub_lock(lock)
+        files[key] = record
+        tmp = lock.with_name(f".{lock.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(json.dumps({"version": 1, "files": files}, indent=1, sort_keys=True) + "\n")
+        os.replace(tmp, lock)
+    except OSError as exc:
+        log.warning("%s: could not record %s in the Hub lock file (%s)", lock, key, exc.strerror or exc)
+
+
+def _trust_on_first_use(key: str, path: Path, filename: str, pinned: str | None) -> None:
+    """Record a Hub file's sha256 and commit when first seen; refuse different bytes later.
+
+    A card's own ``sha256`` pin wins over the record (it is checked by the caller), and inside
+    :func:`accept_new_hub_files` different bytes replace the record instead of being refused.
+    """
+    actual = _sha256_cached(path)
+    commit = _commit_of_cached(path, filename)
+    lock = hub_lock_path()
+    entry = _read_hub_lock(lock).get(key)
+    if entry is not None and entry.get("sha256") == actual:
+        if entry.get("commit") == commit:
+            return
+    elif entry is not None and not pinned:
+        accepting = _accepting.get()
+        old = str(entry.get("sha256"))
+        if accepting is None:
+            raise WeightsError(
+                f"{key}: refused, sha256 {actual} (commit {commit or 'unknown'}) is not the "
+                f"{old} (commit {entry.get('commit') or 'unknown'}) first recorded in {lock}; "
+                f"if the change is expected, run 'genedit pull --refresh {key}' or delete that entry"
+            )
+        accepting.append(HubFileChange(key, old, actual))
+    _record_hub_file(
+        lock,
+        key,
+        {"sha256": actual, "commit": commit, "recorded": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+    )
+
+
+def _mirror_answer_problem(commit: str | None, etag: str | None) -> str | None:
+    """Why a Hub answer's commit or ETag would make an unsafe cache path, or ``None``.
+
+    huggingface_hub names cache entries after them (``snapshots/<commit>``, ``.no_exist/<commit>``,
+    ``blobs/<etag>``) without checking them, so a hostile mirror could otherwise write anywhere.
+    """
+    if commit is not None and not _COMMIT_RE.fullmatch(commit):
+        return f"a commit that is not a 40-hex hash ({printable(commit)[:60]!r})"
+    if etag is not None and not _SAFE_SEGMENT_RE.fullmatch(etag):
+        return f"an ETag that is not a plain name ({printable(etag)[:60]!r})"
+    return None
 
 
 def _read_config(path: Path | None) -> dict[str, Any]:
@@ -257,12 +567,13 @@ def resolve_variant(card: ModelCard, variant: WeightVariant, scale: int | None) 
         sha = _check_sha(path, wf.sha256, origin)
         return ResolvedWeights(path, origin, sha, variant.name, dict(variant.config))
     assert variant.hf_hub_id is not None
-    path = hub_download(variant.hf_hub_id, wf.filename, variant.revision)
+    path = hub_download(variant.hf_hub_id, wf.filename, variant.revision, sha256=wf.sha256)
     assert path is not None
     origin = f"hf://{variant.hf_hub_id}/{wf.filename}@{variant.revision}"
     sha = _check_sha(path, wf.sha256, origin)
     config = dict(variant.config)
-    cfg_name = str(Path(wf.filename).parent / "config.json").lstrip("./")
+    parent = Path(wf.filename).parent.as_posix()
+    cfg_name = "config.json" if parent == "." else f"{parent}/config.json"
     cfg_path = hub_download(variant.hf_hub_id, cfg_name, variant.revision, optional=True)
     config.update(_read_config(cfg_path))
     return ResolvedWeights(path, origin, sha, variant.name, config)
@@ -287,7 +598,7 @@ def resolve_hub_spec(spec: str) -> ResolvedWeights:
     cfg_name = "config.json" if parent in ("", ".") else f"{parent}/config.json"
     config = _read_config(hub_download(hub.repo_id, cfg_name, hub.revision, optional=True))
     origin = f"hf://{hub.repo_id}/{filename}@{hub.revision or 'main'}"
-    return ResolvedWeights(path, origin, sha256_of(path), None, config)
+    return ResolvedWeights(path, origin, _sha256_cached(path), None, config)
 
 
 def resolve_local(spec: str) -> ResolvedWeights:

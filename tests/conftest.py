@@ -43,6 +43,8 @@ def hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
     monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    # genedit's own cache (the Hub trust-on-first-use record) is per test too.
+    monkeypatch.setenv("GENEDIT_CACHE_DIR", str(tmp_path / "genedit-cache"))
     for name in (
         "HF_TOKEN",
         "HF_HUB_OFFLINE",

@@ -15,6 +15,10 @@ Files live in memory as ``{(repo_id, revision_or_commit): {filename: bytes}}``. 
 is a 40-hex sha is a commit; any other revision is a branch name that is mapped to a fresh commit
 sha. Every request is logged, so a test can count downloads, and :meth:`stop` closes both ports so
 that connections are refused, like a machine that is offline.
+
+Two hostile modes, off unless a test asks: :meth:`tamper` makes the emulator a tampered mirror that
+serves other bytes under an existing commit and file name, and :attr:`header_overrides` replaces
+headers of every ``/resolve`` answer (a commit or ETag that is a path, say).
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ class HubEmulator:
         self._threads: list[threading.Thread] = []
         self.hub_port = 0
         self.cdn_port = 0
+        self.header_overrides: dict[str, str] = {}
         for (repo_id, revision), files in (repos or {}).items():
             self.add_commit(repo_id, files, revision)
 
@@ -76,6 +81,19 @@ class HubEmulator:
         self.commits[(repo_id, sha)] = dict(files)
         for data in files.values():
             self.blobs[hashlib.sha256(data).hexdigest()] = data
+        return sha
+
+    def tamper(self, repo_id: str, filename: str, data: bytes, revision: str = "main") -> str:
+        """Serve ``data`` for ``filename`` under the commit ``revision`` points to, without a new commit.
+
+        A mirror that swapped a file: same repository, revision, commit and name, other bytes.
+        Returns the (unchanged) commit sha.
+        """
+        sha = self.commit_of(repo_id, revision)
+        if sha is None or filename not in self.commits[(repo_id, sha)]:
+            raise KeyError(f"{repo_id}@{revision} has no {filename} to tamper with")
+        self.commits[(repo_id, sha)][filename] = data
+        self.blobs[hashlib.sha256(data).hexdigest()] = data
         return sha
 
     def commit_of(self, repo_id: str, revision: str) -> str | None:
@@ -223,6 +241,8 @@ def _make_handler(hub: HubEmulator) -> type[BaseHTTPRequestHandler]:
             meta: dict[str, str | None] | None = None,
         ) -> None:
             self.send_response(status)
+            if "/resolve/" in path:  # an answer about a repository file: the hostile mode may rewrite it
+                headers = {**headers, **hub.header_overrides}
             for key, value in headers.items():
                 self.send_header(key, value)
             self.send_header("Content-Length", str(len(body)))

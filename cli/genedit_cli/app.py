@@ -148,25 +148,52 @@ def plugins(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 @app.command()
 def pull(
-    model: Annotated[str, typer.Argument(help="Model name or alias.")],
+    model: Annotated[
+        str, typer.Argument(help="Model name or alias, or an hf://owner/repo/file@revision spec.")
+    ],
     variant: Annotated[
         Optional[str], typer.Option(help="Weight variant (default: the card's default).")
     ] = None,
     scale: Annotated[Optional[int], typer.Option(help="Only this scale's file.")] = None,
+    refresh: Annotated[
+        bool,
+        typer.Option(
+            "--refresh", help="Accept Hub files whose sha256 changed since first use; record the new ones."
+        ),
+    ] = False,
 ) -> None:
-    """Download a model's weights into the Hugging Face cache, for offline use later."""
-    from genedit_core.weights import resolve_variant
+    """Download a model's weights into the Hugging Face cache, for offline use later.
 
-    card = _plugins().registry.get(model)
-    name = variant or card.default_variant
-    v = card.variant(name) if name else None
-    if v is None:
-        names = ", ".join(x.name for x in card.variants) or "none"
-        raise UsageError(f"{card.name}: no weights variant '{name}' (variants: {names})")
-    scales = [scale] if scale else (sorted(v.files) or [None])
-    for s in scales:
-        resolved = resolve_variant(card, v, s or None)
-        out.print(f"{resolved.origin} -> {resolved.path}  sha256 {resolved.sha256[:16]}…")
+    Each Hub file's sha256 and commit are recorded when first fetched; later changes need --refresh.
+    """
+    from contextlib import nullcontext
+
+    from genedit_core.weights import accept_new_hub_files, hub_lock_path, resolve_hub_spec, resolve_variant
+
+    pulled = []
+
+    def fetched(resolved) -> None:
+        pulled.append(resolved)
+        out.print(f"{resolved.origin} -> {resolved.path}  sha256 {resolved.sha256[:16]}…", markup=False)
+
+    with accept_new_hub_files() if refresh else nullcontext([]) as changes:
+        if model.startswith("hf://"):
+            if variant is not None or scale is not None:
+                raise UsageError(f"{model}: --variant and --scale apply to model names, not hf:// specs")
+            fetched(resolve_hub_spec(model))
+        else:
+            card = _plugins().registry.get(model)
+            name = variant or card.default_variant
+            v = card.variant(name) if name else None
+            if v is None:
+                names = ", ".join(x.name for x in card.variants) or "none"
+                raise UsageError(f"{card.name}: no weights variant '{name}' (variants: {names})")
+            for s in [scale] if scale else (sorted(v.files) or [None]):
+                fetched(resolve_variant(card, v, s or None))
+    for c in changes:
+        out.print(f"{c.key}: accepted sha256 {c.new_sha256} (was {c.old_sha256})", markup=False)
+    if any(r.origin.startswith("hf://") for r in pulled):
+        out.print(f"sha256 and commit of each Hub file recorded in {hub_lock_path()}", markup=False)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

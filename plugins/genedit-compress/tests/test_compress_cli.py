@@ -42,6 +42,7 @@ def hub(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
     monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
+    monkeypatch.setenv("GENEDIT_CACHE_DIR", str(tmp_path / "genedit-cache"))  # the Hub trust record
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     try:
         yield emulator
