@@ -30,4 +30,4 @@ lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 clean:
-	rm -rf out runs generated .pytest_cache
+	rm -rf out results runs generated .pytest_cache
