@@ -15,6 +15,7 @@ import difflib
 import inspect
 import json
 import math
+import reprlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -172,9 +173,34 @@ def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
 
 
 def _show(value: Any, limit: int = 40) -> str:
-    """A value as it would be typed, on one line and short."""
-    text = repr(value) if isinstance(value, str) else json.dumps(value, default=str)
+    """A value as it would be typed, on one line and short (bounded even for a huge structure)."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    short = reprlib.Repr()
+    short.maxstring = short.maxother = limit
+    short.maxlist = short.maxtuple = short.maxdict = 4
+    short.maxlevel = 2
+    text = short.repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# A parsed config holds a few hundred values; YAML aliases can make a small file expand to billions.
+MAX_CONFIG_VALUES = 100_000
+
+
+def _check_size(data: Any, where: str, error: type[GeneditError]) -> None:
+    """Refuse a structure with more than :data:`MAX_CONFIG_VALUES` values, counting each alias
+    every time it is reached (as every later walk would), stopping as soon as the limit is hit."""
+    stack, seen = [data], 0
+    while stack:
+        node = stack.pop()
+        seen += 1
+        if seen > MAX_CONFIG_VALUES:
+            raise error(f"{where}: more than {MAX_CONFIG_VALUES} values (YAML aliases?), not a config")
+        if isinstance(node, Mapping):
+            stack.extend(node.values())
+        elif isinstance(node, (list, tuple)):
+            stack.extend(node)
 
 
 def _check_sections(base: Mapping[str, Any], data: Mapping[str, Any], where: str, prefix: str = "") -> None:
@@ -239,6 +265,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         raise UsageError(f"{path}: cannot parse config ({_first_line(exc)})") from None
     if not isinstance(data, dict):
         raise UsageError(f"{path}: config must be a mapping at top level")
+    _check_size(data, str(path), UsageError)
     return data
 
 
@@ -522,6 +549,7 @@ def read_saved_config(run_dir: Path) -> dict[str, Any]:
         raise GeneditError(f"{path}: damaged run config ({_first_line(exc)})") from None
     if not isinstance(data, dict):
         raise GeneditError(f"{path}: damaged run config (not a mapping at top level)")
+    _check_size(data, str(path), GeneditError)
     try:
         _check_sections(DEFAULTS, data, "")
     except UsageError as exc:

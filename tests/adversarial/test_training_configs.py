@@ -151,6 +151,13 @@ def _binary() -> bytes:
     return bytes(range(256)) * 4
 
 
+def _alias_bomb() -> bytes:
+    """A few hundred bytes of YAML that expand to 9**8 values through aliases."""
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 8)]
+    return ("\n".join(lines) + "\ntrain: {steps: *a7}\n").encode()
+
+
 @pytest.mark.parametrize(
     ("name", "content", "code", "needles"),
     [
@@ -166,6 +173,7 @@ def _binary() -> bytes:
         ("c.toml", b"[train]\nstesp = 3\n", 2, ("train.stesp: unknown key; did you mean train.steps?",)),
         ("c.yaml", b"# " + b"x" * (1 << 20) + b"\n", 2, ("larger than 1 MiB",)),
         ("c.ini", b"[train]\n", 2, ("config must be .toml",)),
+        ("c.yaml", _alias_bomb(), 2, ("more than 100000 values",)),
     ],
 )
 def test_bad_config_file_is_one_line(train, tmp_path, name, content, code, needles):
