@@ -21,6 +21,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from .cards import ModelCard
+    from .datasets import SampleSet
     from .requests import (
         EditRequest,
         EvalRequest,
@@ -59,6 +60,17 @@ def register_methods(register: Callable[[str, str, str], None]) -> None:
     """Declare optimisation/export methods as ``register(kind, name, summary)``.
 
     ``kind`` is ``"optimize"`` or ``"export"``; ``genedit list`` and ``genedit plugins`` show them.
+    """
+
+
+@hookspec
+def register_datasets(register: Callable[[SampleSet], None]) -> None:
+    """Declare the bundled sample sets this plugin serves as ``--data builtin:NAME``.
+
+    Call ``register(SampleSet(name, summary, licence, source))`` once per set (and once per split
+    such as ``shapes:heldout``); ``genedit datasets`` lists them next to the core's. This only makes
+    a set discoverable: the plugin resolves its own names in its ``train``/``evaluate`` hooks.
+    Metadata only, no torch.
     """
 
 

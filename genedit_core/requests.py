@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .progress import ProgressFn, silent
+
 if TYPE_CHECKING:
     from .cards import ModelCard
     from .weights import ResolvedWeights
@@ -56,11 +58,14 @@ class TrainRequest:
 
 @dataclass
 class OptimizeRequest:
+    """``progress(phase, done, total)`` reports long work (see :mod:`genedit_core.progress`)."""
+
     method: str
     card: ModelCard
     model: Any
     out: Path
     params: dict[str, Any] = field(default_factory=dict)
+    progress: ProgressFn = silent
 
 
 @dataclass

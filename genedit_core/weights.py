@@ -9,6 +9,11 @@ A spec is one of:
 Hub files go through :func:`huggingface_hub.hf_hub_download`, so they land in the normal HF cache
 and honour ``HF_HOME``, ``HF_HUB_CACHE``, ``HF_HUB_OFFLINE``, ``HF_ENDPOINT`` and ``HF_TOKEN``. These
 are read at call time (not at import) so a long-lived process sees changes.
+
+A Hub that accepts the connection but never answers must not stall a run: every request waits at
+most ``GENEDIT_HUB_TIMEOUT`` seconds (default 10), the wait is announced through
+:func:`genedit_core.progress.activity` (the CLI shows it as a status line), and an endpoint that
+timed out is not asked again for a minute, so one command waits once, not once per file.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import threading
@@ -30,8 +36,15 @@ from typing import Any
 
 from .cards import ModelCard, WeightVariant
 from .errors import UsageError, WeightsError
+from .progress import activity
 
 log = logging.getLogger("genedit")
+
+HUB_TIMEOUT_ENV = "GENEDIT_HUB_TIMEOUT"
+DEFAULT_HUB_TIMEOUT = 10.0
+DEFAULT_ENDPOINT = "https://huggingface.co"
+STALL_MEMORY_S = 60.0  # how long an endpoint that timed out is taken as unreachable without asking
+_stalled: dict[str, float] = {}  # endpoint -> time.monotonic() of its last timeout
 
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".ckpt")
 FOLDER_WEIGHT_NAMES = ("model.safetensors", "weights.safetensors", "last.safetensors")
@@ -182,6 +195,34 @@ def hub_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def hub_timeout() -> float:
+    """Seconds to wait for the Hub to answer one request: ``GENEDIT_HUB_TIMEOUT``, default 10."""
+    raw = os.environ.get(HUB_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_HUB_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise UsageError(f"{HUB_TIMEOUT_ENV}={raw!r}: expected a positive number of seconds")
+    return value
+
+
+def forget_stalled_endpoints() -> None:
+    """Ask every endpoint again, even one that timed out in the last minute (tests, long-lived processes)."""
+    _stalled.clear()
+
+
+def _endpoint() -> str:
+    return os.environ.get("HF_ENDPOINT", "").strip().rstrip("/") or DEFAULT_ENDPOINT
+
+
+def _recently_stalled(endpoint: str) -> bool:
+    since = _stalled.get(endpoint)
+    return since is not None and time.monotonic() - since < STALL_MEMORY_S
+
+
 def _hub_cache_dir() -> str | None:
     if os.environ.get("HF_HUB_CACHE"):
         return os.environ["HF_HUB_CACHE"]
@@ -243,10 +284,19 @@ def _fetch_hub_file(
     if os.environ.get("HF_ENDPOINT"):
         kwargs["endpoint"] = os.environ["HF_ENDPOINT"].rstrip("/")
     where = f"hf://{repo_id}/{filename}@{revision or 'main'}"
-    if not kwargs["local_files_only"] and not _hub_reachable(repo_id, filename, kwargs):
-        kwargs["local_files_only"] = True  # the cache may still hold it; never wait on retries
+    if not kwargs["local_files_only"] and not _hub_reachable(repo_id, filename, kwargs, where):
+        # The cache may still hold it. Look there directly: even with local_files_only,
+        # hf_hub_download builds request headers, which can mean another request to the Hub.
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(repo_id, filename, cache_dir=kwargs["cache_dir"], revision=revision)
+        if isinstance(cached, str):
+            return Path(cached)
+        if optional:
+            return None
+        raise HubUnavailable(where)
     try:
-        return Path(hf_hub_download(repo_id, filename, **kwargs))
+        return Path(hf_hub_download(repo_id, filename, etag_timeout=hub_timeout(), **kwargs))
     # LocalEntryNotFoundError subclasses EntryNotFoundError (huggingface_hub >= 1.0): test it first.
     except LocalEntryNotFoundError:
         if optional:
@@ -270,12 +320,16 @@ def _fetch_hub_file(
         raise WeightsError(f"{where}: {type(exc).__name__}: {_first_line(exc)}") from None
 
 
-def _hub_reachable(repo_id: str, filename: str, kwargs: dict[str, Any]) -> bool:
-    """One metadata request without retries: is the Hub there at all?
+def _hub_reachable(repo_id: str, filename: str, kwargs: dict[str, Any], where: str) -> bool:
+    """One metadata request without retries, over within ``GENEDIT_HUB_TIMEOUT``: is the Hub there?
 
     ``hf_hub_download`` retries an unreachable Hub with backoff for about 25 s before it gives up
     on a file that is not cached, which would stall the bundled fallback and every offline run.
     A cached pinned commit needs no request, so it is answered from the cache directly.
+
+    The request runs in a daemon thread that is waited for at most the timeout, so everything
+    ``huggingface_hub`` does before it (it may fetch a registry of its own first) counts against
+    the same limit, and a Hub that never answers costs the timeout once per command.
     """
     from huggingface_hub import get_hf_file_metadata, hf_hub_url, try_to_load_from_cache
 
@@ -284,23 +338,46 @@ def _hub_reachable(repo_id: str, filename: str, kwargs: dict[str, Any]) -> bool:
         cached = try_to_load_from_cache(repo_id, filename, cache_dir=kwargs["cache_dir"], revision=revision)
         if isinstance(cached, str):
             return True  # hf_hub_download returns it without any request
+    endpoint = _endpoint()
+    if _recently_stalled(endpoint):
+        return False
+    timeout = hub_timeout()
     url = hf_hub_url(repo_id, filename, revision=revision, endpoint=kwargs.get("endpoint"))
-    where = f"hf://{repo_id}/{filename}@{revision}"
-    try:
-        meta = get_hf_file_metadata(
-            url,
-            token=kwargs["token"],
-            library_name=kwargs["library_name"],
-            library_version=kwargs["library_version"],
-            endpoint=kwargs.get("endpoint"),
-        )
-    except Exception as exc:
-        headers = getattr(getattr(exc, "response", None), "headers", None) or {}
-        _refuse_mirror_answer(where, headers.get("X-Repo-Commit"), None)  # a 404 caches .no_exist/<commit>
-        status = getattr(getattr(exc, "response", None), "status_code", None)
-        return not (_is_connection_problem(exc) or (isinstance(status, int) and status >= 500))
-    _refuse_mirror_answer(where, meta.commit_hash, meta.etag)
-    return True
+    outcome: dict[str, Any] = {}
+
+    def probe() -> None:
+        try:
+            meta = get_hf_file_metadata(
+                url,
+                token=kwargs["token"],
+                timeout=timeout,
+                library_name=kwargs["library_name"],
+                library_version=kwargs["library_version"],
+                endpoint=kwargs.get("endpoint"),
+            )
+            outcome["answer"] = (meta.commit_hash, meta.etag)
+            outcome["error"] = None
+        except Exception as exc:
+            headers = getattr(getattr(exc, "response", None), "headers", None) or {}
+            outcome["answer"] = (headers.get("X-Repo-Commit"), None)  # a 404 caches .no_exist/<commit>
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=probe, name="genedit-hub-probe", daemon=True)
+    with activity(f"contacting the Hub for {where} (waiting up to {timeout:g} s, {HUB_TIMEOUT_ENV})"):
+        thread.start()
+        thread.join(timeout)
+    if "error" not in outcome:  # still waiting: the Hub accepted the connection but does not answer
+        _stalled[endpoint] = time.monotonic()
+        log.info("%s: no answer from %s within %g s", where, endpoint, timeout)
+        return False
+    _refuse_mirror_answer(where, *outcome["answer"])
+    exc = outcome["error"]
+    if exc is None:
+        return True
+    if any("Timeout" in type(e).__name__ for e in _chain(exc)):
+        _stalled[endpoint] = time.monotonic()
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    return not (_is_connection_problem(exc) or (isinstance(status, int) and status >= 500))
 
 
 def _refuse_mirror_answer(where: str, commit: str | None, etag: str | None) -> None:
@@ -317,7 +394,13 @@ class HubUnavailable(WeightsError):
     """The Hub could not be reached and the file is not in the local cache."""
 
     def __init__(self, where: str):
-        super().__init__(f"{where}: the Hub is not reachable and the file is not in the local cache")
+        endpoint = _endpoint()
+        why = (
+            f"the Hub at {endpoint} did not answer within {hub_timeout():g} s ({HUB_TIMEOUT_ENV})"
+            if _recently_stalled(endpoint)
+            else "the Hub is not reachable"
+        )
+        super().__init__(f"{where}: {why} and the file is not in the local cache")
         self.where = where
 
 
@@ -590,6 +673,8 @@ def resolve_hub_spec(spec: str) -> ResolvedWeights:
                 filename = folder + name
                 break
         else:
+            if _recently_stalled(_endpoint()):
+                raise HubUnavailable(spec)
             raise WeightsError(f"{spec}: no {' or '.join(FOLDER_WEIGHT_NAMES)} in that repository")
     else:
         path = hub_download(hub.repo_id, filename, hub.revision)

@@ -61,8 +61,8 @@ def test_list_task_filter(cli):
 
     table = cli("list", "--task", "upscale")
     assert table.code == 0
-    assert "task: upscale" in table.out and "edsr-baseline" in table.out
-    assert "task: generate" not in table.out
+    assert "edsr-baseline" in table.out and "upscale x2,3,4" in table.out
+    assert "dcgan" not in table.out and "generate" not in table.out
 
     none = cli("list", "--task", "no-such-task")
     assert none.code == 0 and "No models installed for task 'no-such-task'." in none.out

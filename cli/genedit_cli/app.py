@@ -15,7 +15,7 @@ import typer
 from genedit_core import __version__
 from genedit_core.errors import GeneditError, UsageError
 
-from .console import err, fail, out, show_warnings
+from .console import err, fail, out, setup_output, verbose_from_env
 
 app = typer.Typer(
     name="genedit",
@@ -38,8 +38,16 @@ def _root(
         Optional[bool],
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit."),
     ] = None,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Also show third-party warnings and log lines (torch, onnxruntime, ...); or set GENEDIT_VERBOSE=1.",
+        ),
+    ] = False,
 ) -> None:
-    show_warnings()
+    setup_output(verbose or verbose_from_env())
 
 
 def _plugins():
@@ -48,38 +56,103 @@ def _plugins():
     return get_plugins()
 
 
+def _scales_text(scales) -> str:
+    """``x2,3,4``: the compact form used in tables."""
+    return "x" + ",".join(str(s) for s in scales) if scales else ""
+
+
+def scales_without_weights(card) -> list[int]:
+    """Scales a card lists that none of its weight variants has a file for (they need --weights)."""
+    if not card.needs_weights or not card.variants:
+        return []
+    return [s for s in card.scales if all(v.file_for(s) is None for v in card.variants)]
+
+
+def _weights_cell(card, wide: bool) -> str:
+    """The default variant first (marked *), a variant's scales when it lacks some, then the gaps."""
+    if not card.variants:
+        return "needs --weights" if card.needs_weights else "none needed"
+    ordered = sorted(card.variants, key=lambda v: v.name != card.default_variant)
+    names = []
+    for v in ordered:
+        label = v.name + ("*" if v.name == card.default_variant else "")
+        have = sorted(s for s in v.files if s)
+        if card.scales and have and set(have) != set(card.scales):
+            label += " " + _scales_text(have)
+        names.append(label)
+    if not wide and len(names) > 2:
+        names = [*names[:2], f"+{len(names) - 2} more"]
+    text = ", ".join(names)
+    missing = scales_without_weights(card)
+    if missing:
+        text += f"; no weights for {_scales_text(missing)}"
+    return text
+
+
+def _matches(card, pattern: str) -> bool:
+    """fnmatch on the name and aliases, case-insensitive; a pattern without wildcards is a substring."""
+    from fnmatch import fnmatchcase
+
+    if not any(ch in pattern for ch in "*?["):
+        pattern = f"*{pattern}*"
+    pattern = pattern.lower()
+    return any(fnmatchcase(n.lower(), pattern) for n in (card.name, *card.aliases))
+
+
 @app.command("list")
 def list_cmd(
+    pattern: Annotated[
+        Optional[str],
+        typer.Argument(
+            help="Only models whose name or alias matches, e.g. '*esr*' (fnmatch; a plain word matches anywhere)."
+        ),
+    ] = None,
     task: Annotated[
         Optional[str], typer.Option(help="Only models for this task (upscale, generate, ...).")
     ] = None,
+    wide: Annotated[
+        bool, typer.Option("--wide", "-w", help="Also show aliases, every variant and the summary.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Show installed models, grouped by task."""
+    """Show installed models, one row each: name, tasks (and scales), plugin, weights."""
     plugins = _plugins()
-    cards = plugins.registry.list(task)
+    registry = plugins.registry
+    cards = [c for c in registry.list(task) if pattern is None or _matches(c, pattern)]
+    cards.sort(key=lambda c: c.name)
     if as_json:
         out.print_json(json.dumps([c.to_dict() for c in cards]))
         return
     from rich.table import Table
 
-    tasks = sorted({t for c in cards for t in c.tasks if task is None or t == task})
-    if not tasks:
-        out.print("No models installed" + (f" for task '{task}'." if task else "."))
-    for t in tasks:
-        table = Table(title=f"task: {t}", title_justify="left", show_edge=False, pad_edge=False)
-        for col in ("model", "plugin", "scales", "variants", "summary"):
-            table.add_column(col)
+    if not cards:
+        what = " ".join(
+            x for x in (f"matching '{pattern}'" if pattern else "", f"for task '{task}'" if task else "") if x
+        )
+        out.print(f"No models installed{' ' + what if what else ''}.", markup=False)
+    else:
+        table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+        table.add_column("model", no_wrap=True)
+        table.add_column("tasks")
+        table.add_column("plugin", no_wrap=True)
+        table.add_column("weights")
+        if wide:
+            table.add_column("aliases")
+            table.add_column("summary")
         for c in cards:
-            if t not in c.tasks:
-                continue
-            names = c.name + (f" ({', '.join(c.aliases)})" if c.aliases else "")
-            scales = ",".join(f"x{s}" for s in c.scales) or "-"
-            variants = ", ".join(v.name + ("*" if v.name == c.default_variant else "") for v in c.variants)
-            variants = variants or ("needs --weights" if c.needs_weights else "-")
-            table.add_row(names, c.plugin, scales, variants, c.summary)
+            # a card that lost its bare name to another plugin is reachable only as plugin:name
+            owner = registry.aliases.get(c.name.lower())
+            name = c.name if owner in (None, f"{c.plugin}:{c.name}") else f"{c.plugin}:{c.name}"
+            tasks = ", ".join(c.tasks) + (" " + _scales_text(c.scales) if c.scales else "")
+            row = [name, tasks, c.plugin, _weights_cell(c, wide)]
+            if wide:
+                row += [", ".join(c.aliases), c.summary]
+            table.add_row(*row)
         out.print(table)
-        out.print()
+        if not wide:
+            err.print(
+                "[dim]* default weights. 'genedit info MODEL' shows a card; --wide adds aliases and summaries.[/]"
+            )
     broken = [i for i in plugins.infos.values() if i.error]
     if broken:
         err.print(
@@ -106,6 +179,12 @@ def info(
         value = data[key]
         if value not in ((), [], "", None):
             out.print(f"  {key}: {', '.join(map(str, value)) if isinstance(value, list) else value}")
+    missing = scales_without_weights(card)
+    if missing:
+        out.print(
+            f"  no weights shipped for: {', '.join(f'x{s}' for s in missing)} "
+            "(pass --weights FILE, a run directory or hf://owner/repo)"
+        )
     if card.variants:
         out.print("  variants:")
     elif card.needs_weights:
@@ -343,8 +422,27 @@ def _add_plugin_commands() -> None:
         err.print(f"[yellow]warning:[/] a plugin failed to add commands: {exc}")
 
 
+def _describe_tasks() -> None:
+    """Give 'genedit run --help' the tasks of the installed plugins, each with its models."""
+    from rich.markup import escape
+
+    tasks: dict[str, list[str]] = {}
+    for card in _plugins().registry.list():
+        for t in card.tasks:
+            tasks.setdefault(t, []).append(card.name)
+    if not tasks:
+        text = "No tasks: no plugin with models is installed (see 'genedit plugins')."
+    else:
+        lines = [f"  [bold]{escape(t)}[/bold]: {escape(', '.join(sorted(tasks[t])))}" for t in sorted(tasks)]
+        text = "Tasks of the installed plugins, with their models:\n\n" + "\n".join(lines)
+    for command in app.registered_commands:
+        if command.callback is not None and command.callback.__name__ == "run":
+            command.epilog = text
+
+
 def main(argv: list[str] | None = None) -> None:
     _add_plugin_commands()
+    _describe_tasks()
     try:
         # Without standalone mode, click returns the code of a raised typer.Exit instead of raising it.
         code = app(args=argv, standalone_mode=False)

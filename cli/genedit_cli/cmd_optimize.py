@@ -4,6 +4,8 @@ The commands only parse options and print; the work is done by whichever plugin 
 ``optimize`` / ``export`` hooks (``genedit-compress`` ships the standard methods), and by
 ``genedit_compress.publish`` / ``genedit_compress.bench`` for saving, pushing and benchmarking.
 Extra ``--key value`` options reach the method as strings in ``request.params``.
+``optimize`` and ``bench`` take minutes: their phases are shown on stderr as they happen (a
+:class:`~genedit_cli.console.PhaseProgress` passed as the ``progress`` callback), unless ``--quiet``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import typer
 
 from genedit_core.errors import PluginError, UsageError
 
-from .console import err, out
+from .console import PhaseProgress, err, out
 from .params import parse_extras
 
 EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}
@@ -27,6 +29,7 @@ WeightsOpt = Annotated[
 ScaleOpt = Annotated[Optional[int], typer.Option("--scale", "-s", help="Upscaling factor.")]
 DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")]
 
 
 def _compress() -> Any:
@@ -79,6 +82,7 @@ def register(app: typer.Typer) -> None:
         scale: ScaleOpt = None,
         device: DeviceOpt = "cpu",
         as_json: JsonOpt = False,
+        quiet: QuietOpt = False,
     ) -> None:
         """Optimize a model: [bold]genedit optimize edsr-baseline --method prune-structured --amount 0.5 --out pruned/[/bold].
 
@@ -91,9 +95,13 @@ def register(app: typer.Typer) -> None:
         available = _methods("optimize")
         if method not in available:
             raise UsageError(f"--method {method}: unknown (installed: {', '.join(available) or 'none'})")
-        loaded = _load(model, weights, scale, device, "fp32")
-        request = OptimizeRequest(method=method, card=loaded.card, model=loaded, out=out_dir, params=params)
-        report = get_plugins().hook.optimize(request=request)
+        with PhaseProgress("optimize", enabled=not quiet) as progress:
+            progress(f"load {model}")
+            loaded = _load(model, weights, scale, device, "fp32")
+            request = OptimizeRequest(
+                method=method, card=loaded.card, model=loaded, out=out_dir, params=params, progress=progress
+            )
+            report = get_plugins().hook.optimize(request=request)
         if report is None:
             raise PluginError(f"no plugin answered optimize method '{method}'")
         if as_json:
@@ -202,23 +210,26 @@ def register(app: typer.Typer) -> None:
         ] = "fp32",
         repeats: Annotated[int, typer.Option(help="Timed runs per variant (median reported).")] = 5,
         as_json: JsonOpt = False,
+        quiet: QuietOpt = False,
     ) -> None:
         """Median latency, throughput, peak memory and the ratio to fp32 eager, side by side in one run."""
         _compress()
         from genedit_compress.bench import bench_model, format_table
 
         params = parse_extras(list(ctx.args))
-        rows = bench_model(
-            model,
-            size=size,
-            methods=list(method or []),
-            weights=weights,
-            scale=scale,
-            device=device,
-            dtype=dtype,
-            repeats=repeats,
-            params=params,
-        )
+        with PhaseProgress("bench", enabled=not quiet) as progress:
+            rows = bench_model(
+                model,
+                size=size,
+                methods=list(method or []),
+                weights=weights,
+                scale=scale,
+                device=device,
+                dtype=dtype,
+                repeats=repeats,
+                params=params,
+                progress=progress,
+            )
         if as_json:
             out.print_json(json.dumps(rows, default=str))
             return

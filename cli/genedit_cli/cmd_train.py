@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from genedit_core.errors import PluginError, UsageError
 
@@ -129,21 +130,32 @@ def _fmt(value) -> str:
 
 
 def datasets(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """List the bundled sample datasets usable as --data builtin:NAME, with their licences."""
-    from genedit_core.training.data import SAMPLE_SETS
+    """List the bundled sample datasets usable as --data builtin:NAME (the core's and the plugins'), with their licences."""
+    from genedit_core.datasets import sample_sets
 
+    sets, problems = sample_sets()
+    for line in problems:
+        err.print(f"[yellow]warning:[/] {escape(line)}")
     rows = [
-        {"name": f"builtin:{s.name}", "summary": s.summary, "licence": s.licence, "source": s.source}
-        for s in SAMPLE_SETS.values()
+        {
+            "name": f"builtin:{s.name}",
+            "plugin": s.plugin,
+            "summary": s.summary,
+            "licence": s.licence,
+            "source": s.source,
+        }
+        for s in sets
     ]
     if as_json:
         out.print_json(json.dumps(rows))
         return
     from rich.table import Table
 
-    table = Table(show_edge=False, pad_edge=False)
-    for c in ("name", "licence", "summary"):
-        table.add_column(c)
+    # Names are what users type: never cut or wrapped; the prose columns wrap instead.
+    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
+    table.add_column("name", no_wrap=True, min_width=max(len(r["name"]) for r in rows))
+    table.add_column("plugin", no_wrap=True)
+    table.add_column("summary")
     for r in rows:
-        table.add_row(r["name"], r["licence"], r["summary"])
+        table.add_row(escape(r["name"]), r["plugin"], escape(f"{r['summary']}. Licence: {r['licence']}"))
     out.print(table)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..datasets import SAMPLE_SETS, SKIMAGE_HELDOUT, SKIMAGE_TRAIN, SampleSet  # noqa: F401 (re-exported)
 from ..errors import ImageError, UsageError
 from ..images import SUPPORTED_SUFFIXES, read_image
 
@@ -26,57 +26,8 @@ log = logging.getLogger("genedit")
 # --- bundled sample sets -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SampleSet:
-    name: str
-    summary: str
-    licence: str
-    source: str
-
-
-# scikit-image sample photographs that ship inside the wheel (no download), with their licences
-# as stated in skimage.data's docstrings. The held-out split is never trained on.
-SKIMAGE_TRAIN = {
-    "rocket": "public domain (SpaceX)",
-    "hubble_deep_field": "public domain (NASA)",
-    "immunohistochemistry": "no known copyright restrictions",
-    "retina": "CC0",
-    "brick": "CC0",
-    "grass": "CC0",
-    "gravel": "CC0",
-    "cell": "CC0",
-    "text": "public domain",
-    "microaneurysms": "CC0",
-}
-SKIMAGE_HELDOUT = {
-    "astronaut": "public domain (NASA)",
-    "camera": "CC0 (Lav Varshney)",
-    "chelsea": "CC0 (Stefan van der Walt)",
-    "coffee": "CC0 (Rachel Michetti)",
-    "coins": "no known copyright restrictions (Brooklyn Museum)",
-}
-
-SAMPLE_SETS = {
-    "digits": SampleSet(
-        "digits",
-        "scikit-learn handwritten digits, 1,797 8×8 grey images with labels 0–9, upscaled",
-        "BSD-3-Clause (scikit-learn; UCI ML digits data)",
-        "sklearn.datasets.load_digits",
-    ),
-    "skimage-photos": SampleSet(
-        "skimage-photos",
-        f"{len(SKIMAGE_TRAIN)} scikit-image sample images for training ({', '.join(SKIMAGE_TRAIN)})",
-        "public domain / CC0 per image (see docs)",
-        "skimage.data",
-    ),
-    "skimage-photos:heldout": SampleSet(
-        "skimage-photos:heldout",
-        f"{len(SKIMAGE_HELDOUT)} held-out scikit-image photographs for evaluation "
-        f"({', '.join(SKIMAGE_HELDOUT)})",
-        "public domain / CC0 per image (see docs)",
-        "skimage.data",
-    ),
-}
+# What the sets are (names, licences) lives in the light genedit_core.datasets, so that
+# 'genedit datasets' lists them without importing torch; loading them is done here.
 
 
 def skimage_photo(name: str) -> np.ndarray:

@@ -4,7 +4,8 @@ Each variant (fp32 eager, the requested dtype, each ``--method``) is prepared on
 of the model, then timed round-robin: one call of each variant per round, ``repeats`` rounds, so
 background load on a shared machine hits all of them alike and the ratios stay meaningful even
 when absolute times drift. Reported per variant: median latency, images/s, peak memory (see
-:mod:`.measure`) and the speed-up against fp32 eager.
+:mod:`.measure`) and the speed-up against fp32 eager. Each step (loading, preparing a variant,
+warm-up, every timed call) is reported through ``progress`` (see :mod:`genedit_core.progress`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import torch
 
 from genedit_core.errors import UsageError
 from genedit_core.params import get_size
+from genedit_core.progress import ProgressFn, silent
 
 from ._wrap import example_input
 from .methods import OPTIMIZE_METHODS
@@ -53,8 +55,10 @@ def prepare(
     x: torch.Tensor,
     params: dict[str, Any],
     workdir: Path,
+    progress: ProgressFn = silent,
 ) -> Variant:
     """A fresh model, optionally transformed by ``method`` (its artefacts go to ``workdir``)."""
+    progress(f"prepare {method or dtype + ' eager'}")
     model = _load(name, weights, scale, device, dtype)
     if model.module is not None and hasattr(model.module, "eval"):
         model.module.eval()
@@ -73,7 +77,7 @@ def prepare(
 
     from .optimizing import _MODULES, Context
 
-    ctx = Context(model, dict(params), workdir, xin, None)
+    ctx = Context(model, dict(params), workdir, xin, None, progress=progress, stage=f"prepare {method}")
     workdir.mkdir(parents=True, exist_ok=True)
     outcome = importlib.import_module(f".{_MODULES[method]}", __package__).apply(model, ctx)
     label = method + "".join(
@@ -89,12 +93,20 @@ def prepare(
     )
 
 
-def time_round_robin(variants: list[Variant], repeats: int, warmup: int = 2) -> dict[str, list[float]]:
+def time_round_robin(
+    variants: list[Variant], repeats: int, warmup: int = 2, progress: ProgressFn = silent
+) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {v.name: [] for v in variants}
     with torch.inference_mode():
+        done, calls = 0, warmup * len(variants)
+        progress("warm-up", 0, calls)
         for v in variants:
             for _ in range(warmup):
                 v.forward(v.x)
+                done += 1
+                progress("warm-up", done, calls)
+        done, calls = 0, repeats * len(variants)
+        progress(f"timing: {repeats} interleaved rounds", 0, calls)
         for _ in range(repeats):
             for v in variants:
                 _sync(v.x)
@@ -102,6 +114,8 @@ def time_round_robin(variants: list[Variant], repeats: int, warmup: int = 2) -> 
                 v.forward(v.x)
                 _sync(v.x)
                 times[v.name].append(time.perf_counter() - start)
+                done += 1
+                progress(f"timing: {repeats} interleaved rounds", done, calls)
     return times
 
 
@@ -122,11 +136,14 @@ def bench_model(
     repeats: int = 5,
     params: dict[str, Any] | None = None,
     variants_params: list[dict[str, Any]] | None = None,
+    progress: ProgressFn = silent,
 ) -> list[dict[str, Any]]:
+    """Time fp32 eager, ``dtype`` eager and each of ``methods`` side by side; one row per variant."""
     from .measure import time_forward
 
     h, w = get_size({"size": size}, "size", (512, 512))
     params = dict(params or {})
+    progress(f"load {name}")
     base = _load(name, weights, scale, device, "fp32")
     x = example_input(base, h, w)
     with tempfile.TemporaryDirectory(prefix="genedit-bench-") as tmp:
@@ -141,6 +158,7 @@ def bench_model(
                 x=x,
                 params={},
                 workdir=Path(tmp),
+                progress=progress,
             )
         ]
         if dtype not in ("fp32", "auto"):
@@ -155,6 +173,7 @@ def bench_model(
                     x=x,
                     params={},
                     workdir=Path(tmp),
+                    progress=progress,
                 )
             )
         for i, method in enumerate(methods or []):
@@ -172,12 +191,14 @@ def bench_model(
                     x=x,
                     params=mparams,
                     workdir=Path(tmp) / f"{i}-{method}",
+                    progress=progress,
                 )
             )
-        times = time_round_robin(variants, repeats)
+        times = time_round_robin(variants, repeats, progress=progress)
         base_median = statistics.median(times[variants[0].name])
         rows = []
-        for v in variants:
+        for i, v in enumerate(variants):
+            progress("peak memory", i, len(variants))
             median = statistics.median(times[v.name])
             memory = time_forward(v.forward, v.x, repeats=1, warmup=0)["peak_mem_mb"]
             rows.append(
@@ -195,6 +216,7 @@ def bench_model(
                     "details": {k: val for k, val in v.details.items() if not isinstance(val, dict)},
                 }
             )
+        progress("peak memory", len(variants), len(variants))
     return rows
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from genedit_core.progress import ProgressFn, silent
 from genedit_core.training.task import TrainTask
 
 from ._wrap import require_module
@@ -37,10 +38,14 @@ class TeacherPairs:
         return self.inputs[index], self.targets[index]
 
 
-def teacher_pairs(model: Any, inputs: list[torch.Tensor]) -> TeacherPairs:
+def teacher_pairs(model: Any, inputs: list[torch.Tensor], progress: ProgressFn = silent) -> TeacherPairs:
     """Label ``inputs`` with the model as it is now (call before changing it)."""
+    phase = "label the fine-tune crops with the original model"
+    targets = []
     with torch.no_grad():
-        targets = [model.forward(x.to(model.device, model.dtype)).float().cpu() for x in inputs]
+        for i, x in enumerate(inputs):
+            targets.append(model.forward(x.to(model.device, model.dtype)).float().cpu())
+            progress(phase, i + 1, len(inputs))
     return TeacherPairs([x.float().cpu() for x in inputs], targets)
 
 
@@ -50,8 +55,11 @@ class DistillTask(TrainTask):
     name = "distill"
     export_net = "student"
 
-    def __init__(self, student: Any, pairs: TeacherPairs, lr: float):
+    def __init__(
+        self, student: Any, pairs: TeacherPairs, lr: float, progress: ProgressFn = silent, steps: int = 0
+    ):
         self.student, self.pairs, self.lr = student, pairs, lr
+        self.progress, self.steps = progress, steps
 
     def build_networks(self, cfg):
         return {"student": require_module(self.student)}
@@ -71,6 +79,8 @@ class DistillTask(TrainTask):
         loss = (out.float() - target.float()).abs().mean()
         ctx.backward(loss)
         ctx.step_optimizer("student")
+        if not ctx.accumulating:
+            self.progress("fine-tune", ctx.step + 1, self.steps or None)
         return {"l1": loss.detach()}
 
 
@@ -83,8 +93,12 @@ def finetune(
     lr: float,
     batch_size: int = 8,
     seed: int = 0,
+    progress: ProgressFn = silent,
 ) -> dict[str, Any]:
-    """Distil ``model`` (changed in place) towards the teacher outputs in ``pairs``."""
+    """Distil ``model`` (changed in place) towards the teacher outputs in ``pairs``.
+
+    ``progress("fine-tune", step, steps)`` follows every optimiser step.
+    """
     from genedit_core.training.config import DEFAULTS, deep_merge
     from genedit_core.training.trainer import Trainer
 
@@ -107,7 +121,8 @@ def finetune(
     )
     module = require_module(model)
     run = out / "finetune"
-    trainer = Trainer(DistillTask(model, pairs, lr), cfg, run, quiet=True)
+    progress("fine-tune", 0, steps)
+    trainer = Trainer(DistillTask(model, pairs, lr, progress, steps), cfg, run, quiet=True)
     try:
         trainer.fit()
     finally:
@@ -138,7 +153,11 @@ def prepare(model: Any, ctx: Any, steps: int) -> TeacherPairs | None:
 
     size = get_int(ctx.params, "calib_size", 48, lo=8)
     pool = get_int(ctx.params, "finetune_pool", 256, lo=1)
-    return teacher_pairs(model, calibration_batches(model, ctx.params.get("calib"), size, pool, seed=1))
+    ctx.progress(f"fine-tune crops ({pool})")
+    inputs = calibration_batches(model, ctx.params.get("calib"), size, pool, seed=1)
+    pairs = teacher_pairs(model, inputs, ctx.progress)
+    ctx.resume()
+    return pairs
 
 
 def run_finetune(model: Any, pairs: TeacherPairs, ctx: Any, steps: int, lr: float) -> dict[str, Any]:
@@ -149,6 +168,7 @@ def run_finetune(model: Any, pairs: TeacherPairs, ctx: Any, steps: int, lr: floa
 
     ctx.out.mkdir(parents=True, exist_ok=True)
     batch = get_int(ctx.params, "finetune_batch", 8, lo=1)
-    report = finetune(model, pairs, ctx.out, steps=steps, lr=lr, batch_size=batch)
+    report = finetune(model, pairs, ctx.out, steps=steps, lr=lr, batch_size=batch, progress=ctx.progress)
+    ctx.resume()
     report["data"] = ctx.params.get("calib") or CALIB_DEFAULT
     return report

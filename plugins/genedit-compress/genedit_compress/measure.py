@@ -17,6 +17,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from genedit_core.progress import ProgressFn, silent
+
 
 def stored_bytes(module: nn.Module) -> int:
     """Size of the module's state dict as a safetensors file, without writing it."""
@@ -65,13 +67,26 @@ class _RssSampler:
 
 
 def time_forward(
-    fn: Callable[[torch.Tensor], Any], x: torch.Tensor, *, repeats: int = 5, warmup: int = 1
+    fn: Callable[[torch.Tensor], Any],
+    x: torch.Tensor,
+    *,
+    repeats: int = 5,
+    warmup: int = 1,
+    progress: ProgressFn = silent,
+    phase: str = "timing",
 ) -> dict[str, float]:
-    """Median / min latency in ms, images per second and peak memory in MB for ``fn(x)``."""
+    """Median / min latency in ms, images per second and peak memory in MB for ``fn(x)``.
+
+    ``progress(phase, calls done, calls in all)`` follows every call, warm-up included: on a slow
+    CPU one call of a large model can take half a minute.
+    """
     device = x.device
+    calls = max(warmup, 0) + max(repeats, 1)
+    progress(phase, 0, calls)
     with torch.inference_mode():
-        for _ in range(max(warmup, 0)):
+        for i in range(max(warmup, 0)):
             fn(x)
+            progress(phase, i + 1, calls)
         _sync(device)
         times = []
         if device.type == "cuda":
@@ -83,6 +98,7 @@ def time_forward(
                 fn(x)
                 _sync(device)
                 times.append(time.perf_counter() - start)
+                progress(phase, calls - max(repeats, 1) + len(times), calls)
     peak = (torch.cuda.max_memory_allocated(device) - base) if device.type == "cuda" else rss.peak - rss.base
     median = statistics.median(times)
     return {

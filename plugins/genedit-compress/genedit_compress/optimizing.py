@@ -10,6 +10,10 @@ writes into ``--out``:
   can rebuild architectures the owning plugin does not know (fewer channels, depthwise pairs);
 * any extra artefacts (``model.int8.pt2``, ``model.sparse.safetensors``);
 * ``report.json`` and a ``README.md`` model card that records what was done and what it cost.
+
+Every phase is announced through ``request.progress`` (see :mod:`genedit_core.progress`): the
+measurements, the method, and inside it the calibration crops and each fine-tune step, so a front
+end can show where an eight-minute job is. Nothing here prints.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import torch
 
 from genedit_core.errors import UsageError
 from genedit_core.params import get_int, get_size
+from genedit_core.progress import ProgressFn, silent
 
 from ._wrap import count_nonzero, count_params, example_input, require_module
 from .evaldata import EvalSet, calibration_batches, eval_set, score
@@ -57,27 +62,44 @@ class Outcome:
 
 @dataclass
 class Context:
+    """What a method gets besides the model: options, output folder, inputs and progress reporting.
+
+    ``stage`` is the phase the method runs in; a sub-phase (calibration crops, fine-tuning) that
+    ends inside the method hands the display back to it with :meth:`resume`.
+    """
+
     model: Any
     params: dict[str, Any]
     out: Path
     bench_input: torch.Tensor
     evaluation: EvalSet | None
     _calib: list[torch.Tensor] | None = None
+    progress: ProgressFn = silent
+    stage: str = ""
 
     def calibration(self, size: int | None = None, count: int | None = None) -> list[torch.Tensor]:
         """Calibration / distillation inputs (``--calib`` spec, ``--calib-size``, ``--calib-count``)."""
         if self._calib is None:
+            count = count or get_int(self.params, "calib_count", 16, lo=1)
+            self.progress(f"calibration crops ({count})")
             self._calib = calibration_batches(
                 self.model,
                 self.params.get("calib"),
                 size or get_int(self.params, "calib_size", 48, lo=8),
-                count or get_int(self.params, "calib_count", 16, lo=1),
+                count,
             )
+            self.resume()
         return self._calib
 
+    def resume(self) -> None:
+        """Report the method's own phase again after a sub-phase it ran has ended."""
+        if self.stage:
+            self.progress(f"{self.stage} (continued)")
 
-def make_context(model: Any, params: dict[str, Any], out: Path) -> Context:
+
+def make_context(model: Any, params: dict[str, Any], out: Path, progress: ProgressFn = silent) -> Context:
     h, w = get_size(params, "bench_size", (256, 256))
+    progress("evaluation set")
     evaluation = eval_set(
         model,
         params.get("eval"),
@@ -85,7 +107,7 @@ def make_context(model: Any, params: dict[str, Any], out: Path) -> Context:
         get_int(params, "eval_count", 5, lo=1),
     )
     batch = get_int(params, "bench_batch", 1, lo=1)
-    return Context(model, params, out, example_input(model, h, w, batch=batch), evaluation)
+    return Context(model, params, out, example_input(model, h, w, batch=batch), evaluation, progress=progress)
 
 
 def run_method(request: Any) -> dict[str, Any]:
@@ -109,16 +131,29 @@ def run_method(request: Any) -> dict[str, Any]:
 
 def _run_into(request: Any, model: Any, module: torch.nn.Module, out: Path) -> dict[str, Any]:
     params = dict(request.params)
-    ctx = make_context(model, params, out)
+    progress: ProgressFn = getattr(request, "progress", None) or silent
+    ctx = make_context(model, params, out, progress)
     repeats = get_int(params, "repeats", 5, lo=1)
 
-    before = _measure(model, model.forward, module, ctx, repeats)
+    before = _measure(model, model.forward, module, ctx, repeats, label="original")
     base_outputs = before.pop("_outputs", None)
     base_state_shapes = {k: list(v.shape) for k, v in module.state_dict().items()}
     method = importlib.import_module(f".{_MODULES[request.method]}", __package__)
+    ctx.stage = request.method
+    progress(ctx.stage)
     outcome: Outcome = method.apply(model, ctx)
 
-    after = _measure(model, outcome.forward, module, ctx, repeats, reference=base_outputs, outcome=outcome)
+    after = _measure(
+        model,
+        outcome.forward,
+        module,
+        ctx,
+        repeats,
+        reference=base_outputs,
+        outcome=outcome,
+        label="optimized",
+    )
+    progress("write results")
     after.pop("_outputs", None)
     report = _report(request.method, model, params, before, after, outcome)
     files = list(outcome.files)
@@ -154,11 +189,19 @@ def _measure(
     repeats: int,
     reference: list[torch.Tensor] | None = None,
     outcome: Outcome | None = None,
+    label: str = "original",
 ) -> dict[str, Any]:
     x = ctx.bench_input
     if outcome is not None and outcome.input_dtype is not None:
         x = x.to(outcome.input_dtype)
-    timing = time_forward(forward, x, repeats=repeats, warmup=2 if outcome is not None else 1)
+    timing = time_forward(
+        forward,
+        x,
+        repeats=repeats,
+        warmup=2 if outcome is not None else 1,
+        progress=ctx.progress,
+        phase=f"time the {label} model",
+    )
     result: dict[str, Any] = {
         "params": outcome.params_after
         if outcome and outcome.params_after is not None
@@ -172,6 +215,7 @@ def _measure(
         "peak_mem_mb": timing["peak_mem_mb"],
     }
     if ctx.evaluation is not None:
+        ctx.progress(f"score the {label} model on the evaluation set")
         quality = score(forward, ctx.evaluation, model, reference)
         result.update(quality)
     return result
