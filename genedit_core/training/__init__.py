@@ -9,9 +9,14 @@ from typing import Any
 
 from .task import TrainTask
 
-__all__ = ["StepContext", "TrainTask", "Trainer", "load_config"]
+__all__ = ["StepContext", "TrainTask", "Trainer", "load_config", "unwrap"]
 
-_LAZY = {"StepContext": "context", "Trainer": "trainer", "load_config": "config"}
+_LAZY = {
+    "StepContext": "context",
+    "Trainer": "trainer",
+    "load_config": "config",
+    "unwrap": "distributed",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -14,7 +14,8 @@ from torch import nn
 @dataclass
 class StepContext:
     nets: dict[str, nn.Module]
-    """Networks to call in the step (DDP-wrapped when distributed)."""
+    """Networks to call in the step (DDP-wrapped when distributed: read their attributes through
+    :func:`genedit_core.training.unwrap`, but call these for forward passes)."""
     raw_nets: dict[str, nn.Module]
     """The same networks unwrapped (for parameters, EMA copies and saving)."""
     optimizers: dict[str, torch.optim.Optimizer]

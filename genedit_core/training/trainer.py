@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import DeviceError, GeneditError, UsageError
+from ..errors import DeviceError, GeneditError, PluginError, UsageError
 from . import checkpoints as ckpt
 from . import distributed
 from .config import RESUMABLE_KEYS, read_saved_config, resolve_for_task, resume_difference, save_config
@@ -193,12 +193,9 @@ class Trainer:
         scheds = {k: make_scheduler(o, self.cfg, steps) for k, o in opts.items()}
         wrapped = dict(nets)
         if d.enabled:
-            from torch.nn.parallel import DistributedDataParallel as DDP
-
             for k, net in trainable.items():
                 if any(p.requires_grad for p in net.parameters()):
-                    ids = [device.index] if device.type == "cuda" else None
-                    wrapped[k] = DDP(net, device_ids=ids)
+                    wrapped[k] = distributed.wrap(net, device)
         dataset = self.task.build_dataset(self.data, self.cfg)
         batches = SeededBatches(dataset, int(tcfg["batch_size"]), seed, d.rank, d.world)
 
@@ -282,7 +279,8 @@ class Trainer:
                     if done % int(tcfg["ckpt_every"]) == 0 or done == steps or is_best:
                         self._checkpoint(done, nets, opts, scheds, best_metric, metric, is_best, ctx, d)
                     progress.update(bar, completed=done)
-                    if budget and time.perf_counter() - t0 > budget:
+                    # Every process must stop at the same step, or the others wait in a collective.
+                    if budget and distributed.any_rank(time.perf_counter() - t0 > budget, d, device):
                         log.warning("stopping at step %d: train.max_minutes reached", done)
                         self._checkpoint(done, nets, opts, scheds, best_metric, None, False, ctx, d)
                         break
@@ -291,6 +289,14 @@ class Trainer:
                 metrics_file.close()
             if writer:
                 writer.close()
+        drifted = distributed.out_of_sync(nets, d, device)
+        if drifted:
+            raise PluginError(
+                f"DDP: the processes ended with different weights for {', '.join(drifted)}: the "
+                f"'{self.task.name}' train_step updates them outside DistributedDataParallel (call the "
+                "wrapped ctx.nets[...] for forward passes; read attributes through "
+                "genedit_core.training.unwrap). Rank 0's checkpoints are in " + str(self.run)
+            )
         distributed.barrier(d)
         return self.run
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from genedit_core.training import unwrap
+
 LOG_2PI = math.log(2 * math.pi)
 
 
@@ -88,10 +90,15 @@ def elbo_terms(
     model, x: torch.Tensor, sketch: torch.Tensor | None = None, eps: torch.Tensor | None = None
 ) -> dict:
     """One-sample ELBO pieces per image: ``recon`` (−log p(x|z)), ``kl`` (analytic), ``kl_dims`` (N×D),
-    ``elbo`` = −recon − kl, and the forward outputs."""
+    ``elbo`` = −recon − kl, and the forward outputs.
+
+    ``model`` may be DDP-wrapped (a training step passes ``ctx.nets["model"]``): the forward pass
+    goes through the wrapper, which synchronises gradients; ``config`` and ``sigma`` are read from
+    the network inside it."""
     out = model(x, sketch, eps=eps)
-    cfg = model.config
-    sigma = model.sigma() if cfg.likelihood == "gaussian" else None
+    net = unwrap(model)
+    cfg = net.config
+    sigma = net.sigma() if cfg.likelihood == "gaussian" else None
     recon = recon_nll(x, out["logits"], cfg.likelihood, sigma)
     prior = (out["prior_mu"], out["prior_logvar"]) if cfg.conditional else (None, None)
     kl_dims = kl_diag_normal(out["mu"], out["logvar"], *prior)
@@ -104,6 +111,7 @@ def monte_carlo_elbo(
 ):
     """ELBO estimated from ``samples`` draws of z without the closed-form KL:
     mean over z ~ q of log p(x|z) + log p(z) − log q(z|x). Used to check :func:`elbo_terms`."""
+    model = unwrap(model)  # no gradients here: the network's own methods, not DDP's forward
     cfg = model.config
     mu, logvar = model.encode(x, sketch)
     p_mu, p_logvar = model.prior(sketch, n=x.shape[0])
