@@ -13,6 +13,7 @@ import json
 import os
 import struct
 import tempfile
+import warnings
 import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,6 +26,16 @@ from .errors import ImageError
 SUPPORTED_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
 DEFAULT_MAX_PIXELS = 178_956_970  # Pillow's own bomb threshold (2× its warning level), ~13.4k × 13.4k
 _IMAGE_DESCRIPTION = 0x010E  # EXIF/TIFF tag where JPEG, WebP and TIFF outputs keep their provenance
+_ORIENTATION = 0x0112  # EXIF/TIFF tag: how the stored pixels are turned for display (1–8)
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# Decoders Pillow may use: a file is read by its content, and this keeps a renamed PSD, EPS (which runs
+# Ghostscript) or any other of Pillow's formats from being decoded behind a supported suffix.
+_PILLOW_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "BMP")
+# Caps on what compressed metadata may inflate to (ICC profile, text, EXIF, XMP): one chunk, and all
+# chunks of a file together. Real ICC profiles stay under a few MB; Pillow's own text budget is 64 MB.
+_MAX_METADATA_BYTES = 16 << 20
+_MAX_METADATA_TOTAL = 64 << 20
+_INFLATE_STEP = 1 << 20  # inflation works in pieces this big, so a bomb never sits in memory whole
 
 
 @dataclass
@@ -74,9 +85,13 @@ def read_image(path: str | Path, max_pixels: int | None = None) -> ImageData:
     with open(path, "rb") as f:
         head = f.read(32)
     try:
-        # 16-bit RGB, grey+alpha and RGBA PNG: Pillow would reduce them to 8 bits
-        if head[:8] == b"\x89PNG\r\n\x1a\n" and head[24] == 16 and head[25] in (2, 4, 6):
-            return _read_png16_colour(path, head, limit)
+        if head[:8] == _PNG_SIGNATURE:
+            # 16-bit RGB, grey+alpha and RGBA PNG: Pillow would reduce them to 8 bits, so pypng decodes
+            # them, and pypng inflates without a limit: its image data is checked against the header too
+            sixteen = len(head) > 25 and head[24] == 16 and head[25] in (2, 4, 6)
+            meta = _scan_png(path, limit, check_pixel_data=sixteen)
+            if sixteen:
+                return _read_png16_colour(path, meta)
         if head[:4] in (b"II*\x00", b"MM\x00*"):
             data = _read_tiff16(path, limit)
             if data is not None:
@@ -97,10 +112,11 @@ def _check_size(path: Path, width: int, height: int, limit: int) -> None:
 
 
 def _read_pillow(path: Path, limit: int) -> ImageData:
-    from PIL import Image, ImageOps
+    from PIL import Image, ImageOps, PngImagePlugin
 
     Image.MAX_IMAGE_PIXELS = None  # our own check below runs before any decoding
-    with Image.open(path) as im:
+    PngImagePlugin.MAX_TEXT_CHUNK = _MAX_METADATA_BYTES  # the cap _scan_png applies, so both agree
+    with Image.open(path, formats=_PILLOW_FORMATS) as im:
         _check_size(path, im.width, im.height, limit)
         fmt = im.format or "PNG"
         icc = im.info.get("icc_profile")
@@ -133,17 +149,14 @@ def _read_pillow(path: Path, limit: int) -> ImageData:
         return ImageData(arr, 8, icc, fmt, path)
 
 
-def _read_png16_colour(path: Path, head: bytes, limit: int) -> ImageData:
+def _read_png16_colour(path: Path, meta: _PngMeta) -> ImageData:
     import png
 
-    width, height = struct.unpack(">II", head[16:24])
-    _check_size(path, width, height, limit)
-    reader = png.Reader(filename=str(path))
-    w, h, rows, info = reader.asDirect()
+    w, h, rows, info = png.Reader(filename=str(path)).asDirect()
     planes = info["planes"]
     arr = np.vstack([np.asarray(r, dtype=np.uint16) for r in rows]).reshape(h, w, planes)
-    icc = _png_iccp(path)
-    return ImageData(arr.astype(np.float32) / 65535.0, 16, icc, "PNG", path)
+    arr = _apply_orientation(arr, meta.orientation)
+    return ImageData(arr.astype(np.float32) / 65535.0, 16, meta.icc, "PNG", path)
 
 
 def _read_tiff16(path: Path, limit: int) -> ImageData | None:
@@ -153,29 +166,271 @@ def _read_tiff16(path: Path, limit: int) -> ImageData | None:
         page = tif.pages[0]
         if page.dtype is None or np.dtype(page.dtype).itemsize != 2:
             return None
-        shape = page.shape
-        height, width = shape[0], shape[1]
-        _check_size(path, width, height, limit)
-        arr = page.asarray()
+        # From the header, before any strip is decoded: a planar file keeps its samples in separate
+        # planes, so width and height are read from their own fields, never from the array's shape.
+        _check_size(path, page.imagewidth, page.imagelength, limit)
+        if page.imagedepth > 1:
+            raise ImageError(f"{path}: volumetric TIFF ({page.imagedepth} slices) is not supported")
+        if page.samplesperpixel > 4:
+            raise ImageError(
+                f"{path}: TIFF with {page.samplesperpixel} samples per pixel is not supported (1 to 4)"
+            )
+        _check_tiff_segments(path, tif, page)
+        # shaped: (separate planes, depth, height, width, interleaved samples)
+        arr = page.asarray(maxworkers=1).reshape(page.shaped)[:, 0]
+        arr = np.moveaxis(arr[..., 0], 0, -1) if arr.shape[0] > 1 else arr[0]
         icc_tag = page.tags.get("InterColorProfile")
         icc = bytes(icc_tag.value) if icc_tag is not None else None
-    if arr.ndim == 2:
-        arr = arr[..., None]
-    if arr.ndim != 3 or arr.shape[2] not in (1, 2, 3, 4):
-        return None
+        orientation_tag = page.tags.get(_ORIENTATION)
+        orientation = int(orientation_tag.value) if orientation_tag is not None else 1
+    arr = _apply_orientation(arr, orientation)
     return ImageData(arr.astype(np.float32) / 65535.0, 16, icc, "TIFF", path)
 
 
-def _png_iccp(path: Path) -> bytes | None:
-    import png
+def _apply_orientation(arr: np.ndarray, orientation: int) -> np.ndarray:
+    """The pixels as they are meant to be shown: the EXIF/TIFF Orientation (1–8) undone, as Pillow's
+    ``exif_transpose`` does for the images it decodes, so that every decoder agrees."""
+    if orientation in (5, 6, 7, 8):
+        arr = arr.swapaxes(0, 1)
+    if orientation in (2, 3, 6, 7):
+        arr = arr[:, ::-1]
+    if orientation in (3, 4, 7, 8):
+        arr = arr[::-1]
+    return arr
 
-    for ctype, data in png.Reader(filename=str(path)).chunks():
-        if ctype == b"iCCP":
-            name_end = data.index(b"\x00")
-            return zlib.decompress(data[name_end + 2 :])
-        if ctype == b"IDAT":
-            return None
-    return None
+
+@dataclass
+class _PngMeta:
+    icc: bytes | None = None
+    orientation: int = 1
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Inflater:
+    """zlib inflation that gives up as soon as its output passes ``cap`` bytes.
+
+    It inflates in pieces of ``_INFLATE_STEP`` through ``decompressobj(max_length)``, so a stream
+    that would inflate to gigabytes costs at most ``cap`` (kept) or one piece (counted only).
+    """
+
+    def __init__(self, cap: int, keep: bool = False) -> None:
+        self._d = zlib.decompressobj()
+        self.cap = cap
+        self.size = 0
+        self._kept: list[bytes] | None = [] if keep else None
+
+    def feed(self, data: bytes) -> None:
+        buf = data
+        while buf and not self._d.eof:
+            self._take(self._d.decompress(buf, _INFLATE_STEP))
+            buf = self._d.unconsumed_tail
+
+    def finish(self) -> bytes:
+        while not self._d.eof:  # output zlib holds back once all input is in
+            out = self._d.decompress(b"", _INFLATE_STEP)
+            if not out:
+                break
+            self._take(out)
+        return b"".join(self._kept) if self._kept is not None else b""
+
+    def _take(self, out: bytes) -> None:
+        self.size += len(out)
+        if self.size > self.cap:
+            raise _TooLarge
+        if self._kept is not None:
+            self._kept.append(out)
+
+
+def _png_raw_size(width: int, height: int, bit_depth: int, colour: int, interlace: int) -> int:
+    """Bytes the image data of a PNG inflates to: each row of each pass, plus its filter byte."""
+    planes = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}.get(colour, 4)
+    passes = (
+        [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+        if interlace
+        else [(0, 0, 1, 1)]
+    )
+    total = 0
+    for x0, y0, dx, dy in passes:
+        w, h = -(-(width - x0) // dx), -(-(height - y0) // dy)
+        if w > 0 and h > 0:
+            total += h * (1 + -(-(w * planes * bit_depth) // 8))
+    return total
+
+
+def _scan_png(path: Path, limit: int, check_pixel_data: bool) -> _PngMeta:
+    """Walk a PNG's chunks before any decoder does, and refuse it if it is a bomb.
+
+    The header's size is checked against ``limit``; each compressed metadata chunk (``iCCP``,
+    ``zTXt``, compressed ``iTXt``, which is where EXIF and XMP travel as text) is inflated with a cap;
+    with ``check_pixel_data`` the image data must inflate to no more than its header promises.
+    Returns the ICC profile and the ``eXIf`` orientation, which pypng does not read.
+    """
+    meta = _PngMeta()
+    metadata_left = _MAX_METADATA_TOTAL
+    pixel_data: _Inflater | None = None
+    try:
+        with open(path, "rb") as f:
+            f.seek(len(_PNG_SIGNATURE))
+            while True:
+                head = f.read(8)
+                if len(head) < 8:
+                    break  # truncated: the decoder reports it
+                length, kind = struct.unpack(">I4s", head)
+                if kind not in (b"IHDR", b"iCCP", b"zTXt", b"iTXt", b"eXIf") and not (
+                    kind == b"IDAT" and pixel_data is not None
+                ):
+                    if kind == b"IEND":
+                        break
+                    f.seek(length + 4, os.SEEK_CUR)
+                    continue
+                data = f.read(length)
+                f.seek(4, os.SEEK_CUR)  # CRC: the decoder checks it
+                if kind == b"IHDR" and len(data) >= 13:
+                    width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", data[:13])
+                    _check_size(path, width, height, limit)
+                    if check_pixel_data:
+                        pixel_data = _Inflater(_png_raw_size(width, height, depth, colour, interlace))
+                elif kind == b"IDAT" and pixel_data is not None:
+                    pixel_data.feed(data)
+                elif kind == b"eXIf":
+                    meta.orientation = _exif_orientation(data)
+                elif kind in (b"iCCP", b"zTXt", b"iTXt"):
+                    size, icc = _inflate_metadata(path, kind, data, min(_MAX_METADATA_BYTES, metadata_left))
+                    metadata_left -= size
+                    if meta.icc is None:
+                        meta.icc = icc
+        if pixel_data is not None:
+            pixel_data.finish()
+    except _TooLarge:
+        assert pixel_data is not None
+        raise ImageError(
+            f"{path}: image data inflates beyond the {pixel_data.cap:,} bytes its header declares "
+            "(possible decompression bomb)"
+        ) from None
+    return meta
+
+
+def _inflate_metadata(path: Path, kind: bytes, data: bytes, cap: int) -> tuple[int, bytes | None]:
+    """Inflate one compressed metadata chunk with a cap: its inflated size, and the ICC profile if
+    it is an ``iCCP`` chunk. Text that does not inflate is skipped, as Pillow skips it; a damaged
+    ICC profile is an error, since dropping it would change the colours."""
+    compressed = _png_compressed_text(kind, data)
+    if compressed is None:
+        return 0, None
+    inflater = _Inflater(cap, keep=kind == b"iCCP")
+    try:
+        inflater.feed(compressed)
+        inflated = inflater.finish()
+    except _TooLarge:
+        what = "ICC profile" if kind == b"iCCP" else "text"
+        raise ImageError(
+            f"{path}: {what} ({kind.decode()} chunk) inflates beyond {cap:,} bytes "
+            "(possible decompression bomb)"
+        ) from None
+    except zlib.error as exc:
+        if kind == b"iCCP":
+            raise ImageError(f"{path}: damaged ICC profile ({exc})") from None
+        return inflater.size, None
+    return inflater.size, inflated if kind == b"iCCP" else None
+
+
+def _png_compressed_text(kind: bytes, data: bytes) -> bytes | None:
+    """The zlib stream inside an ``iCCP``, ``zTXt`` or compressed ``iTXt`` chunk; ``None`` if none."""
+    name_end = data.find(b"\x00")
+    if name_end < 0:
+        return None
+    if kind in (b"iCCP", b"zTXt"):
+        return data[name_end + 2 :]  # after the name's NUL: one compression-method byte
+    if len(data) < name_end + 3 or data[name_end + 1] != 1:  # iTXt: compression flag, then method
+        return None
+    rest = data[name_end + 3 :]
+    language_end = rest.find(b"\x00")
+    keyword_end = rest.find(b"\x00", language_end + 1) if language_end >= 0 else -1
+    return rest[keyword_end + 1 :] if keyword_end >= 0 else None
+
+
+def _exif_orientation(data: bytes) -> int:
+    """The Orientation in an EXIF block; 1 (as stored) if there is none or the block is unreadable."""
+    from PIL import Image
+
+    exif = Image.Exif()
+    try:
+        exif.load(data)
+        value = int(exif.get(_ORIENTATION, 1))
+    except Exception:
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
+# TIFF compressions whose decoders tifffile takes from the standard library when imagecodecs is not
+# installed; those ignore the output size tifffile passes them, so _check_tiff_segments caps them.
+_TIFF_DEFLATE = (8, 32946, 50013)
+_TIFF_LZMA = 34925
+_TIFF_PACKBITS = 32773
+
+
+def _check_tiff_segments(path: Path, tif: Any, page: Any) -> None:
+    """Refuse a TIFF whose compressed strips or tiles decode to more than their declared size.
+
+    tifffile inflates each strip or tile whole, so a 1 MB strip of a 64×64 image can become 1 GB
+    in memory. Each segment is inflated here first, in pieces and counted only, against the bytes
+    its strip or tile holds. A tile may be padded past the image's edge, but not beyond 16 MiB more
+    than the whole image, so a huge tile on a tiny image cannot carry a bomb either.
+    """
+    compression = page.compression
+    if compression not in (*_TIFF_DEFLATE, _TIFF_LZMA, _TIFF_PACKBITS):
+        return
+    samples = page.samplesperpixel if page.planarconfig == 1 else 1
+    if page.is_tiled:
+        segment = page.tiledepth * page.tilelength * page.tilewidth * samples * 2
+        image = page.imagedepth * page.imagelength * page.imagewidth * page.samplesperpixel * 2
+        segment = min(segment, max(image, 0) + (16 << 20))
+    else:
+        segment = page.rowsperstrip * page.imagewidth * samples * 2
+    fh = tif.filehandle
+    for offset, count in zip(page.dataoffsets, page.databytecounts):
+        if not count:
+            continue
+        fh.seek(offset)
+        data = fh.read(count)
+        if _decoded_size(compression, data, segment) > segment:
+            raise ImageError(
+                f"{path}: a compressed strip or tile inflates beyond the {segment:,} bytes the header "
+                "declares for it (possible decompression bomb)"
+            )
+
+
+def _decoded_size(compression: int, data: bytes, cap: int) -> int:
+    """How many bytes ``data`` decodes to, counted no further than just past ``cap``."""
+    if compression in _TIFF_DEFLATE:
+        inflater = _Inflater(cap)
+        try:
+            inflater.feed(data)
+            inflater.finish()
+        except _TooLarge:
+            return cap + 1
+        return inflater.size
+    if compression == _TIFF_LZMA:
+        import lzma
+
+        d = lzma.LZMADecompressor()
+        size = len(d.decompress(data, _INFLATE_STEP))
+        while size <= cap and not d.eof and not d.needs_input:
+            size += len(d.decompress(b"", _INFLATE_STEP))
+        return size
+    size = i = 0  # PackBits: a header byte, then a literal run or one byte repeated
+    while i < len(data) and size <= cap:
+        n = data[i]
+        if n < 128:
+            size, i = size + n + 1, i + n + 2
+        elif n > 128:
+            size, i = size + 257 - n, i + 2
+        else:
+            i += 1
+    return size
 
 
 def output_format(path: Path) -> str:
@@ -227,6 +482,15 @@ def write_image(
         if isinstance(exc, ImageError):
             raise
         raise ImageError(f"{path}: cannot write image ({_one_line(exc)})") from None
+    if image.bit_depth == 16 and fmt not in ("PNG", "TIFF"):
+        from .api import GeneditWarning
+
+        warnings.warn(
+            f"{path}: {fmt} holds 8 bits per channel, so this 16-bit image was written at 8 bits "
+            "(write .png or .tif to keep 16)",
+            GeneditWarning,
+            stacklevel=2,
+        )
     return path
 
 

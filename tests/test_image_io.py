@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import struct
+import warnings
 import zlib
 from pathlib import Path
 
@@ -259,3 +261,66 @@ def test_max_pixels_limit_applies_to_normal_images(tmp_path):
     with pytest.raises(ImageError, match="100 pixels exceeds the limit of 99"):
         read_image(tmp_path / "a.png", max_pixels=99)
     assert read_image(tmp_path / "a.png", max_pixels=100).size == (10, 10)
+
+
+def _with_orientation(path: Path, arr: np.ndarray, orientation: int) -> None:
+    """``arr`` (uint16) stored as ``path`` with an EXIF/TIFF orientation, in the container's own way."""
+    if path.suffix == ".tif":
+        tifffile.imwrite(path, arr, photometric="rgb", extratags=[(0x0112, 3, 1, orientation, True)])
+        return
+    h, w, c = arr.shape
+    buf = io.BytesIO()
+    png.Writer(w, h, greyscale=False, bitdepth=16).write(buf, arr.reshape(h, w * c))
+    chunks = list(png.Reader(bytes=buf.getvalue()).chunks())
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    chunks.insert(1, (b"eXIf", exif.tobytes()[6:]))
+    with open(path, "wb") as f:
+        png.write_chunks(f, chunks)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_16bit_orientation_is_applied_as_pillow_applies_it_at_8bit(tmp_path, suffix, orientation):
+    stored8 = RNG.integers(0, 256, (3, 5, 3), dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(stored8).save(tmp_path / "ref.png", exif=exif.tobytes())
+    _with_orientation(tmp_path / f"in{suffix}", stored8.astype(np.uint16) * 257, orientation)
+
+    shown8 = np.round(read_image(tmp_path / "ref.png").pixels * 255).astype(np.uint16)
+    image = read_image(tmp_path / f"in{suffix}")
+
+    assert image.bit_depth == 16
+    assert np.array_equal(np.round(image.pixels * 65535).astype(np.uint16), shown8 * 257)
+
+
+@pytest.mark.parametrize("channels", [2, 3, 4])
+def test_planar_16bit_tiff_is_read_at_full_depth(tmp_path, channels):
+    arr = RNG.integers(0, 65536, (5, 7, channels), dtype=np.uint16)
+    photometric = "rgb" if channels >= 3 else "minisblack"
+    extra = {"extrasamples": ("unassalpha",)} if channels in (2, 4) else {}
+    tifffile.imwrite(
+        tmp_path / "in.tif",
+        np.moveaxis(arr, -1, 0),
+        photometric=photometric,
+        planarconfig="separate",
+        **extra,
+    )
+
+    image = read_image(tmp_path / "in.tif")
+
+    assert image.bit_depth == 16 and image.pixels.shape == (5, 7, channels)
+    assert np.array_equal(np.round(image.pixels * 65535).astype(np.uint16), arr)
+
+
+def test_16bit_written_to_an_8bit_container_warns(tmp_path):
+    from genedit_core.api import GeneditWarning
+
+    image = ImageData(np.full((2, 3, 3), 0.5, np.float32), bit_depth=16)
+    with pytest.warns(GeneditWarning, match=r"out\.webp: WEBP holds 8 bits per channel"):
+        write_image(tmp_path / "out.webp", image)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        write_image(tmp_path / "out.png", image)  # PNG and TIFF keep 16 bits: no warning
+        write_image(tmp_path / "out.tif", image)
