@@ -70,6 +70,8 @@ def test_verbose_shows_third_party_lines_labelled_with_their_origin(noisy_env, h
         args.insert(0, "--verbose")
     else:
         env["GENEDIT_VERBOSE"] = "1"
+        # as inherited from a quiet genedit parent process: taken back for a verbose run
+        env.update({"TORCH_LOGS": "-torch", "GENEDIT_SET_TORCH_LOGS": "1"})
     result = run_cli(*args, env=env)
     assert result.returncode == 0, result.stderr
     for line in OWN:

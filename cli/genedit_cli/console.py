@@ -96,13 +96,26 @@ def setup_output(verbose: bool = False) -> None:
     if _handler not in root.handlers:
         root.addHandler(_handler)  # also keeps logging.warning() from installing its own handler
     root.setLevel(logging.INFO if verbose else logging.WARNING)
-    if not verbose and "torch" not in sys.modules:
-        # torch logs through handlers of its own (never reaching ours); '-torch' raises its threshold
-        # to ERROR. Read by torch at import; a TORCH_LOGS the user set is left alone.
-        os.environ.setdefault("TORCH_LOGS", "-torch")
+    _quiet_torch_logs(not verbose)
     from genedit_core.progress import set_activity_handler
 
     set_activity_handler(_status_line)
+
+
+_TORCH_LOGS_MARK = "GENEDIT_SET_TORCH_LOGS"  # says that TORCH_LOGS is ours, not the user's
+
+
+def _quiet_torch_logs(quiet: bool) -> None:
+    """torch logs through handlers of its own, never reaching ours: TORCH_LOGS=-torch raises their
+    threshold to ERROR. torch reads it at import, so it is set before; one the user set is left
+    alone, and ours is taken back for a verbose run (children and later in-process calls inherit it).
+    """
+    if quiet:
+        if "torch" not in sys.modules and "TORCH_LOGS" not in os.environ:
+            os.environ["TORCH_LOGS"] = "-torch"
+            os.environ[_TORCH_LOGS_MARK] = "1"
+    elif os.environ.pop(_TORCH_LOGS_MARK, None):
+        os.environ.pop("TORCH_LOGS", None)
 
 
 def show_warnings() -> None:
