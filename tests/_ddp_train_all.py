@@ -9,6 +9,8 @@ JOBS.json is a list of jobs:
   trainer joins and leaves its own process group, as in a launch of its own.
 * ``{"model": "drift", "out": RUN_DIR, "expect_code": 1}``: the tiny task with a step that calls the
   unwrapped network, so DDP never synchronises its gradients; the trainer must refuse the result.
+* ``{"model": "noise", "out": RUN_DIR}``: the tiny task, recording what ``ctx.randn`` gave each step
+  (in the record's ``noise``), to compare between processes.
 
 Starting torch twice per model would cost more than the tiny trainings themselves, so the jobs
 share one launch. Each job's exit code (and error message) is written per rank to
@@ -46,13 +48,28 @@ class DriftTask(TinyTask):
         return {"loss": loss.detach()}
 
 
-def _drift(run: Path) -> None:
+class NoiseTask(TinyTask):
+    """TinyTask that keeps the step noise it draws."""
+
+    name = "noise"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.drawn: list[list[float]] = []
+
+    def train_step(self, batch, ctx):
+        self.drawn.append(ctx.randn(3).tolist())
+        return super().train_step(batch, ctx)
+
+
+def _tiny(kind: str, run: Path) -> dict:
     from genedit_core.training.config import load_config
     from genedit_core.training.trainer import Trainer
 
-    task = DriftTask()
+    task = DriftTask() if kind == "drift" else NoiseTask()
     cfg = load_config(task.default_config, None, ["train.steps=3", "train.device=cpu"])
     Trainer(task, cfg, run, quiet=True).fit()
+    return {"noise": task.drawn} if kind == "noise" else {}
 
 
 def main() -> None:
@@ -66,12 +83,12 @@ def main() -> None:
         label = " ".join(job["argv"]) if "argv" in job else job["model"]
         print(f"=== rank {rank}: {label}", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
-        message = ""
+        message, extra = "", {}
         try:
             if "argv" in job:
                 genedit_main(list(job["argv"]))
             else:
-                _drift(Path(job["out"]))
+                extra = _tiny(job["model"], Path(job["out"]))
             code = 0
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
@@ -86,6 +103,7 @@ def main() -> None:
             "code": code,
             "message": message,
             "seconds": round(time.perf_counter() - t0, 2),
+            **extra,
         }
         (out / f"{job['model']}.rank{rank}.json").write_text(json.dumps(record))
         if code != job.get("expect_code", 0):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -114,6 +115,7 @@ def _jobs(models: list[str], runs: Path) -> list[dict]:
         for s in COMMON + sets:
             argv += ["--set", s]
         jobs.append({"model": name, "argv": argv})
+    jobs.append({"model": "noise", "out": str(runs / "noise")})
     jobs.append({"model": "drift", "out": str(runs / "drift"), "expect_code": 1})  # last: it fails
     return jobs
 
@@ -135,10 +137,21 @@ def ddp_results(request, tmp_path_factory) -> tuple[Path, Path, str]:
     env["OMP_NUM_THREADS"] = "1"
     env.pop("GENEDIT_LOAD_PLUGINS", None)  # every installed plugin, as a user has them
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
-    proc = subprocess.run(
-        [*cmd, str(DRIVER), str(records), str(jobs)], env=env, capture_output=True, text=True, timeout=420
+    proc = subprocess.Popen(
+        [*cmd, str(DRIVER), str(records), str(jobs)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # a hung launch is stopped with its workers, not left running
     )
-    return records, runs, proc.stdout + proc.stderr
+    try:
+        output, _ = proc.communicate(timeout=420)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        output, _ = proc.communicate()
+        output += "\n[the torchrun launch did not finish in 420 s and was killed]"
+    return records, runs, output
 
 
 def _record(records: Path, model: str, rank: int, output: str) -> dict:
@@ -192,6 +205,22 @@ def test_trainer_refuses_a_ddp_run_whose_processes_drifted_apart(ddp_results):
         assert rec["code"] == 1, rec
         assert "processes ended with different weights for net" in rec["message"], rec
         assert "unwrap" in rec["message"]
+
+
+@pytest.mark.slow
+def test_each_process_draws_its_own_step_noise(ddp_results):
+    """ctx.randn differs between processes (else both would make the same fakes), and within one
+    process from step to step; rank 0 keeps the single-process stream, seeded from (seed, step)."""
+    import torch
+
+    records, _, output = ddp_results
+    r0, r1 = (_record(records, "noise", rank, output) for rank in (0, 1))
+    assert r0["code"] == 0 and r1["code"] == 0, (r0, r1)
+    assert len(r0["noise"]) == len(r1["noise"]) == 3
+    assert all(a != b for a, b in zip(r0["noise"], r1["noise"]))
+    assert r0["noise"][0] != r0["noise"][1]
+    expected = torch.randn(3, generator=torch.Generator().manual_seed(1)).tolist()  # seed 0, step 1
+    assert r0["noise"][1] == pytest.approx(expected)
 
 
 def test_unwrap_and_the_wrapped_networks_attribute_hint():

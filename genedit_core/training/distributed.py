@@ -152,5 +152,14 @@ def barrier(d: Dist) -> None:
 
 
 def teardown(d: Dist) -> None:
+    """Leave the process group, after freeing the DDP wrappers that refer to it.
+
+    A wrapper (its gradient reducer) that outlives the group destroys it when it is freed, from a
+    place that holds the GIL while gloo's worker threads wait for it: the process hangs. Collecting
+    first frees wrappers held only by reference cycles while the group is still alive.
+    """
     if d.enabled and dist.is_initialized():
+        import gc
+
+        gc.collect()
         dist.destroy_process_group()

@@ -8,6 +8,7 @@ import logging
 import math
 import random
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -171,6 +172,13 @@ class Trainer:
         d = distributed.setup(device)
         try:
             return self._fit(tcfg, device, d)
+        except BaseException as exc:
+            if d.enabled:
+                # The traceback keeps the step's frames, and the DDP wrappers in them, alive past
+                # teardown; a wrapper freed after its process group is gone can deadlock the process
+                # (gloo joins its threads holding the GIL). Free them while the group still exists.
+                traceback.clear_frames(exc.__traceback__)
+            raise
         finally:
             distributed.teardown(d)
 
@@ -242,7 +250,11 @@ class Trainer:
                     for net in trainable.values():
                         net.train()
                     gen_device = device if device.type == "cuda" else torch.device("cpu")
-                    ctx.generator = torch.Generator(gen_device).manual_seed(seed * 1_000_003 + step)
+                    # Seeded from (seed, step, rank): reproducible on resume, and each DDP process
+                    # draws its own noise (else every process would make the same fakes). The CPU
+                    # generator keeps only the low 32 bits of a seed, so the rank offset lives there.
+                    noise_seed = seed * 1_000_003 + step + d.rank * 0x9E3779B1
+                    ctx.generator = torch.Generator(gen_device).manual_seed(noise_seed)
                     agg: dict[str, float] = {}
                     for micro in range(accumulate):
                         ctx.accumulating = micro < accumulate - 1
