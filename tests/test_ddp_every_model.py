@@ -135,6 +135,7 @@ def ddp_results(request, tmp_path_factory) -> tuple[Path, Path, str]:
     jobs.write_text(json.dumps(_jobs(wanted, runs)))
     env = dict(os.environ)
     env["OMP_NUM_THREADS"] = "1"
+    env["COLUMNS"] = "400"  # one message, one line, whatever the temporary path's length
     env.pop("GENEDIT_LOAD_PLUGINS", None)  # every installed plugin, as a user has them
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
     proc = subprocess.Popen(
@@ -187,6 +188,7 @@ def test_model_trains_under_torchrun_with_two_processes(model, ddp_results):
             f"{model}: rank {rank} exited {rec['code']} {rec['message']}\n{output[-3000:]}"
         )
     run = runs / model
+    assert output.count(f"run saved in {run};") == 1  # said once, by rank 0, not once per process
     last = json.loads((run / "checkpoints" / "last.json").read_text())
     assert last["step"] == 2
     assert (run / "checkpoints" / last["dir"] / "nets.safetensors").is_file()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -70,7 +71,8 @@ def train(
         cfg["train"]["device"] = device
     trainer = Trainer(task, cfg, run_dir, data=data, resume=resume is not None, quiet=quiet)
     result = trainer.fit()
-    err.print(f"run saved in {result}; use it with --weights {result}")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, once (rank 0 wrote the run)
+        err.print(f"run saved in {result}; use it with --weights {result}")
 
 
 def evaluate(
