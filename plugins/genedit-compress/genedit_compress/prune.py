@@ -48,6 +48,11 @@ def apply(model: Any, ctx: Context) -> Outcome:
     layers = prunable(module, model, get_bool(ctx.params, "include_io", False))
     if not layers:
         raise ValueError("no conv or linear layers to prune")
+    for m in layers.values():
+        # Weights loaded from some checkpoints are strided views (ESPCN's are); torch's pruning
+        # flattens them with .view(-1), which needs contiguous memory. Same Parameter, new storage.
+        if not m.weight.is_contiguous():
+            m.weight.data = m.weight.data.contiguous()
     pairs = [(m, "weight") for m in layers.values()]
     if scope == "global":
         tprune.global_unstructured(pairs, pruning_method=tprune.L1Unstructured, amount=amount)

@@ -56,6 +56,25 @@ def test_unstructured_sparsity_is_real_and_permanent(plugins, tiny, tmp_path, sc
     )
 
 
+@pytest.mark.parametrize("scope", ["global", "layer"])
+def test_unstructured_prunes_strided_weights(plugins, tiny, tmp_path, scope):
+    """Weights that are strided views (as ESPCN's load) once crashed torch's flattening (.view)."""
+    convs = [tiny.module.body[0].conv1, tiny.module.conv_after_body]
+    with torch.no_grad():
+        for m in convs:
+            m.weight.data = m.weight.data.transpose(0, 1).contiguous().transpose(0, 1)
+    assert not any(m.weight.is_contiguous() for m in convs)
+    x = torch.rand(1, 3, 10, 8)
+    with torch.no_grad():
+        before = tiny.forward(x)
+    report = optimize(plugins, tiny, "prune-unstructured", tmp_path, amount=0.5, scope=scope)
+    assert abs(report["details"]["sparsity_pruned_layers"] - 0.5) < 0.01
+    assert report["details"]["sparsity_per_layer"]["body.0.conv1"] > 0.3
+    with torch.no_grad():
+        after = tiny.forward(x)
+    assert after.shape == before.shape and not torch.equal(after, before)
+
+
 def test_sparse_file_round_trip_and_smaller(plugins, tiny, tmp_path):
     from genedit_compress.prune import read_sparse
     from safetensors.torch import load_file
