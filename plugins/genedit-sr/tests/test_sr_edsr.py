@@ -233,7 +233,7 @@ def test_res_scale_from_config_json(tmp_path):
 
 def test_card_variant_config_without_mean_shift():
     """The super-image card variant says mean_shift False / input_range 1 even if sub_mean is in the file."""
-    from genedit_sr.layouts import build_network
+    from genedit_sr.build import build_network
 
     sd = official_state(3)
     card = genedit_core.get_card("edsr-baseline")
@@ -346,7 +346,7 @@ def test_rrdb_weights_for_edsr_point_to_realesrgan(tmp_path):
 
 
 def test_bf16_channels_last_runs_close_to_fp32():
-    from genedit_sr.layouts import build_network
+    from genedit_sr.build import build_network
 
     sd = official_state(2)
     card = genedit_core.get_card("edsr")

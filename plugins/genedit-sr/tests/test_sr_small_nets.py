@@ -43,7 +43,7 @@ def request(name: str, state: dict, scale: int | None = None, config: dict | Non
 
 
 def build(req: LoadRequest):
-    from genedit_sr.layouts import build_network
+    from genedit_sr.build import build_network
 
     return build_network(req)
 

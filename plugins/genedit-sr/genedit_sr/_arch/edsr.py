@@ -1,7 +1,7 @@
 """EDSR (Lim et al., 2017, https://arxiv.org/abs/1707.02921): residual blocks without batch norm.
 
 Parameter names follow the BasicSR convention (``conv_first``, ``body.N.conv1/conv2``,
-``conv_after_body``, ``upsample.K``, ``conv_last``); :mod:`genedit_sr.layouts` maps the official
+``conv_after_body``, ``upsample.K``, ``conv_last``); :mod:`genedit_sr.layouts.edsr` maps the official
 EDSR-PyTorch names onto them. The value-range handling of the three published layouts differs only
 by a per-channel affine map before and after the network, so it is held as four non-persistent
 buffers: input ``x * in_scale + in_bias`` and output ``y * out_scale + out_bias``. The defaults are

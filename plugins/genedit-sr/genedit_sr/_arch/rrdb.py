@@ -1,7 +1,7 @@
 """RRDBNet, the generator of ESRGAN (Wang et al., 2018) and Real-ESRGAN (Wang et al., 2021).
 
 Parameter names follow BasicSR / Real-ESRGAN (``conv_first``, ``body.N.rdbK.convJ``, ``conv_body``,
-``conv_upK``, ``conv_hr``, ``conv_last``); :mod:`genedit_sr.layouts` maps both ESRGAN layouts onto
+``conv_upK``, ``conv_hr``, ``conv_last``); :mod:`genedit_sr.layouts.rrdb` maps both ESRGAN layouts onto
 them. The trunk always upsamples by ``2 ** num_upsample`` (nearest neighbour, then a conv); smaller
 scales pixel-unshuffle the input first (×2: by 2, so ``conv_first`` takes 12 channels; ×1: by 4,
 48 channels), which keeps the expensive trunk at a quarter or a sixteenth of the pixels.
