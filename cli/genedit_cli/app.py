@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
 from genedit_core import __version__
 from genedit_core.errors import GeneditError, UsageError
 
-from .console import err, fail, out, setup_output, verbose_from_env
+from .console import err, fail, out, setup_output, styled, verbose_from_env, warn
 
 app = typer.Typer(
     name="genedit",
@@ -151,12 +151,13 @@ def list_cmd(
         out.print(table)
         if not wide:
             err.print(
-                "[dim]* default weights. 'genedit info MODEL' shows a card; --wide adds aliases and summaries.[/]"
+                "* default weights. 'genedit info MODEL' shows a card; --wide adds aliases and summaries.",
+                style="dim",
             )
     broken = [i for i in plugins.infos.values() if i.error]
     if broken:
-        err.print(
-            f"[yellow]warning:[/] {len(broken)} plugin(s) failed to load: "
+        warn(
+            f"{len(broken)} plugin(s) failed to load: "
             + ", ".join(i.name for i in broken)
             + " (see 'genedit plugins')"
         )
@@ -173,7 +174,7 @@ def info(
     if as_json:
         out.print_json(json.dumps(data))
         return
-    out.print(f"[bold]{card.name}[/bold]  ({card.family}, plugin {card.plugin})")
+    out.print(styled((card.name, "bold"), f"  ({card.family}, plugin {card.plugin})"))
     out.print(card.summary)
     for key in ("aliases", "tasks", "scales", "licence", "paper", "bf16_safe", "fp16_safe"):
         value = data[key]
@@ -193,7 +194,7 @@ def info(
         out.print("  variants: none (no weights needed)")
     for v in card.variants:
         default = " (default)" if v.name == card.default_variant else ""
-        out.print(f"    [bold]{v.name}[/bold]{default}: {v.source}  licence {v.licence}")
+        out.print(styled("    ", (v.name, "bold"), f"{default}: {v.source}  licence {v.licence}"))
         for s, f in sorted(v.files.items()):
             sha = f" sha256 {f.sha256[:16]}…" if f.sha256 else ""
             out.print(f"      {'x' + str(s) if s else 'file'}: {f.filename}{sha}")
@@ -214,14 +215,13 @@ def plugins(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     for col in ("plugin", "version", "distribution", "hooks", "models", "status"):
         table.add_column(col)
     for i in infos:
-        from rich.markup import escape
-
-        status = f"[red]error: {escape(i.error)}[/red]" if i.error else "ok"
-        if i.warnings:
-            status += "".join(f"\n[yellow]{escape(w)}[/yellow]" for w in i.warnings)
-        table.add_row(
-            i.name, i.version, i.distribution, ", ".join(i.hooks), ", ".join(i.models + i.methods), status
-        )
+        status = styled((f"error: {i.error}", "red")) if i.error else styled("ok")
+        for w in i.warnings:
+            status.append(f"\n{w}", style="yellow")
+        if i.command_error:
+            status.append(f"\ncommands not added: {i.command_error}", style="red")
+        provides = i.models + i.methods + [f"command:{c}" for c in i.commands]
+        table.add_row(i.name, i.version, i.distribution, ", ".join(i.hooks), ", ".join(provides), status)
     out.print(table if infos else "No plugins installed (or none allowed by GENEDIT_LOAD_PLUGINS).")
 
 
@@ -406,20 +406,112 @@ def generate(
 
 
 def _add_core_commands() -> None:
-    from . import cmd_optimize, cmd_train
+    from . import cmd_train
 
     cmd_train.register(app)
-    cmd_optimize.register(app)
 
 
 _add_core_commands()
 
+# Commands that plugins released with genedit add (docs/cli.md documents them). Only names: the CLI
+# imports no plugin. When one is missing, the error says which distribution brings it and why it is
+# not there (not installed, left out by GENEDIT_LOAD_PLUGINS, failed to load).
+PLUGIN_COMMANDS = {
+    "optimize": "genedit-compress",
+    "export": "genedit-compress",
+    "save": "genedit-compress",
+    "push": "genedit-compress",
+    "bench": "genedit-compress",
+}
+
+# What the last _add_plugin_commands added, and for which plugin set (main() may run several times in
+# one process, e.g. in tests, each time with the plugin set current then).
+_added: dict[str, Any] = {"plugins": None, "commands": [], "groups": []}
+
+
+def _command_names(commands: list[Any], groups: list[Any]) -> list[str | None]:
+    """The names click will give Typer's registered commands and sub-apps (None: unnamed sub-app)."""
+    from typer.main import get_command_name
+
+    names: list[str | None] = [
+        c.name or (get_command_name(c.callback.__name__) if c.callback is not None else None)
+        for c in commands
+    ]
+    names += [g.name or getattr(g.typer_instance.info, "name", None) or None for g in groups]
+    return names
+
 
 def _add_plugin_commands() -> None:
+    """Call each plugin's ``register_commands`` on its own, and add what it registered to ``app``.
+
+    A plugin registers into an app of its own first, so a plugin that raises adds nothing (its
+    error goes to its PluginInfo, shown by 'genedit plugins') and never costs another plugin its
+    commands. A command name already taken (by genedit itself or a plugin loaded earlier) is refused
+    for the later plugin, with a warning on its PluginInfo.
+    """
+    from genedit_core.plugins import describe_error
+
+    plugins = _plugins()
+    if _added["plugins"] is plugins:
+        return
+    app.registered_commands[:] = [c for c in app.registered_commands if c not in _added["commands"]]
+    app.registered_groups[:] = [g for g in app.registered_groups if g not in _added["groups"]]
+    _added.update(plugins=plugins, commands=[], groups=[])
+    owner = {
+        name: "genedit itself" for name in _command_names(app.registered_commands, app.registered_groups)
+    }
+    for info, register_commands in plugins.per_plugin("register_commands"):
+        staging = typer.Typer()
+        info.commands, info.command_error = [], None
+        try:
+            register_commands(app=staging)
+        except Exception as exc:  # a plugin's commands must not break the CLI
+            info.command_error = describe_error(exc)
+            continue
+        items = [(c, app.registered_commands, _added["commands"]) for c in staging.registered_commands]
+        items += [(g, app.registered_groups, _added["groups"]) for g in staging.registered_groups]
+        names = _command_names(staging.registered_commands, staging.registered_groups)
+        for (item, target, added), name in zip(items, names):
+            if name is None:
+                info.warnings.append("a command group without a name was not added (give add_typer a name=)")
+            elif name in owner:
+                info.warnings.append(
+                    f"command '{name}' is already provided by {owner[name]}; this one is not added"
+                )
+            else:
+                owner[name] = f"plugin '{info.name}'"
+                target.append(item)
+                added.append(item)
+                info.commands.append(name)
+
+
+def _missing_plugin_command(argv: list[str]) -> str | None:
+    """Why ``genedit COMMAND`` is unknown when COMMAND comes from a plugin that is not loaded."""
+    name = next((a for a in argv if not a.startswith("-")), None)
+    dist = PLUGIN_COMMANDS.get(name or "")
+    if name is None or dist is None:
+        return None
+    if name in _command_names(app.registered_commands, app.registered_groups):
+        return None
+    import os
+    from importlib import metadata
+
+    def norm(text: str) -> str:
+        return text.lower().replace("_", "-").replace(".", "-")
+
+    infos = [i for i in _plugins().infos.values() if norm(i.distribution) == dist]
+    where = f"'genedit {name}' comes from the {dist} plugin"
+    if broken := [i for i in infos if i.error or i.command_error]:
+        why = broken[0].error or broken[0].command_error
+        return f"{where}, which failed to load ({why}); see 'genedit plugins'"
+    if infos:
+        return f"{where}, which did not add it; see 'genedit plugins'"
     try:
-        _plugins().hook.register_commands(app=app)
-    except Exception as exc:  # a plugin's command must not break the CLI
-        err.print(f"[yellow]warning:[/] a plugin failed to add commands: {exc}")
+        metadata.distribution(dist)
+    except metadata.PackageNotFoundError:
+        return f"{where}, which is not installed: pip install {dist}"
+    allowed = os.environ.get("GENEDIT_LOAD_PLUGINS", "")
+    return f"{where}, which GENEDIT_LOAD_PLUGINS={allowed!r} leaves out (add {dist} to it)"
 
 
 def _describe_tasks() -> None:
@@ -444,6 +536,8 @@ def main(argv: list[str] | None = None) -> None:
     _add_plugin_commands()
     _describe_tasks()
     try:
+        if missing := _missing_plugin_command(sys.argv[1:] if argv is None else argv):
+            raise UsageError(missing)
         # Without standalone mode, click returns the code of a raised typer.Exit instead of raising it.
         code = app(args=argv, standalone_mode=False)
     except GeneditError as exc:

@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.markup import escape
 
 from genedit_core.errors import PluginError, UsageError
 
-from .console import err, out
+from .console import err, out, warn
 
 
 def register(app: typer.Typer) -> None:
@@ -137,7 +136,7 @@ def datasets(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
     sets, problems = sample_sets()
     for line in problems:
-        err.print(f"[yellow]warning:[/] {escape(line)}")
+        warn(line)
     rows = [
         {
             "name": f"builtin:{s.name}",
@@ -159,5 +158,5 @@ def datasets(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     table.add_column("plugin", no_wrap=True)
     table.add_column("summary")
     for r in rows:
-        table.add_row(escape(r["name"]), r["plugin"], escape(f"{r['summary']}. Licence: {r['licence']}"))
+        table.add_row(r["name"], r["plugin"], f"{r['summary']}. Licence: {r['licence']}")
     out.print(table)

@@ -5,6 +5,11 @@ named ``genedit...``) are always shown, one line each. Third-party warnings and 
 deprecations, onnxruntime's advice) are shown only with ``genedit --verbose`` (or
 ``GENEDIT_VERBOSE=1``), labelled with where they came from, so they are never mistaken for ours.
 Errors logged by third-party code still show. Progress goes to stderr so stdout stays for results.
+
+Everything printed is plain text: both consoles have rich markup turned off, so a path, an error, a
+plugin's hint or a card's summary is shown exactly as it is (``[/x]`` cannot break the printer,
+``pkg[onnx]`` keeps its brackets). Only genedit's own styling adds colour, through
+:func:`styled` parts and the ``fail``/``warn``/``note`` labels, never by parsing the text.
 """
 
 from __future__ import annotations
@@ -19,10 +24,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# markup=False: a string given to print() is shown as it is; styling comes only from Text and style=
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 VERBOSE_ENV = "GENEDIT_VERBOSE"
 STATUS_DELAY_S = 0.5  # a wait shorter than this is not announced (no flicker for a Hub that answers)
@@ -57,9 +63,9 @@ def _origin(filename: str) -> str:
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     if _is_own_warning(category):
-        err.print(f"[yellow]warning:[/] {escape(str(message))}", markup=True)
+        warn(str(message))
     elif _state["verbose"]:
-        err.print(f"[dim]{_origin(filename)} {category.__name__}:[/] {escape(str(message))}", markup=True)
+        err.print(styled((f"{_origin(filename)} {category.__name__}:", "dim"), " ", str(message)))
 
 
 class _RouteLogs(logging.Handler):
@@ -70,17 +76,17 @@ class _RouteLogs(logging.Handler):
             own = record.name.split(".", 1)[0].startswith("genedit")
             if not own and not _state["verbose"] and record.levelno < logging.ERROR:
                 return
-            message = escape(record.getMessage())
+            message = record.getMessage()
             if own:
                 if record.levelno >= logging.ERROR:
-                    label = "[red]error:[/]"
+                    label = ("error:", "red")
                 elif record.levelno >= logging.WARNING:
-                    label = "[yellow]warning:[/]"
+                    label = ("warning:", "yellow")
                 else:
-                    label = "[dim]info:[/]"
-                err.print(f"{label} {message}", markup=True)
+                    label = ("info:", "dim")
+                err.print(styled(label, " ", message))
             else:
-                err.print(f"[dim]{record.name} {record.levelname.lower()}:[/] {message}", markup=True)
+                err.print(styled((f"{record.name} {record.levelname.lower()}:", "dim"), " ", message))
         except Exception:  # a broken record must not break the command
             self.handleError(record)
 
@@ -123,8 +129,28 @@ def show_warnings() -> None:
     setup_output(_state["verbose"])
 
 
+def styled(*parts: str | tuple[str, str]) -> Text:
+    """One line from plain parts: a string is shown as it is, a ``(text, style)`` pair in that style.
+
+    The only way genedit adds colour to a message, so text from users, files and plugins is never
+    read as markup.
+    """
+    return Text.assemble(*parts)
+
+
 def fail(message: str) -> None:
-    err.print(f"[red]error:[/] {escape(message)}", markup=True)
+    """``error: MESSAGE`` on stderr; the message is plain text, shown as it is."""
+    err.print(styled(("error:", "red"), " ", str(message)))
+
+
+def warn(message: str) -> None:
+    """``warning: MESSAGE`` on stderr; the message is plain text, shown as it is."""
+    err.print(styled(("warning:", "yellow"), " ", str(message)))
+
+
+def note(message: str) -> None:
+    """``note: MESSAGE`` on stderr, for things worth knowing that are not problems."""
+    err.print(f"note: {message}")
 
 
 # --- waits and long jobs -------------------------------------------------------------------------------
@@ -148,7 +174,7 @@ def _status_line(message: str) -> Iterator[None]:
                 shown["status"] = err.status(message)
                 shown["status"].start()
             else:
-                err.print(f"{message}…", markup=False)
+                err.print(f"{message}…")
 
     timer = threading.Timer(STATUS_DELAY_S, show)
     timer.daemon = True
@@ -183,8 +209,8 @@ class PhaseProgress:
             from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
             self._live = Progress(
-                SpinnerColumn(finished_text="[green]✓[/]"),
-                TextColumn("{task.description}"),
+                SpinnerColumn(finished_text=Text("✓", style="green")),
+                TextColumn("{task.description}", markup=False),  # a phase name is a plugin's text
                 BarColumn(bar_width=24),
                 TextColumn("{task.fields[count]}"),
                 TimeElapsedColumn(),
@@ -210,7 +236,7 @@ class PhaseProgress:
             if self._live is not None:
                 self._task = self._live.add_task(phase, total=total, completed=done or 0, count="", eta="")
             else:
-                err.print(f"{self.title}: {phase}" + (f" ({total})" if total else ""), markup=False)
+                err.print(f"{self.title}: {phase}" + (f" ({total})" if total else ""))
         if self._live is not None and self._task is not None:
             count = f"{done}/{total}" if done is not None and total else ""
             self._live.update(self._task, completed=done or 0, total=total, count=count)
@@ -221,7 +247,7 @@ class PhaseProgress:
             quarter = min(4, 4 * done // total)
             if quarter > self._quarter:
                 self._quarter = quarter
-                err.print(f"{self.title}: {phase} {done}/{total}", markup=False)
+                err.print(f"{self.title}: {phase} {done}/{total}")
 
     def _finish(self) -> None:
         if self._live is not None and self._task is not None:

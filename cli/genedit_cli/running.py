@@ -270,7 +270,7 @@ def _progress(disabled: bool, total: int, console=None, get_time=None):
 
     console = console or err
     progress = Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),  # file names are shown as they are
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
