@@ -33,11 +33,12 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from genedit_sr.data import SRPatches
 from genedit_sr.layouts import make_module
 from genedit_sr.training import RECIPES, SRTask
 
 from genedit_core.training.config import load_config
-from genedit_core.training.data import SRPatches, resolve_data
+from genedit_core.training.data import resolve_data
 from genedit_core.training.trainer import Trainer
 
 TARGET_PCT = 5.0

@@ -36,13 +36,13 @@ IMG = REPO / "docs" / "models" / "img"
 
 def save_grid(rows: list[torch.Tensor], path: Path, scale: int = 3) -> None:
     """Rows of N×C×H×W images (equal N) to one PNG, upscaled with nearest neighbour for viewing."""
-    from genedit_vae.ops import tile_grid
     from PIL import Image
+
+    from genedit_core.imageops import make_grid
 
     ncols = rows[0].shape[0]
     imgs = torch.cat([r.float().cpu().expand(-1, max(x.shape[1] for x in rows), -1, -1) for r in rows])
-    grid = tile_grid(imgs.clamp(0, 1), len(rows), ncols)[0]
-    arr = (grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    arr = (make_grid(imgs.clamp(0, 1), cols=ncols) * 255).round().astype(np.uint8)
     im = Image.fromarray(arr.squeeze(-1) if arr.shape[-1] == 1 else arr)
     im = im.resize((im.width * scale, im.height * scale), Image.NEAREST)
     path.parent.mkdir(parents=True, exist_ok=True)

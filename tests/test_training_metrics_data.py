@@ -6,12 +6,11 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from helpers import run_cli
 from PIL import Image
 
 from genedit_core.metrics import psnr, rgb_to_y, sr_metrics, ssim
-from genedit_core.training.data import ImageFolder, SeededBatches, SRPatches, bicubic_downscale, resolve_data
+from genedit_core.training.data import ImageFolder, resolve_data
 
 
 def test_psnr_ssim_match_scikit_image():
@@ -51,20 +50,6 @@ def test_image_folder_skips_bad_files_with_warning(tmp_path, caplog):
     assert ds.skipped == [str(tmp_path / "broken.png")]
     assert "broken.png" in caplog.text
     assert ds[ds.names.index("sub/b.jpg")].shape == (3, 5, 5)
-
-
-def test_sr_patches_are_seeded_and_consistent():
-    src = resolve_data("builtin:skimage-photos")
-    ds = SRPatches(src, scale=2, patch=16, length=10)
-    g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
-    lr1, hr1 = ds.get(0, g1)
-    lr2, hr2 = ds.get(0, g2)
-    assert torch.equal(lr1, lr2) and torch.equal(hr1, hr2)
-    assert lr1.shape == (3, 16, 16) and hr1.shape == (3, 32, 32)
-    assert torch.allclose(lr1, bicubic_downscale(hr1, 2))
-    batches = SeededBatches(ds, 4, seed=1)
-    lr, hr = batches.batch(3)
-    assert lr.shape == (4, 3, 16, 16) and torch.equal(batches.batch(3)[1], hr)
 
 
 def test_builtin_digits_have_labels_and_heldout_split():

@@ -1,4 +1,4 @@
-"""Datasets for the shared trainer: image folders, paired folders, SR degradation, bundled samples.
+"""Datasets for the shared trainer: image folders, paired folders, bundled samples.
 
 Random augmentation takes an explicit ``torch.Generator`` (see :class:`SeededBatches`), seeded from
 (seed, epoch, position), so the same run resumed mid-way sees exactly the same crops and flips.
@@ -177,61 +177,6 @@ class PairedFolders:
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self.pairs[index]
-
-
-# --- super-resolution degradation ----------------------------------------------------------------
-
-
-def bicubic_downscale(hr: torch.Tensor, scale: int) -> torch.Tensor:
-    """Anti-aliased bicubic downsampling (the usual 'BI' degradation), clamped and 8-bit rounded."""
-    x = hr[None] if hr.ndim == 3 else hr
-    lr = F.interpolate(x, scale_factor=1 / scale, mode="bicubic", align_corners=False, antialias=True)
-    lr = (lr.clamp(0, 1) * 255).round() / 255
-    return lr[0] if hr.ndim == 3 else lr
-
-
-class SRPatches:
-    """Random HR crops with flips/rotations, paired with their bicubic-downscaled LR version.
-
-    ``length`` makes an epoch of that many crops regardless of how few source images there are.
-    """
-
-    def __init__(self, source: Any, scale: int, patch: int = 48, length: int = 1000, augment: bool = True):
-        self.images = [
-            source[i][0] if isinstance(source[i], tuple) else source[i] for i in range(len(source))
-        ]
-        self.scale, self.patch, self.length, self.augment = scale, patch, length, augment
-        hp = patch * scale
-        small = [i for i, im in enumerate(self.images) if min(im.shape[-2:]) < hp]
-        if len(small) == len(self.images):
-            raise UsageError(f"every training image is smaller than the HR patch {hp}px; lower data.patch")
-        self.images = [im for i, im in enumerate(self.images) if i not in small]
-        areas = torch.tensor([im.shape[-1] * im.shape[-2] for im in self.images], dtype=torch.float64)
-        self.weights = areas / areas.sum()
-
-    def __len__(self) -> int:
-        return self.length
-
-    def get(self, index: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        img = self.images[int(torch.multinomial(self.weights, 1, generator=gen))]
-        hp = self.patch * self.scale
-        h, w = img.shape[-2:]
-        y = int(torch.randint(0, h - hp + 1, (1,), generator=gen))
-        x = int(torch.randint(0, w - hp + 1, (1,), generator=gen))
-        hr = img[:, y : y + hp, x : x + hp]
-        if self.augment:
-            flips = torch.randint(0, 2, (3,), generator=gen).tolist()
-            if flips[0]:
-                hr = hr.flip(-1)
-            if flips[1]:
-                hr = hr.flip(-2)
-            if flips[2]:
-                hr = hr.transpose(-1, -2)
-        hr = hr.contiguous()
-        return bicubic_downscale(hr, self.scale), hr
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.get(index, torch.Generator().manual_seed(index))
 
 
 # --- deterministic batching ----------------------------------------------------------------------

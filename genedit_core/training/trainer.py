@@ -365,10 +365,10 @@ class Trainer:
             images = self.task.sample(nets, ctx)
         if images is None:
             return
-        from ..grid import make_grid_tensor
+        from ..imageops import make_grid
         from ..images import ImageData, write_image
 
-        grid = make_grid_tensor(images.detach().float().cpu().clamp(0, 1))
+        grid = make_grid(images.clamp(0, 1))
         write_image(self.run / "samples" / f"step-{step:06d}.png", ImageData(grid))
 
     def _log(self, step, metrics, ctx, metrics_file, writer, progress, bar) -> None:

@@ -69,10 +69,10 @@ def eval_set(model: Any, spec: str | None, crop: int, count: int) -> EvalSet | N
     except ImportError:
         return None
     if "upscale" in model.card.tasks and model.scale > 1:
-        from genedit_core.training.data import bicubic_downscale
+        from genedit_core.imageops import downscale
 
         hrs = [_centre_crop(im[:, : model.in_channels], crop, model.scale) for im in images]
-        lrs = [bicubic_downscale(hr, model.scale) for hr in hrs]
+        lrs = [downscale(hr, model.scale) for hr in hrs]
         return EvalSet(spec, lrs, hrs)
     return EvalSet(spec, [_centre_crop(im[:, : model.in_channels], crop, 1) for im in images], None)
 
@@ -84,9 +84,9 @@ def calibration_images(model: Any, spec: str | None) -> list[torch.Tensor]:
     for im in _images(spec or CALIB_DEFAULT):
         im = im[:, : model.in_channels]
         if scale > 1:
-            from genedit_core.training.data import bicubic_downscale
+            from genedit_core.imageops import downscale
 
-            im = bicubic_downscale(
+            im = downscale(
                 im[..., : im.shape[-2] - im.shape[-2] % scale, : im.shape[-1] - im.shape[-1] % scale], scale
             )
         out.append(im)

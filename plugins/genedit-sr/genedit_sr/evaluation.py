@@ -1,7 +1,7 @@
 """Super-resolution evaluation with the conventions of published tables.
 
 HR references are cropped to a multiple of the scale, degraded with the same anti-aliased bicubic
-downscale the trainer uses (8-bit rounded), upscaled by the model, and compared on the BT.601 Y
+downscale the trainer uses (:func:`genedit_core.imageops.downscale`, 8-bit rounded), upscaled by the model, and compared on the BT.601 Y
 channel with the border cropped by the scale (see :mod:`genedit_core.metrics`). Bicubic upscaling
 of the same LR input is measured alongside, so every table carries its own baseline.
 """
@@ -15,8 +15,9 @@ import numpy as np
 import torch
 
 from genedit_core.errors import UsageError
+from genedit_core.imageops import downscale
 from genedit_core.metrics import sr_metrics
-from genedit_core.training.data import bicubic_downscale, resolve_data
+from genedit_core.training.data import resolve_data
 
 
 def reference_images(data: str | Path, max_side: int | None = None) -> list[tuple[str, torch.Tensor]]:
@@ -53,7 +54,7 @@ def evaluate_upscaler(upscale: Any, references: list[tuple[str, torch.Tensor]], 
     for name, hr in references:
         h, w = hr.shape[-2:]
         hr = hr[:, : h - h % scale, : w - w % scale][None]
-        lr = bicubic_downscale(hr, scale)
+        lr = downscale(hr, scale)
         with torch.inference_mode():
             sr = upscale(lr)
             bic = bicubic(lr)

@@ -15,8 +15,9 @@ from torch import nn
 
 from genedit_core.training import TrainTask
 from genedit_core.training.config import Field, fields_from
-from genedit_core.training.data import SRPatches, resolve_data
+from genedit_core.training.data import resolve_data
 
+from .data import SRPatches
 from .evaluation import evaluate_upscaler, reference_images
 from .layouts import ARCHITECTURES, make_module
 

@@ -145,3 +145,20 @@ def _complete_rrdb(state: dict) -> dict:
             state.setdefault(f"{name}.weight", _z(*shape))
             state.setdefault(f"{name}.bias", _z(shape[0]))
     return state
+
+
+def test_every_architecture_module_is_registered_and_every_network_card_has_one():
+    """A new module in genedit_sr/layouts/ that is not in the registry's tuple would never detect."""
+    import pkgutil
+
+    import genedit_sr.layouts as package
+    from genedit_sr.cards import CARDS
+    from genedit_sr.layouts import ARCH_FOR_CARD, ARCHITECTURES, CARD_FOR_ARCH
+
+    modules = {m.name for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_")}
+    assert modules == {m.__name__.rsplit(".", 1)[1] for m in package._MODULES}
+    for arch in ARCHITECTURES:
+        assert LAYOUTS.names(arch), arch
+        assert ARCH_FOR_CARD[CARD_FOR_ARCH[arch]] == arch
+    networks = {card.name for card in CARDS if card.name not in ("bicubic", "lanczos")}
+    assert networks <= set(ARCH_FOR_CARD)

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from genedit_core.errors import UsageError
+from genedit_core.imageops import make_grid
 from genedit_core.params import get_bool, get_float, get_int, parse_index_ranges
 
 from .sketch import extract_sketch, to_grey
@@ -102,28 +103,17 @@ def interpolate(module, a: torch.Tensor, b: torch.Tensor, steps: int) -> list[to
     return [frames[i : i + 1] for i in range(steps)]
 
 
-def tile_grid(images: torch.Tensor, rows: int, cols: int, pad: int = 2) -> torch.Tensor:
-    """rows·cols images (N×C×H×W, row-major) to one 1×C×H'×W' image with white gutters."""
-    n, c, h, w = images.shape
-    assert n == rows * cols
-    canvas = torch.ones(1, c, rows * (h + pad) + pad, cols * (w + pad) + pad, dtype=images.dtype)
-    for i in range(n):
-        r, q = divmod(i, cols)
-        y, x = pad + r * (h + pad), pad + q * (w + pad)
-        canvas[0, :, y : y + h, x : x + w] = images[i].cpu()
-    return canvas
-
-
 @torch.no_grad()
 def traverse(module, x: torch.Tensor, dims: list[int], radius: float, steps: int) -> torch.Tensor:
     """One row per dimension: the image's posterior mean with that dimension set to each of
-    ``steps`` values in [−radius, radius] (the others fixed), decoded."""
+    ``steps`` values in [−radius, radius] (the others fixed), decoded and tiled into one 1×C×H'×W'
+    CPU image with white gutters."""
     mu, _ = module.encode(x)
     values = torch.linspace(-radius, radius, steps, device=mu.device, dtype=mu.dtype)
     z = mu.repeat(len(dims) * steps, 1)
     for r, d in enumerate(dims):
         z[r * steps : (r + 1) * steps, d] = values
-    return tile_grid(module.decode(z).float(), len(dims), steps)
+    return torch.from_numpy(make_grid(module.decode(z), cols=steps)).permute(2, 0, 1)[None].contiguous()
 
 
 def seed_noise(seed: int, dim: int) -> torch.Tensor:
