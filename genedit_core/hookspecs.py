@@ -49,17 +49,28 @@ def register_models(register: Callable[[ModelCard], None]) -> None:
 
 @hookspec
 def register_commands(app: Any) -> None:
-    """Add sub-commands to the ``genedit`` Typer app, e.g. ``@app.command()``.
+    """Add sub-commands to ``genedit`` with ``@app.command()`` (``app`` is a Typer app).
 
-    Keep command bodies lazy: import heavy modules inside the function.
+    Called once per plugin, on its own, every time genedit starts (``--help`` included): keep the
+    module that defines the commands torch-free and import heavy modules inside command bodies.
+    ``app`` is this plugin's alone; what it holds when the hook returns is added to ``genedit``.
+    If the hook raises, none of its commands are added and the error is shown by
+    ``genedit plugins``; no other plugin loses anything. A command whose name genedit or an earlier
+    plugin already uses is not added (``genedit plugins`` says so). Command bodies may use
+    :mod:`genedit_cli.sdk` (consoles, progress, extra options checked against declared ones) and
+    nothing else from ``genedit_cli``; raise :class:`~genedit_core.errors.GeneditError` subclasses
+    for failures (one line, exit code from the class).
     """
 
 
 @hookspec
-def register_methods(register: Callable[[str, str, str], None]) -> None:
-    """Declare optimisation/export methods as ``register(kind, name, summary)``.
+def register_methods(register: Callable[..., None]) -> None:
+    """Declare optimisation/export methods as ``register(kind, name, summary, options=())``.
 
-    ``kind`` is ``"optimize"`` or ``"export"``; ``genedit list`` and ``genedit plugins`` show them.
+    ``kind`` is ``"optimize"`` or ``"export"``; ``genedit plugins`` shows them. ``options`` are the
+    :class:`~genedit_core.options.Option` s the method reads from ``request.params``: the
+    ``optimize``/``export`` commands list them in their help and refuse any other ``--key value``
+    before loading a model (a method that declares none takes none).
     """
 
 

@@ -17,6 +17,7 @@ import pluggy
 from . import hookspecs
 from .cards import ModelCard
 from .errors import PluginError, UnknownModelError, UsageError
+from .options import Option
 
 ENTRY_POINT_GROUP = "genedit"
 
@@ -31,6 +32,8 @@ class PluginInfo:
     methods: list[str] = field(default_factory=list)
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)  # added by its register_commands
+    command_error: str | None = None  # why its register_commands failed (its models still work)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -42,15 +45,20 @@ class PluginInfo:
             "methods": self.methods,
             "error": self.error,
             "warnings": self.warnings,
+            "commands": self.commands,
+            "command_error": self.command_error,
         }
 
 
 @dataclass(frozen=True)
 class Method:
+    """An optimize method or export format; ``options`` are the ``--key value`` options it reads."""
+
     kind: str
     name: str
     summary: str
     plugin: str
+    options: tuple[Option, ...] = ()
 
 
 class Registry:
@@ -192,13 +200,22 @@ class GeneditPlugins:
             caller = self.pm.subset_hook_caller("register_models", remove_plugins=self._others(name))
             caller(register=cards.append)
             mcaller = self.pm.subset_hook_caller("register_methods", remove_plugins=self._others(name))
-            mcaller(register=lambda kind, mname, summary: methods.append(Method(kind, mname, summary, name)))
+            mcaller(
+                register=lambda kind, mname, summary, options=(): methods.append(
+                    Method(kind, mname, summary, name, tuple(options))
+                )
+            )
             for card in cards:
                 if not isinstance(card, ModelCard):
                     raise PluginError(f"register_models got {type(card).__name__}, expected ModelCard")
             for card in cards:
                 if ":" in card.name or any(":" in a for a in card.aliases):
                     raise PluginError(f"model name '{card.name}': ':' is reserved for plugin:model")
+            for m in methods:
+                if not all(isinstance(o, Option) for o in m.options):
+                    raise PluginError(
+                        f"{m.kind} method '{m.name}': options must be genedit_core.options.Option"
+                    )
             info.warnings = self.registry.add_cards(name, cards, rank=0 if released_with_core else 1)
             for m in methods:
                 self.registry.methods[(m.kind, m.name)] = m
@@ -224,6 +241,23 @@ class GeneditPlugins:
         if card.plugin and self.pm.get_plugin(card.plugin) is not None:
             return self.pm.subset_hook_caller(hook_name, remove_plugins=self._others(card.plugin))
         return getattr(self.pm.hook, hook_name)
+
+    def per_plugin(self, hook_name: str) -> list[tuple[PluginInfo, Any]]:
+        """Every loaded plugin that implements ``hook_name``, in load order, each with a caller of
+        its own implementation only.
+
+        ``pm.hook.X(...)`` calls all plugins in one go and stops at the first exception, so one
+        broken plugin would cost every plugin after it. Hooks each plugin answers for itself, such
+        as ``register_commands``, are called through this instead: the caller records a failure on
+        that plugin's :class:`PluginInfo` and goes on with the next plugin.
+        """
+        caller = getattr(self.pm.hook, hook_name)
+        implementing = {impl.plugin_name for impl in caller.get_hookimpls()}
+        return [
+            (info, self.pm.subset_hook_caller(hook_name, remove_plugins=self._others(name)))
+            for name, info in self.infos.items()
+            if info.error is None and name in implementing
+        ]
 
     def _others(self, name: str) -> list[Any]:
         return [p for p in self.pm.get_plugins() if self.pm.get_name(p) != name]
@@ -260,9 +294,13 @@ def _entry_points() -> list[metadata.EntryPoint]:
     return sorted(seen.values(), key=order)
 
 
-def _describe(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
+    """One line for a plugin's failure, as ``genedit plugins`` shows it: ``TypeError: first line``."""
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+_describe = describe_error
 
 
 _PLUGINS: GeneditPlugins | None = None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from genedit_core import hookimpl
 
-from .methods import EXPORT_FORMATS, OPTIMIZE_METHODS
+from .methods import EXPORT_FORMATS, FORMAT_OPTIONS, OPTIMIZE_METHODS, optimize_options
 
 PLUGIN_NAME = "compress"
 
@@ -16,9 +16,17 @@ PLUGIN_NAME = "compress"
 @hookimpl
 def register_methods(register):
     for name, summary in OPTIMIZE_METHODS.items():
-        register("optimize", name, summary)
+        register("optimize", name, summary, optimize_options(name))
     for name, summary in EXPORT_FORMATS.items():
-        register("export", name, summary)
+        register("export", name, summary, FORMAT_OPTIONS[name])
+
+
+@hookimpl
+def register_commands(app):
+    """``genedit optimize / export / save / push / bench`` (torch-free to register; see commands.py)."""
+    from .commands import register
+
+    register(app)
 
 
 @hookimpl(tryfirst=True)

@@ -1,78 +1,76 @@
-"""``genedit optimize / export / save / push / bench``: make a model smaller or faster, and ship it.
+"""``genedit optimize / export / save / push / bench``: the commands this plugin adds to genedit.
 
-The commands only parse options and print; the work is done by whichever plugin answers the
-``optimize`` / ``export`` hooks (``genedit-compress`` ships the standard methods), and by
-``genedit_compress.publish`` / ``genedit_compress.bench`` for saving, pushing and benchmarking.
-Extra ``--key value`` options reach the method as strings in ``request.params``.
-``optimize`` and ``bench`` take minutes: their phases are shown on stderr as they happen (a
-:class:`~genedit_cli.console.PhaseProgress` passed as the ``progress`` callback), unless ``--quiet``.
+Registered through the ``register_commands`` hook, so they exist only while genedit-compress is
+installed and loaded; the CLI itself knows nothing about them. From the CLI they use only
+:mod:`genedit_cli.sdk` (consoles, progress, extra options). Every ``--key value`` beyond a
+command's own options is checked against the options the method or format declares
+(:mod:`.methods`) before any model is loaded: an unknown or mistyped one is exit 2, naming the
+valid ones. ``genedit optimize --help`` lists them.
+
+``optimize`` and ``export`` dispatch to whichever plugin answers the ``optimize`` / ``export``
+hooks for the method (the methods of other plugins are welcome); ``save``, ``push`` and ``bench``
+are this plugin's own. ``optimize`` and ``bench`` take minutes: their phases are shown on stderr
+as they happen, unless ``--quiet``.
+
+Imported by ``genedit --help``: torch and the worker modules are imported inside command bodies.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
+from genedit_cli.sdk import EXTRA_ARGS, PhaseProgress, err, extra_options, options_help, out
 
 from genedit_core.errors import PluginError, UsageError
 
-from .console import PhaseProgress, err, out
-from .params import parse_extras
-
-EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}
+from .methods import METHOD_OPTIONS, OPTIMIZE_METHODS
 
 WeightsOpt = Annotated[
-    Optional[str], typer.Option(help="Variant name, hf://owner/repo, a file or a saved folder.")
+    str | None, typer.Option(help="Variant name, hf://owner/repo, a file or a saved folder.")
 ]
-ScaleOpt = Annotated[Optional[int], typer.Option("--scale", "-s", help="Upscaling factor.")]
+ScaleOpt = Annotated[int | None, typer.Option("--scale", "-s", help="Upscaling factor.")]
 DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")]
 
 
-def _compress() -> Any:
-    try:
-        import genedit_compress
-    except ImportError:
-        raise UsageError(
-            "this command needs the genedit-compress plugin: pip install genedit-compress"
-        ) from None
-    return genedit_compress
-
-
 def _load(model: str, weights: str | None, scale: int | None, device: str, dtype: str) -> Any:
-    """Load through the core, or through genedit-compress for optimized folders and .onnx files."""
-    try:
-        from genedit_compress.loading import load_model
-    except ImportError:
-        from genedit_core.api import load
+    """Load through this plugin's loader: it also reads optimized folders and ``.onnx`` files."""
+    from .loading import load_model
 
-        return load(model, scale=scale, weights=weights, device=device, dtype=dtype)
     return load_model(model, weights=weights, scale=scale, device=device, dtype=dtype)
 
 
-def _methods(kind: str) -> list[str]:
+def _methods(kind: str) -> dict[str, Any]:
+    """Installed methods of ``kind`` (``optimize`` or ``export``) from every plugin, by name."""
     from genedit_core.plugins import get_plugins
 
-    return sorted(name for (k, name) in get_plugins().registry.methods if k == kind)
+    methods = get_plugins().registry.methods
+    return {name: methods[(k, name)] for (k, name) in sorted(methods) if k == kind}
 
 
-def _print_result(result: Any, as_json: bool) -> None:
-    if as_json:
-        out.print_json(json.dumps(result, default=str))
-        return
-    for key, value in result.items():
-        if isinstance(value, (dict, list)):
-            value = json.dumps(value, default=str)
-        out.print(f"{key}: {value}")
+def _method(kind: str, name: str, option: str) -> Any:
+    available = _methods(kind)
+    if name not in available:
+        raise UsageError(f"{option} {name}: unknown (installed: {', '.join(available) or 'none'})")
+    return available[name]
 
 
 def register(app: typer.Typer) -> None:
-    """Add the commands to ``app`` (called once by genedit_cli.app)."""
+    """Add the commands to ``app`` (the ``register_commands`` hook calls this)."""
+    optimize_help = options_help(
+        {name: m.options for name, m in _methods("optimize").items()},
+        "Method options, passed as --key value (values are checked before the model loads):",
+    )
+    export_help = options_help(
+        {name: m.options for name, m in _methods("export").items()},
+        "Format options, passed as --key value:",
+    )
 
-    @app.command(context_settings=EXTRA)
+    @app.command(context_settings=EXTRA_ARGS, epilog=optimize_help)
     def optimize(
         ctx: typer.Context,
         model: Annotated[str, typer.Argument(help="Model name or alias.")],
@@ -86,15 +84,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Optimize a model: [bold]genedit optimize edsr-baseline --method prune-structured --amount 0.5 --out pruned/[/bold].
 
-        Method options are passed as --key value (e.g. --amount, --scope, --calib, --eval, --finetune-steps).
+        Method options are passed as --key value; each method's are listed below.
         """
         from genedit_core.plugins import get_plugins
         from genedit_core.requests import OptimizeRequest
 
-        params = parse_extras(list(ctx.args))
-        available = _methods("optimize")
-        if method not in available:
-            raise UsageError(f"--method {method}: unknown (installed: {', '.join(available) or 'none'})")
+        declared = _method("optimize", method, "--method")
+        params = extra_options(ctx.args, declared.options, f"--method {method}")
         with PhaseProgress("optimize", enabled=not quiet) as progress:
             progress(f"load {model}")
             loaded = _load(model, weights, scale, device, "fp32")
@@ -107,13 +103,13 @@ def register(app: typer.Typer) -> None:
         if as_json:
             out.print_json(json.dumps(report, default=str))
             return
-        from genedit_compress.report import summary_lines
+        from .report import summary_lines
 
         for line in summary_lines(report):
-            out.print(line)
-        err.print(f"wrote {out_dir}")
+            out.print(line, markup=False)
+        err.print(f"wrote {out_dir}", markup=False)
 
-    @app.command(context_settings=EXTRA)
+    @app.command(context_settings=EXTRA_ARGS, epilog=export_help)
     def export(
         ctx: typer.Context,
         model: Annotated[str, typer.Argument(help="Model name or alias.")],
@@ -124,20 +120,18 @@ def register(app: typer.Typer) -> None:
         dynamic_size: Annotated[
             bool, typer.Option("--dynamic-size/--static-size", help="Symbolic batch/H/W.")
         ] = True,
-        opset: Annotated[Optional[int], typer.Option(help="ONNX opset (default 18).")] = None,
+        opset: Annotated[int | None, typer.Option(help="ONNX opset (default 18).")] = None,
         as_json: JsonOpt = False,
     ) -> None:
         """Export a model to ONNX, torch.export or safetensors, verified against PyTorch."""
         from genedit_core.plugins import get_plugins
         from genedit_core.requests import ExportRequest
 
-        params = parse_extras(list(ctx.args))
+        declared = _method("export", fmt, "--format")
+        params = extra_options(ctx.args, declared.options, f"--format {fmt}")
         params["dynamic_size"] = str(dynamic_size).lower()
         if opset is not None:
             params["opset"] = str(opset)
-        available = _methods("export")
-        if fmt not in available:
-            raise UsageError(f"--format {fmt}: unknown (installed: {', '.join(available) or 'none'})")
         loaded = _load(model, weights, scale, "cpu", "fp32")
         result = get_plugins().hook.export(request=ExportRequest(fmt, loaded.card, loaded, out_path, params))
         if result is None:
@@ -151,7 +145,7 @@ def register(app: typer.Typer) -> None:
             out.print(f"verified on input {tuple(check['input'])}: max abs diff {check['max_abs_diff']:.3g}")
         if "max_abs_diff" in result:
             out.print(f"max abs diff {result['max_abs_diff']:.3g}")
-        out.print(f"wrote {result['path']}")
+        out.print(f"wrote {result['path']}", markup=False)
 
     @app.command()
     def save(
@@ -160,17 +154,17 @@ def register(app: typer.Typer) -> None:
         weights: WeightsOpt = None,
         scale: ScaleOpt = None,
         metrics: Annotated[
-            Optional[Path], typer.Option(help="JSON from 'genedit eval --json' for the card.")
+            Path | None, typer.Option(help="JSON from 'genedit eval --json' for the card.")
         ] = None,
     ) -> None:
         """Write a Hub-ready folder: model.safetensors, config.json and a README.md model card."""
-        _compress()
-        from genedit_compress.publish import read_metrics, save_folder
+        from .publish import read_metrics, save_folder
 
         loaded = _load(model, weights, scale, "cpu", "fp32")
         folder = save_folder(loaded, out_dir, metrics=read_metrics(metrics) if metrics else None)
         out.print(
-            f"wrote {folder} (load it with --weights {folder}, publish it with 'genedit push {folder} --repo OWNER/NAME')"
+            f"wrote {folder} (load it with --weights {folder}, publish it with 'genedit push {folder} --repo OWNER/NAME')",
+            markup=False,
         )
 
     @app.command()
@@ -181,26 +175,30 @@ def register(app: typer.Typer) -> None:
         repo: Annotated[str, typer.Option(help="owner/name on the Hugging Face Hub.")],
         private: Annotated[bool, typer.Option(help="Create the repository as private.")] = False,
         revision: Annotated[
-            Optional[str], typer.Option(help="Branch to upload to (created if missing).")
+            str | None, typer.Option(help="Branch to upload to (created if missing).")
         ] = None,
-        message: Annotated[Optional[str], typer.Option(help="Commit message.")] = None,
+        message: Annotated[str | None, typer.Option(help="Commit message.")] = None,
     ) -> None:
         """Upload a saved folder to the Hub (log in first with 'hf auth login' or set HF_TOKEN)."""
-        _compress()
-        from genedit_compress.publish import push_folder
+        from .publish import push_folder
 
         result = push_folder(folder, repo, private=private, revision=revision, message=message)
         out.print(
-            f"pushed {folder} to {result['url']} ({result['revision']}); load it with --weights hf://{repo}"
+            f"pushed {folder} to {result['url']} ({result['revision']}); load it with --weights hf://{repo}",
+            markup=False,
         )
 
-    @app.command(context_settings=EXTRA)
+    @app.command(
+        context_settings=EXTRA_ARGS,
+        epilog="Options of the compared methods are passed as --key value; 'genedit optimize --help' "
+        "lists them (bench times the methods itself, so their evaluation and timing options do not apply).",
+    )
     def bench(
         ctx: typer.Context,
         model: Annotated[str, typer.Argument(help="Model name or alias.")],
         size: Annotated[str, typer.Option(help="Input size N or HxW.")] = "512",
         method: Annotated[
-            Optional[list[str]], typer.Option("--method", help="Method(s) to compare with fp32 eager.")
+            list[str] | None, typer.Option("--method", help="Method(s) to compare with fp32 eager.")
         ] = None,
         weights: WeightsOpt = None,
         scale: ScaleOpt = None,
@@ -213,15 +211,20 @@ def register(app: typer.Typer) -> None:
         quiet: QuietOpt = False,
     ) -> None:
         """Median latency, throughput, peak memory and the ratio to fp32 eager, side by side in one run."""
-        _compress()
-        from genedit_compress.bench import bench_model, format_table
+        methods = list(method or [])
+        for m in methods:
+            if m not in OPTIMIZE_METHODS:
+                raise UsageError(f"--method {m}: unknown to bench (have: {', '.join(OPTIMIZE_METHODS)})")
+        accepted = {o.name: o for m in methods for o in METHOD_OPTIONS[m]}
+        what = "bench " + (" ".join(f"--method {m}" for m in methods) if methods else "without --method")
+        params = extra_options(ctx.args, accepted.values(), what)
+        from .bench import bench_model, format_table
 
-        params = parse_extras(list(ctx.args))
         with PhaseProgress("bench", enabled=not quiet) as progress:
             rows = bench_model(
                 model,
                 size=size,
-                methods=list(method or []),
+                methods=methods,
                 weights=weights,
                 scale=scale,
                 device=device,
@@ -233,4 +236,4 @@ def register(app: typer.Typer) -> None:
         if as_json:
             out.print_json(json.dumps(rows, default=str))
             return
-        out.print(format_table(rows))
+        out.print(format_table(rows), markup=False)
