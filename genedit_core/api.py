@@ -85,7 +85,10 @@ def load(
         if weights is None:
             raise UsageError(f"--backend {backend} needs --weights FILE (an exported model)")
         from .plugins import get_plugins
+        from .weights import check_local_weights
 
+        if not weights.startswith("hf://"):
+            check_local_weights(Path(weights).expanduser())  # a FIFO or a device: refused, not opened
         return load_with_backend(backend, get_plugins().registry.get(name), weights, device)
     from .checkpoint import canonicalize, load_state_dict
     from .device import choose_device, choose_dtype

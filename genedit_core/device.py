@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import platform
+import re
 from typing import TYPE_CHECKING
 
 from .errors import DeviceError
@@ -22,10 +23,23 @@ if TYPE_CHECKING:
 DTYPE_NAMES = ("auto", "fp32", "bf16", "fp16")
 
 
-def choose_device(name: str = "auto") -> torch.device:
+def check_device_name(name: str | None) -> str:
+    """The lower-cased device name, or a :class:`DeviceError` when it is not one genedit knows.
+
+    Torch-free, so a command can refuse ``--device ''`` or ``--device gpu`` before anything loads.
+    ``None`` means ``auto``; an empty string is an error (a script's unset variable, not a choice).
+    """
+    text = "auto" if name is None else str(name).strip().lower()
+    if text in ("auto", "cpu", "mps", "cuda") or re.fullmatch(r"cuda:\d{1,3}", text):
+        return text
+    shown = repr(name) if not text else name
+    raise DeviceError(f"--device {shown}: expected auto, cpu, cuda, cuda:N or mps")
+
+
+def choose_device(name: str | None = "auto") -> torch.device:
     import torch
 
-    name = (name or "auto").lower()
+    name = check_device_name(name)
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -43,13 +57,11 @@ def choose_device(name: str = "auto") -> torch.device:
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise DeviceError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here")
         return dev
-    if name == "mps":
-        if not _mps_available():
-            raise DeviceError(
-                "--device mps: Apple MPS is not available on this machine (use --device cpu or auto)"
-            )
-        return torch.device("mps")
-    raise DeviceError(f"--device {name}: expected auto, cpu, cuda, cuda:N or mps")
+    if not _mps_available():  # check_device_name leaves only mps
+        raise DeviceError(
+            "--device mps: Apple MPS is not available on this machine (use --device cpu or auto)"
+        )
+    return torch.device("mps")
 
 
 def _mps_available() -> bool:

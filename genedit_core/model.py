@@ -64,9 +64,12 @@ class LoadedModel:
 
         ``params`` are what ``genedit generate`` passes: ``truncation``, ``class``,
         ``interpolate=(a, b)`` with ``steps``, ``style_mix``, plus plugin options. Returns a float
-        tensor N×C×H×W in 0–1.
+        tensor N×C×H×W in 0–1: one image per seed, or ``steps`` frames for ``interpolate``.
+        What the plugin returns is checked first (:func:`~genedit_core.pipeline.check_images`), so
+        NaN weights or a wrong shape are one error naming the model and weights, not black images.
         """
         from .errors import PluginError
+        from .pipeline import check_images
         from .plugins import get_plugins
         from .requests import GenerateRequest
 
@@ -74,6 +77,9 @@ class LoadedModel:
         images = get_plugins().owner_hook("generate", self.card)(request=request)
         if images is None:
             raise PluginError(f"no installed plugin generates with model '{self.card.name}'")
+        interpolate = params.get("interpolate")
+        count = int(params.get("steps") or 8) if interpolate else len(request.seeds)
+        check_images(images, self, "generate", count=count, batched=True)
         return images
 
     def __repr__(self) -> str:

@@ -93,22 +93,41 @@ def get_size(params: Mapping[str, Any], key: str, default: tuple[int, int]) -> t
     return parts[0], parts[1]
 
 
-def parse_index_ranges(spec: str, option: str) -> list[int]:
-    """``0-15``, ``0,3,7`` or ``0-3,9`` -> indices in order, without duplicates (seeds, dims)."""
+SEED_MAX = 2**63 - 1  # what torch.Generator.manual_seed takes without wrapping, and JSON keeps exactly
+MAX_INDICES = 10_000  # one command; more is a typo (0-99999999999) or a job for several commands
+
+
+def parse_index_ranges(
+    spec: str, option: str, lo: int = 0, hi: int = SEED_MAX, max_count: int = MAX_INDICES
+) -> list[int]:
+    """``0-15``, ``0,3,7`` or ``0-3,9`` -> indices in order, without duplicates (seeds, dims).
+
+    Every index must lie in ``[lo, hi]`` and there may be at most ``max_count`` of them; both are
+    checked from the range ends before any list is built, so ``0-99999999999`` is one line, not
+    a process that fills memory.
+    """
     out: list[int] = []
+    count = 0
     try:
         for part in str(spec).split(","):
             part = part.strip()
             if not part:
                 continue
             if "-" in part[1:]:
-                lo, hi = part.split("-", 1)
-                a, b = int(lo), int(hi)
+                first, last = part.split("-", 1)
+                a, b = int(first), int(last)
                 if b < a:
                     raise ValueError
-                out += range(a, b + 1)
             else:
-                out.append(int(part))
+                a = b = int(part)
+            if a < lo or b > hi:
+                raise UsageError(f"--{option} {spec}: each value must be between {lo} and {hi}")
+            count += b - a + 1
+            if count > max_count:
+                raise UsageError(
+                    f"--{option} {spec}: more than {max_count:,} values; split the work into several commands"
+                )
+            out += range(a, b + 1)
     except ValueError:
         raise UsageError(f"--{option} {spec}: expected e.g. 0-15, 0,3,7 or 0-3,9") from None
     if not out:

@@ -4,6 +4,12 @@ Splits colour from alpha, turns grey into RGB for the model and back, hands the 
 plugin's ``edit`` hook (which runs the network through the tiler), and resizes alpha to match, so
 transparency is kept rather than dropped or blackened. A hook may return one tensor or a list of
 tensors (several outputs for one input, e.g. samples); group tasks get every input at once.
+
+What a plugin returns is checked before it becomes an image (:func:`check_images`): a tensor of
+floats, 1, 3 or 4 channels, the size the task implies (``scale`` × the input for ``upscale``) and
+only finite values. Broken weights (NaN or inf) or a plugin bug would otherwise be written as a
+black, grey or tiny image with exit 0; instead the file fails with one line naming the model and
+its weights, and a batch goes on with the next file.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import PluginError, UsageError
+from .errors import ImageError, PluginError, UsageError
 from .images import ImageData
 from .requests import EditRequest
 
@@ -82,7 +88,7 @@ def _request(model: LoadedModel, task: str, tile, overlap, params, progress) -> 
     )
 
 
-def _call_edit(request: EditRequest) -> list[torch.Tensor]:
+def _call_edit(request: EditRequest, where: str = "") -> list[torch.Tensor]:
     from .plugins import get_plugins
 
     result = get_plugins().owner_hook("edit", request.card)(request=request)
@@ -90,7 +96,79 @@ def _call_edit(request: EditRequest) -> list[torch.Tensor]:
         raise PluginError(
             f"no installed plugin answers task '{request.task}' for model '{request.card.name}'"
         )
-    return list(result) if isinstance(result, (list, tuple)) else [result]
+    outputs = list(result) if isinstance(result, (list, tuple)) else [result]
+    if not outputs:
+        raise PluginError(f"{where}{describe_model(request.model)}: task '{request.task}' returned no image")
+    size = None
+    if request.task == "upscale" and request.image is not None:
+        scale = request.model.scale
+        size = (request.image.shape[-2] * scale, request.image.shape[-1] * scale)
+    for y in outputs:
+        check_images(y, request.model, request.task, where=where, size=size, count=1)
+    return outputs
+
+
+def describe_model(model: LoadedModel) -> str:
+    """``model 'espcn' x2 (weights /path/w.safetensors)``: who made an output, for error lines."""
+    scale = f" x{model.scale}" if model.scale != 1 else ""
+    weights = f"weights {model.weights.origin}" if model.weights is not None else "no weights"
+    return f"model '{model.name}'{scale} ({weights})"
+
+
+def check_images(
+    y: Any,
+    model: LoadedModel,
+    task: str,
+    *,
+    where: str = "",
+    size: tuple[int, int] | None = None,
+    count: int | None = None,
+    batched: bool = False,
+) -> None:
+    """Refuse an output that cannot be a picture the task asked for, before it is written.
+
+    ``y`` must be a float tensor C×H×W or N×C×H×W (only N×C×H×W when ``batched``) with 1, 3 or 4
+    channels and at least one pixel;
+    ``count`` images when given (N, or 1 for C×H×W), ``size`` (H, W) when the task fixes it, and
+    every value finite. A wrong shape is the plugin's fault (:class:`PluginError`); NaN or inf is
+    usually the weights' (:class:`ImageError`). ``where`` prefixes the message (the input file).
+    """
+    import torch
+
+    who = f"{where}{describe_model(model)}"
+    if not isinstance(y, torch.Tensor):
+        raise PluginError(f"{who}: task '{task}' returned {type(y).__name__}, not an image tensor")
+    if not y.is_floating_point():
+        raise PluginError(
+            f"{who}: task '{task}' returned a {str(y.dtype).removeprefix('torch.')} tensor, not floats in 0–1"
+        )
+    shape = tuple(y.shape)
+    if y.ndim not in ((4,) if batched else (3, 4)):
+        expected = "N×C×H×W" if batched else "C×H×W or N×C×H×W"
+        raise PluginError(f"{who}: task '{task}' returned shape {shape}, expected {expected}")
+    n = y.shape[0] if y.ndim == 4 else 1
+    channels, height, width = y.shape[-3:]
+    if count is not None and n != count:
+        raise PluginError(
+            f"{who}: task '{task}' returned {n} image(s) (shape {shape}) where {count} were asked for"
+        )
+    if channels not in (1, 3, 4):
+        raise PluginError(
+            f"{who}: task '{task}' returned {channels} channels (shape {shape}); an image has 1, 3 or 4"
+        )
+    if height < 1 or width < 1:
+        raise PluginError(f"{who}: task '{task}' returned an empty image (shape {shape})")
+    if size is not None and (height, width) != tuple(size):
+        raise PluginError(
+            f"{who}: task '{task}' returned {width}×{height} pixels where x{model.scale} of the input "
+            f"is {size[1]}×{size[0]}"
+        )
+    bad = int((~torch.isfinite(y)).sum())
+    if bad:
+        raise ImageError(
+            f"{who}: task '{task}' produced {bad:,} NaN or infinite value(s) of {y.numel():,}; "
+            "the weights or the plugin are broken"
+        )
 
 
 def apply_all(
@@ -107,7 +185,9 @@ def apply_all(
     request = _request(model, task, tile, overlap, params, progress)
     x, alpha, colour_ch = _split(image, model)
     request.image = x
-    return [_merge(y, alpha, _out_channels(model, task, colour_ch), image) for y in _call_edit(request)]
+    where = f"{image.source}: " if image.source is not None else ""
+    outputs = _call_edit(request, where)
+    return [_merge(y, alpha, _out_channels(model, task, colour_ch), image) for y in outputs]
 
 
 def apply(model: LoadedModel, image: ImageData, *, task: str, **kwargs: Any) -> ImageData:
@@ -126,7 +206,9 @@ def apply_group(
     parts = [_split(im, model) for im in images]
     request.images = [p[0] for p in parts]  # type: ignore[attr-defined]
     _, alpha, colour_ch = parts[0]
-    return [_merge(y, None, _out_channels(model, task, colour_ch), images[0]) for y in _call_edit(request)]
+    where = f"{images[0].source}: " if images and images[0].source is not None else ""
+    outputs = _call_edit(request, where)
+    return [_merge(y, None, _out_channels(model, task, colour_ch), images[0]) for y in outputs]
 
 
 def apply_to_pil(model: LoadedModel, pil_image: Any, *, task: str, tile=None, overlap=None) -> Any:

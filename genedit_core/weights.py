@@ -48,6 +48,9 @@ _stalled: dict[str, float] = {}  # endpoint -> time.monotonic() of its last time
 
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".ckpt")
 FOLDER_WEIGHT_NAMES = ("model.safetensors", "weights.safetensors", "last.safetensors")
+MAX_WEIGHTS_ENV = "GENEDIT_MAX_WEIGHTS_BYTES"
+DEFAULT_MAX_WEIGHTS_BYTES = 8 << 30  # the largest checkpoint genedit reads unless told otherwise
+MAX_CONFIG_BYTES = 1 << 20  # a config.json next to weights: a few KB in practice
 
 
 @dataclass
@@ -622,13 +625,70 @@ def _mirror_answer_problem(commit: str | None, etag: str | None) -> str | None:
 
 
 def _read_config(path: Path | None) -> dict[str, Any]:
+    """A weights file's ``config.json``: only a regular file (``is_file``), at most 1 MiB read."""
     if path is None or not path.is_file():
         return {}
     try:
-        data = json.loads(path.read_text())
+        with open(path, "rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ValueError(f"larger than {MAX_CONFIG_BYTES >> 20} MiB")
+        data = json.loads(raw.decode("utf-8"))
     except (OSError, ValueError) as exc:
         raise WeightsError(f"{path}: config.json is not valid JSON ({exc})") from None
     return data if isinstance(data, dict) else {}
+
+
+def max_weights_bytes() -> int:
+    """``GENEDIT_MAX_WEIGHTS_BYTES`` when set (a positive whole number), else 8 GiB."""
+    env = os.environ.get(MAX_WEIGHTS_ENV, "").strip()
+    if not env:
+        return DEFAULT_MAX_WEIGHTS_BYTES
+    try:
+        value = int(env)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise UsageError(f"{MAX_WEIGHTS_ENV}={env[:40]!r}: expected a positive whole number of bytes")
+    return value
+
+
+def check_local_weights(path: Path, shown: str | None = None) -> bool:
+    """Refuse a weights path that is not a regular file or folder before anything opens it.
+
+    A FIFO blocks the first ``open`` for ever and ``/dev/zero`` never ends, so both (and sockets,
+    other devices, a link to one) are refused from ``stat`` alone; a regular file larger than
+    :func:`max_weights_bytes` is refused before it is hashed or loaded. True for a folder.
+    """
+    import stat
+
+    shown = shown or str(path)
+    try:
+        st = os.stat(path)  # follows links: what matters is what would be read
+    except FileNotFoundError:
+        raise WeightsError(f"{shown}: weights file not found") from None
+    except OSError as exc:
+        raise WeightsError(f"{shown}: cannot read weights ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(st.st_mode):
+        return True
+    if not stat.S_ISREG(st.st_mode):
+        kinds = {
+            stat.S_IFIFO: "a FIFO",
+            stat.S_IFCHR: "a device",
+            stat.S_IFBLK: "a device",
+            stat.S_IFSOCK: "a socket",
+        }
+        kind = kinds.get(stat.S_IFMT(st.st_mode), "not a regular file")
+        raise UsageError(
+            f"{shown}: {kind}, not a weights file or folder; pass a regular file or a run folder"
+        )
+    limit = max_weights_bytes()
+    if st.st_size > limit:
+        raise UsageError(
+            f"{shown}: {st.st_size:,} bytes is more than the {limit:,} a weights file may have "
+            f"(raise {MAX_WEIGHTS_ENV} if it is right)"
+        )
+    return False
 
 
 def _variant_file(card: ModelCard, variant: WeightVariant, scale: int | None):
@@ -687,15 +747,19 @@ def resolve_hub_spec(spec: str) -> ResolvedWeights:
 
 
 def resolve_local(spec: str) -> ResolvedWeights:
+    """A weights file, or a folder holding one (a run folder: ``checkpoints/best.safetensors``).
+
+    Only regular files and folders are taken (:func:`check_local_weights`), so a FIFO or a device
+    is one line instead of a hang, and the size is capped before the file is hashed.
+    """
     path = Path(spec).expanduser()
-    if path.is_dir():
+    if check_local_weights(path, spec):
         candidates = [path / n for n in FOLDER_WEIGHT_NAMES] + [path / "checkpoints" / "best.safetensors"]
-        found = next((c for c in candidates if c.is_file()), None)
+        found = next((c for c in candidates if c.is_file()), None)  # is_file: regular files only
         if found is None:
             raise WeightsError(f"{path}: folder holds no {' / '.join(FOLDER_WEIGHT_NAMES)}")
         path = found
-    if not path.exists():
-        raise WeightsError(f"{spec}: weights file not found")
+        check_local_weights(path)
     config = _read_config(path.parent / "config.json")
     return ResolvedWeights(path, str(path), sha256_of(path), None, config)
 

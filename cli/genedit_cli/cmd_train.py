@@ -38,11 +38,14 @@ def train(
 ) -> None:
     """Train a model with the shared trainer; [bold]torchrun -m genedit_cli train ...[/bold] for DDP."""
     from genedit_core.api import get_card
+    from genedit_core.device import check_device_name
     from genedit_core.plugins import get_plugins
     from genedit_core.requests import TrainRequest
     from genedit_core.training.config import apply_overrides, load_config, read_saved_config
     from genedit_core.training.trainer import Trainer
 
+    if device is not None:
+        check_device_name(device)  # --device '' is refused, not taken as auto
     card = get_card(model)
     run_dir = resume or out_dir or Path("runs") / card.name
     if resume is None and (run_dir / "checkpoints" / "last.json").exists():
@@ -66,7 +69,7 @@ def train(
     else:
         cfg = load_config(task.default_config, config, set_ or [])
         cfg.setdefault("data", {})["source"] = data
-    if device:
+    if device is not None:
         cfg["train"]["device"] = device
     trainer = Trainer(task, cfg, run_dir, data=data, resume=resume is not None, quiet=quiet)
     result = trainer.fit()
