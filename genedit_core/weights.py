@@ -631,10 +631,13 @@ def _read_config(path: Path | None) -> dict[str, Any]:
     try:
         with open(path, "rb") as f:
             raw = f.read(MAX_CONFIG_BYTES + 1)
-        if len(raw) > MAX_CONFIG_BYTES:
-            raise ValueError(f"larger than {MAX_CONFIG_BYTES >> 20} MiB")
+    except OSError as exc:
+        raise WeightsError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise WeightsError(f"{path}: more than {MAX_CONFIG_BYTES >> 20} MiB, too large for a model config")
+    try:
         data = json.loads(raw.decode("utf-8"))
-    except (OSError, ValueError) as exc:
+    except ValueError as exc:
         raise WeightsError(f"{path}: config.json is not valid JSON ({exc})") from None
     return data if isinstance(data, dict) else {}
 
