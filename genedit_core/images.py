@@ -101,6 +101,23 @@ def read_image(path: str | Path, max_pixels: int | None = None) -> ImageData:
         raise
     except Exception as exc:
         raise ImageError(f"{path}: cannot read image ({_one_line(exc)})") from None
+    image.source = path  # so a later error about this image (a model's bad output) can name it
+    return image
+
+
+def _decode(path: Path, head: bytes, limit: int) -> ImageData:
+    if head[:8] == _PNG_SIGNATURE:
+        # 16-bit RGB, grey+alpha and RGBA PNG: Pillow would reduce them to 8 bits, so pypng decodes
+        # them, and pypng inflates without a limit: its image data is checked against the header too
+        sixteen = len(head) > 25 and head[24] == 16 and head[25] in (2, 4, 6)
+        meta = _scan_png(path, limit, check_pixel_data=sixteen)
+        if sixteen:
+            return _read_png16_colour(path, meta)
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        data = _read_tiff16(path, limit)
+        if data is not None:
+            return data
+    return _read_pillow(path, limit)
 
 
 def _check_size(path: Path, width: int, height: int, limit: int) -> None:
@@ -125,23 +142,6 @@ def _read_pillow(path: Path, limit: int) -> ImageData:
         mode = im.mode
         if mode in ("I;16", "I;16B", "I;16L", "I;16N") or (mode == "I" and fmt in ("PNG", "TIFF")):
             arr = np.asarray(im, dtype=np.uint32).astype(np.float32) / 65535.0
-    image.source = path  # so a later error about this image (a model's bad output) can name it
-    return image
-
-
-def _decode(path: Path, head: bytes, limit: int) -> ImageData:
-    if head[:8] == _PNG_SIGNATURE:
-        # 16-bit RGB, grey+alpha and RGBA PNG: Pillow would reduce them to 8 bits, so pypng decodes
-        # them, and pypng inflates without a limit: its image data is checked against the header too
-        sixteen = len(head) > 25 and head[24] == 16 and head[25] in (2, 4, 6)
-        meta = _scan_png(path, limit, check_pixel_data=sixteen)
-        if sixteen:
-            return _read_png16_colour(path, meta)
-    if head[:4] in (b"II*\x00", b"MM\x00*"):
-        data = _read_tiff16(path, limit)
-        if data is not None:
-            return data
-    return _read_pillow(path, limit)
             return ImageData(np.clip(arr, 0, 1)[..., None], 16, icc, fmt, path)
         if mode == "F":
             arr = np.asarray(im, dtype=np.float32)

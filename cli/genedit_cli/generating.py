@@ -10,6 +10,7 @@ import numpy as np
 
 from genedit_core.errors import PluginError, UsageError
 
+from .checks import check_generate_options
 from .console import err, out
 from .params import parse_seeds
 
@@ -35,16 +36,15 @@ def generate_images(
     from genedit_core.api import get_card, load
     from genedit_core.device import dtype_name
     from genedit_core.images import ImageData, write_image
-    from genedit_core.plugins import get_plugins
-    from genedit_core.requests import GenerateRequest
 
     card = get_card(model)
     if "generate" not in card.tasks:
         raise UsageError(f"model '{card.name}' does not generate images (it does: {', '.join(card.tasks)})")
     if truncation is not None and not 0.0 <= truncation <= 1.0:
         raise UsageError(f"--truncation {truncation}: expected a value in [0, 1]")
-    if steps < 2:
-        raise UsageError(f"--steps {steps}: need at least 2 frames")
+    check_generate_options(
+        device=device, dtype=dtype, steps=steps, interpolate=interpolate, style_mix=style_mix
+    )
     seed_list = list(interpolate) if interpolate else parse_seeds(seeds)
     loaded = load(card.name, weights=weights, device=device, dtype=dtype)
     params: dict[str, Any] = {
@@ -55,12 +55,8 @@ def generate_images(
         "steps": steps,
         "style_mix": style_mix,
     }
-    images = get_plugins().owner_hook("generate", loaded.card)(
-        request=GenerateRequest(card, loaded, seed_list, params)
-    )
-    if images is None:
-        raise PluginError(f"no installed plugin generates with model '{card.name}'")
-    images = images.detach().float().cpu().clamp(0, 1)
+    # LoadedModel.generate checks what the plugin returns (count, shape, NaN) before anything is written
+    images = loaded.generate(seed_list, **params).detach().float().cpu().clamp(0, 1)
     folder = Path(out_dir) if out_dir else Path("generated") / card.name
     names = (
         [f"frame{i:03d}.png" for i in range(len(images))]
@@ -138,7 +134,9 @@ def generate_from_run(
     """``genedit run generate --model M --seeds ...``: the same as ``genedit generate M ...``."""
     if inputs:
         raise UsageError("generate takes no input images (did you mean another task?)")
-    extras = dict(extras)
+    from genedit_core.params import get_float, get_int
+
+    extras = dict(extras)  # typed reads: --steps abc is one line and exit 2, like every option
     seeds = extras.pop("seeds", "0-7")
     interp = extras.pop("interpolate", None)
     interpolate = None
@@ -146,7 +144,10 @@ def generate_from_run(
         parts = interp.replace(",", " ").split()
         if len(parts) != 2:
             raise UsageError("--interpolate takes two seeds, e.g. --interpolate 3,9 with 'run generate'")
-        interpolate = (int(parts[0]), int(parts[1]))
+        interpolate = (
+            get_int({"interpolate": parts[0]}, "interpolate", 0),
+            get_int({"interpolate": parts[1]}, "interpolate", 0),
+        )
     return generate_images(
         model=model,
         seeds=seeds,
@@ -155,12 +156,12 @@ def generate_from_run(
         dtype=dtype,
         out_dir=out_dir,
         grid=extras.pop("grid", "false") == "true",
-        truncation=float(extras.pop("truncation")) if "truncation" in extras else None,
+        truncation=get_float(extras, "truncation", None),
         class_=extras.pop("class", None),
         interpolate=interpolate,
-        steps=int(extras.pop("steps", 8)),
+        steps=get_int(extras, "steps", 8),
         gif=extras.pop("gif", "false") == "true",
-        style_mix=int(extras.pop("style_mix")) if "style_mix" in extras else None,
+        style_mix=get_int(extras, "style_mix", None),
         as_json=as_json,
-        extras=extras,
+        extras={k: v for k, v in extras.items() if k not in ("truncation", "steps", "style_mix")},
     )

@@ -15,6 +15,7 @@ from typing import Any
 
 from genedit_core.errors import GeneditError, ImageError, UsageError
 
+from .checks import check_outputs_writable, check_run_options
 from .console import err, fail, out
 from .inputs import expand_inputs, output_path, skipped_note
 
@@ -56,9 +57,19 @@ def run_batch(
     card = get_card(model)
     if task not in card.tasks:
         raise UsageError(f"model '{card.name}' does not do '{task}' (it does: {', '.join(card.tasks)})")
+    check_run_options(
+        device=device,
+        dtype=dtype,
+        tile=tile,
+        tile_overlap=tile_overlap,
+        max_pixels=max_pixels,
+        ext=ext,
+        output=output,
+    )
     tile_size = _parse_tile(tile)
     found = expand_inputs(inputs, recursive)
     files = found.files
+    check_outputs_writable(files, output=output, ext=ext)
     if found.skipped and not (quiet or as_json):
         err.print(f"note: {skipped_note(len(found.skipped))} (name a file to process it anyway)")
     if output and len(files) > 1:
