@@ -409,7 +409,7 @@ class Trainer:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         progress = Progress(
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),  # metric names are the task's text
             BarColumn(),
             MofNCompleteColumn(),
             TimeRemainingColumn(),
