@@ -9,7 +9,7 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from .errors import PluginError, UsageError
+from .errors import GeneditError, PluginError, UsageError
 
 if TYPE_CHECKING:
     from .cards import ModelCard
@@ -92,7 +92,7 @@ def load(
         return load_with_backend(backend, get_plugins().registry.get(name), weights, device)
     from .checkpoint import canonicalize, load_state_dict
     from .device import choose_device, choose_dtype
-    from .plugins import get_plugins
+    from .plugins import _describe, get_plugins
     from .requests import LoadRequest
     from .weights import resolve_weights
 
@@ -113,7 +113,14 @@ def load(
     request = LoadRequest(
         card, resolved, state, scale if (explicit_scale or not is_file_spec) else None, dev, dt, options
     )
-    model = plugins.hook.load_model(request=request)
+    try:
+        model = plugins.hook.load_model(request=request)
+    except GeneditError:
+        raise
+    except (Exception, SystemExit) as exc:  # a plugin's bug is one line naming it, not a traceback
+        raise PluginError(
+            f"plugin '{card.plugin}' failed in its load_model hook for model '{card.name}': {_describe(exc)}"
+        ) from exc
     if model is None:
         raise PluginError(f"plugin '{card.plugin}' did not build model '{card.name}'")
     if explicit_scale and card.scales and model.scale != scale:

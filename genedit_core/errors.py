@@ -48,5 +48,13 @@ class ImageError(GeneditError):
     """An input image could not be read, or an output could not be written."""
 
 
+class OutputExistsError(ImageError):
+    """An output file is already there and replacing it was not allowed; it is kept as it was."""
+
+    def __init__(self, path: object):
+        super().__init__(f"{path}: exists; kept as it was")
+        self.path = path
+
+
 class DeviceError(UsageError):
     """The requested device or dtype is not available here."""

@@ -5,23 +5,36 @@ needed to write them back the way they came. Pillow reads and writes 8-bit and 1
 colour PNG goes through pypng and 16-bit TIFF through tifffile, because Pillow has no 16-bit RGB
 mode. Outputs are written to a temporary file in the target folder and renamed into place, so an
 interrupted run never leaves a half-written image.
+
+Every output goes through one writer (:func:`atomic_output`): it creates the folder, writes a
+temporary ``.<name>.genedit-<pid>.<random>.part`` file beside the target, and puts it in place
+only when it is complete. Any OS error on the way (a folder that is a file, a read-only disk, a
+name too long) becomes an :class:`~genedit_core.errors.ImageError` naming the output; the
+temporary file is removed even on Ctrl-C, and what a killed process left behind is removed the
+next time genedit writes into that folder.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import os
+import re
 import struct
 import tempfile
+import time
 import warnings
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .errors import ImageError
+from .errors import ImageError, OutputExistsError
 
 SUPPORTED_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
 DEFAULT_MAX_PIXELS = 178_956_970  # Pillow's own bomb threshold (2× its warning level), ~13.4k × 13.4k
@@ -36,6 +49,17 @@ _PILLOW_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "BMP")
 _MAX_METADATA_BYTES = 16 << 20
 _MAX_METADATA_TOTAL = 64 << 20
 _INFLATE_STEP = 1 << 20  # inflation works in pieces this big, so a bomb never sits in memory whole
+# Temporary files of the writer: ".<name>.genedit-<pid>.<8 random>.part" (the name cut to 100
+# characters, so a temporary name is never too long where the final one fits); the older form
+# ".<image name>.<8 random>.part" is recognised too. A leftover is removed when its process is gone
+# and it has not changed for _LEFTOVER_QUIET_S, or when it is older than _LEFTOVER_MAX_AGE_S.
+_TEMP_RE = re.compile(r"^\..+\.genedit-(\d+)\.[a-z0-9_]{8}\.part$")
+_OLD_TEMP_RE = re.compile(r"^\..+\.(png|jpe?g|webp|tiff?|bmp|gif)\.[a-z0-9_]{8}\.part$", re.IGNORECASE)
+_LEFTOVER_QUIET_S = 10.0
+_LEFTOVER_MAX_AGE_S = 24 * 3600.0
+_OLD_LEFTOVER_AGE_S = 3600.0  # the older form names no process
+_swept: set[str] = set()  # folders already cleaned of leftovers by this process
+_log = logging.getLogger("genedit.images")
 
 
 @dataclass
@@ -471,8 +495,14 @@ def write_image(
     overwrite: bool = False,
     provenance: dict[str, Any] | None = None,
     quality: int = 95,
+    exist_ok: bool = True,
 ) -> Path:
-    """Write ``image`` atomically; refuse to replace any path in ``protect`` unless ``overwrite``."""
+    """Write ``image`` atomically; refuse to replace any path in ``protect`` unless ``overwrite``.
+
+    With ``exist_ok=False`` an existing file at ``path`` is kept and :class:`OutputExistsError`
+    raised (checked when the new image is put in place, so a file that appeared meanwhile is kept
+    too). Every failure is an :class:`ImageError` naming ``path``.
+    """
     path = Path(path)
     fmt = output_format(path)
     if not fmt:
@@ -487,18 +517,8 @@ def write_image(
                 )
     if image.has_alpha and fmt in ("JPEG", "BMP"):
         raise ImageError(f"{path}: {fmt} cannot store the alpha channel; write .png, .webp or .tif instead")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
-        _encode(Path(tmp), fmt, image, provenance, quality)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; outputs get normal permissions
-        os.replace(tmp, path)
-    except Exception as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, ImageError):
-            raise
-        raise ImageError(f"{path}: cannot write image ({_one_line(exc)})") from None
+    with atomic_output(path, exist_ok=exist_ok) as tmp:
+        _encode(tmp, fmt, image, provenance, quality)
     if image.bit_depth == 16 and fmt not in ("PNG", "TIFF"):
         from .api import GeneditWarning
 
@@ -509,6 +529,174 @@ def write_image(
             stacklevel=2,
         )
     return path
+
+
+def prepare_output_folder(folder: str | Path, *, for_path: Path | None = None) -> Path:
+    """Create ``folder`` (and its parents) and remove what interrupted genedit writes left in it.
+
+    Called before any work on an output, so a folder that cannot exist costs no computation; the
+    :class:`ImageError` names ``for_path`` (the output) when given, else the folder, and the cause.
+    """
+    folder = make_folder(folder, for_path=for_path)
+    key = os.path.realpath(folder)
+    if key not in _swept:
+        _swept.add(key)
+        _remove_leftovers(folder)
+    return folder
+
+
+def make_folder(folder: str | Path, *, for_path: Path | None = None) -> Path:
+    """``mkdir -p`` whose failure is one :class:`ImageError` naming ``for_path`` (or the folder)
+    and the cause: a file where a folder should be, a read-only disk, a name too long."""
+    folder = Path(folder)
+    who = for_path if for_path is not None else folder
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        blocker = _file_in_the_way(folder)
+        if blocker is not None:
+            raise ImageError(f"{who}: cannot write: {blocker} is a file, not a folder") from exc
+        raise ImageError(f"{who}: cannot create folder {folder} ({_os_cause(exc)})") from exc
+    return folder
+
+
+def check_output_path(path: str | Path) -> None:
+    """Refuse, before any work, an output that cannot be written for a reason visible now: a file
+    where a folder should be, a folder with the output's name, a name too long for the file system.
+
+    Nothing is created, so an input that then fails to read leaves no empty folder behind; what
+    only an attempt can tell (a read-only disk, no permission) is found by the writer itself.
+    """
+    path = Path(path)
+    blocker = _file_in_the_way(path.parent)
+    if blocker is not None:
+        raise ImageError(f"{path}: cannot write: {blocker} is a file, not a folder")
+    if os.path.isdir(path):
+        raise ImageError(f"{path}: cannot write (a folder has this name)")
+    existing = next((p for p in path.parents if os.path.isdir(p)), None)
+    try:
+        name_max = os.pathconf(existing, "PC_NAME_MAX") if existing is not None else 255
+    except (OSError, ValueError, AttributeError):  # no pathconf (Windows) or no answer
+        return
+    too_long = [p.name for p in (path, *path.parents) if len(os.fsencode(p.name)) > name_max]
+    if too_long:
+        raise ImageError(f"{path}: cannot write (File name too long)")
+
+
+@contextmanager
+def atomic_output(path: str | Path, *, exist_ok: bool = True) -> Iterator[Path]:
+    """The one way genedit writes an output file: yield a temporary path beside ``path``; when the
+    block ends normally, put the complete file in place.
+
+    The temporary file is removed however the block ends (an error, Ctrl-C). Every OS error
+    becomes an :class:`ImageError` naming ``path``, and so does any error of the block's own
+    (an encoder's). ``exist_ok=False`` keeps an existing ``path`` (:class:`OutputExistsError`):
+    the file is hard-linked into place, which fails if the name is taken, so nothing that
+    appears at ``path`` meanwhile is replaced either.
+    """
+    path = Path(path)
+    prepare_output_folder(path.parent, for_path=path)
+    try:
+        fd, name = tempfile.mkstemp(
+            prefix=f".{path.name[:100]}.genedit-{os.getpid()}.", suffix=".part", dir=path.parent
+        )
+        os.close(fd)
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot write ({_os_cause(exc)})") from exc
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; outputs get normal permissions
+        _put_in_place(tmp, path, exist_ok)
+    except ImageError:
+        raise
+    except Exception as exc:
+        raise ImageError(f"{path}: cannot write ({_os_cause(exc)})") from exc
+    finally:
+        with suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+def _put_in_place(tmp: Path, path: Path, exist_ok: bool) -> None:
+    if os.path.isdir(path):
+        raise ImageError(f"{path}: cannot write (a folder has this name)")
+    if exist_ok:
+        os.replace(tmp, path)
+        return
+    try:
+        os.link(tmp, path)  # fails if the name is taken: no window between a check and a rename
+    except FileExistsError:
+        raise OutputExistsError(path) from None
+    except OSError as exc:
+        no_links = (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK, errno.ENOSYS)
+        if exc.errno not in no_links:
+            raise
+        if os.path.lexists(path):  # a file system without hard links: check, then rename
+            raise OutputExistsError(path) from None
+        os.replace(tmp, path)
+
+
+def _file_in_the_way(folder: Path) -> Path | None:
+    """The nearest existing path at or above ``folder`` when it is not a folder (e.g. --out-dir a file)."""
+    for p in (folder, *folder.parents):
+        if os.path.lexists(p):
+            return None if os.path.isdir(p) else p
+    return None
+
+
+def _remove_leftovers(folder: Path) -> None:
+    """Delete temporary files of earlier writers that were killed (SIGKILL, power loss)."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    now = time.time()
+    removed = 0
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(".") and name.endswith(".part")):
+            continue
+        ours = _TEMP_RE.match(name)
+        if ours is None and _OLD_TEMP_RE.match(name) is None:
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            age = now - entry.stat(follow_symlinks=False).st_mtime
+            if ours is not None:
+                stale = age > _LEFTOVER_MAX_AGE_S or (
+                    age > _LEFTOVER_QUIET_S and not _process_alive(int(ours.group(1)))
+                )
+            else:
+                stale = age > _OLD_LEFTOVER_AGE_S
+            if stale:
+                os.unlink(entry.path)
+                removed += 1
+        except OSError:
+            continue
+    if removed:
+        _log.info("%s: removed %d temporary file(s) left by an interrupted write", folder, removed)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    if os.name == "nt":  # os.kill would end the process there; rely on the age limit
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: alive, someone else's
+        return True
+    return True
+
+
+def _os_cause(exc: BaseException) -> str:
+    """The cause of a write failure, without the temporary file's name."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return _one_line(exc)
 
 
 def _encode(tmp: Path, fmt: str, image: ImageData, provenance: dict[str, Any] | None, quality: int) -> None:

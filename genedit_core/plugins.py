@@ -16,7 +16,7 @@ import pluggy
 
 from . import hookspecs
 from .cards import ModelCard
-from .errors import PluginError, UnknownModelError, UsageError
+from .errors import GeneditError, PluginError, UnknownModelError, UsageError
 from .options import Option
 
 ENTRY_POINT_GROUP = "genedit"
@@ -237,10 +237,28 @@ class GeneditPlugins:
         Model-specific work (edit, generate, train, evaluate) goes to the card's owner only, so a
         plugin whose hook forgets to check ownership cannot answer for another plugin's model.
         A card that no loaded plugin owns (e.g. made up by a caller) falls back to every plugin.
+
+        Whatever the hook raises other than a :class:`GeneditError` (a plugin's ``ValueError``,
+        ``KeyError``, even ``sys.exit``) comes out as a :class:`PluginError` naming the plugin, the
+        hook and the model, with the original as its ``__cause__``; Ctrl-C passes through.
         """
         if card.plugin and self.pm.get_plugin(card.plugin) is not None:
-            return self.pm.subset_hook_caller(hook_name, remove_plugins=self._others(card.plugin))
-        return getattr(self.pm.hook, hook_name)
+            caller = self.pm.subset_hook_caller(hook_name, remove_plugins=self._others(card.plugin))
+        else:
+            caller = getattr(self.pm.hook, hook_name)
+        owner = card.plugin or "?"
+
+        def call(**kwargs: Any) -> Any:
+            try:
+                return caller(**kwargs)
+            except GeneditError:
+                raise
+            except (Exception, SystemExit) as exc:
+                raise PluginError(
+                    f"plugin '{owner}' failed in its {hook_name} hook for model '{card.name}': {_describe(exc)}"
+                ) from exc
+
+        return call
 
     def per_plugin(self, hook_name: str) -> list[tuple[PluginInfo, Any]]:
         """Every loaded plugin that implements ``hook_name``, in load order, each with a caller of

@@ -16,6 +16,7 @@ from genedit_core import __version__
 from genedit_core.errors import GeneditError, UsageError
 
 from .console import err, fail, out, setup_output, styled, verbose_from_env, warn
+from .failures import debug_from_env, debug_in_args, set_debug, show_traceback, unexpected
 
 app = typer.Typer(
     name="genedit",
@@ -46,7 +47,13 @@ def _root(
             help="Also show third-party warnings and log lines (torch, onnxruntime, ...); or set GENEDIT_VERBOSE=1.",
         ),
     ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help="Show the traceback of every failure; or set GENEDIT_DEBUG=1."),
+    ] = False,
 ) -> None:
+    if debug:
+        set_debug(True)
     setup_output(verbose or verbose_from_env())
 
 
@@ -305,7 +312,12 @@ def run(
     ] = None,
     recursive: Annotated[bool, typer.Option(help="Recurse into input folders.")] = False,
     overwrite: Annotated[
-        bool, typer.Option(help="Allow an output to replace a file that is also an input.")
+        bool,
+        typer.Option(help="Replace outputs that already exist (even a file that is also an input)."),
+    ] = False,
+    skip_existing: Annotated[
+        bool,
+        typer.Option(help="Skip inputs whose output already exists (rerun an interrupted batch)."),
     ] = False,
     max_pixels: Annotated[
         Optional[int], typer.Option(help="Refuse images larger than this many pixels.")
@@ -324,7 +336,20 @@ def run(
     if task == "generate":
         from .generating import generate_from_run
 
-        raise typer.Exit(generate_from_run(model, inputs, params, weights, device, dtype, out_dir, as_json))
+        raise typer.Exit(
+            generate_from_run(
+                model,
+                inputs,
+                params,
+                weights,
+                device,
+                dtype,
+                out_dir,
+                as_json,
+                overwrite=overwrite,
+                skip_existing=skip_existing,
+            )
+        )
     if not inputs:
         raise UsageError("genedit run: give at least one input image, folder or pattern")
 
@@ -344,6 +369,7 @@ def run(
         ext=ext,
         recursive=recursive,
         overwrite=overwrite,
+        skip_existing=skip_existing,
         max_pixels=max_pixels,
         as_json=as_json,
         quiet=quiet,
@@ -378,6 +404,10 @@ def generate(
     ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
     dtype: Annotated[str, typer.Option(help="auto, fp32, bf16 or fp16.")] = "auto",
+    overwrite: Annotated[bool, typer.Option(help="Replace outputs that already exist.")] = False,
+    skip_existing: Annotated[
+        bool, typer.Option(help="Keep outputs that already exist and make only the missing ones.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary.")] = False,
 ) -> None:
     """Sample images from a generative model: [bold]genedit generate dcgan --seeds 0-15 --grid[/bold]."""
@@ -401,6 +431,8 @@ def generate(
             style_mix=style_mix,
             as_json=as_json,
             extras=parse_extras(ctx.args),
+            overwrite=overwrite,
+            skip_existing=skip_existing,
         )
     )
 
@@ -533,21 +565,28 @@ def _describe_tasks() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    _add_plugin_commands()
-    _describe_tasks()
+    """The entry point, and the last boundary: whatever happens, one line and an exit code.
+
+    0 success, 1 failure, 2 usage error, 130 interrupted (Ctrl-C). A failure nobody foresaw is
+    ``error: unexpected ... (run with --debug for the traceback)``, never a traceback, unless
+    ``--debug`` or ``GENEDIT_DEBUG=1`` asks for one.
+    """
+    set_debug(debug_from_env() or debug_in_args(sys.argv[1:] if argv is None else argv))
     try:
+        _add_plugin_commands()
+        _describe_tasks()
         if missing := _missing_plugin_command(sys.argv[1:] if argv is None else argv):
             raise UsageError(missing)
         # Without standalone mode, click returns the code of a raised typer.Exit instead of raising it.
         code = app(args=argv, standalone_mode=False)
     except GeneditError as exc:
+        show_traceback(exc)
         fail(str(exc))
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
-        fail("interrupted")
-        sys.exit(130)
+        _interrupted()
     except typer.TyperException as exc:  # typer vendors click: its usage errors are not click's classes
         show = getattr(exc, "show", None)
         if callable(show):
@@ -561,8 +600,21 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(exc.exit_code)
         if isinstance(exc, click.exceptions.Exit):
             sys.exit(exc.exit_code)
-        raise
+        show_traceback(exc)
+        fail(unexpected(exc))
+        sys.exit(1)
+    if code == INTERRUPTED:  # typer turns Ctrl-C inside a command into this code, silently
+        _interrupted()
     sys.exit(code if isinstance(code, int) else 0)
+
+
+INTERRUPTED = 130  # the shell's code for a process ended by SIGINT
+
+
+def _interrupted() -> None:
+    """Ctrl-C: one line, exit 130. Temporary files were removed on the way out (finally blocks)."""
+    err.print("interrupted", markup=False)
+    sys.exit(INTERRUPTED)
 
 
 if __name__ == "__main__":

@@ -71,6 +71,10 @@ def train(
         cfg.setdefault("data", {})["source"] = data
     if device is not None:
         cfg["train"]["device"] = device
+    if resume is None:
+        from genedit_core.images import make_folder
+
+        make_folder(run_dir)  # an --out that cannot be a folder is one line, before any training
     trainer = Trainer(task, cfg, run_dir, data=data, resume=resume is not None, quiet=quiet)
     result = trainer.fit()
     if os.environ.get("RANK", "0") == "0":  # under torchrun, once (rank 0 wrote the run)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from genedit_core.errors import PluginError, UsageError
+from genedit_core.errors import ImageError, PluginError, UsageError
 
 from .checks import check_generate_options
-from .console import err, out
+from .console import err, fail, out
+from .failures import show_traceback
 from .params import parse_seeds
+from .running import EXISTS_HINT, file_error
 
 
 def generate_images(
@@ -32,10 +35,18 @@ def generate_images(
     style_mix: int | None,
     as_json: bool,
     extras: dict[str, str],
+    overwrite: bool = False,
+    skip_existing: bool = False,
 ) -> int:
+    """Sample, then write each file through the one output writer.
+
+    A file that cannot be written is one line and the others are still written (exit 1). An
+    existing file is kept unless ``overwrite``; seeds whose file exists are not sampled again, and
+    with ``skip_existing`` they count as done, so a rerun makes only what is missing.
+    """
     from genedit_core.api import get_card, load
     from genedit_core.device import dtype_name
-    from genedit_core.images import ImageData, write_image
+    from genedit_core.images import check_output_path
 
     card = get_card(model)
     if "generate" not in card.tasks:
@@ -45,8 +56,15 @@ def generate_images(
     check_generate_options(
         device=device, dtype=dtype, steps=steps, interpolate=interpolate, style_mix=style_mix
     )
+    if overwrite and skip_existing:
+        raise UsageError("--overwrite and --skip-existing contradict each other; pass one")
     seed_list = list(interpolate) if interpolate else parse_seeds(seeds)
+    folder = Path(out_dir) if out_dir else Path("generated") / card.name
+    plan = _plan(folder, seed_list, interpolate, steps, grid, gif, overwrite)
+    if not plan.to_write:
+        return _report(plan, skip_existing, as_json)
     loaded = load(card.name, weights=weights, device=device, dtype=dtype)
+    check_output_path(plan.to_write[0])  # a folder that cannot exist fails before sampling
     params: dict[str, Any] = {
         **extras,
         "truncation": truncation,
@@ -55,16 +73,15 @@ def generate_images(
         "steps": steps,
         "style_mix": style_mix,
     }
-    # LoadedModel.generate checks what the plugin returns (count, shape, NaN) before anything is written
-    images = loaded.generate(seed_list, **params).detach().float().cpu().clamp(0, 1)
-    folder = Path(out_dir) if out_dir else Path("generated") / card.name
-    names = (
-        [f"frame{i:03d}.png" for i in range(len(images))]
-        if interpolate
-        else [f"seed{s:04d}.png" for s in seed_list]
-    )
-    if len(names) != len(images):
-        raise PluginError(f"{card.name}: plugin returned {len(images)} images for {len(names)} requests")
+    if plan.sample:
+        # LoadedModel.generate checks what the plugin returns (count, shape, NaN) before anything is written
+        images = loaded.generate(plan.sample, **params).detach().float().cpu().clamp(0, 1)
+        sampled = plan.frames if interpolate else [p for p in plan.to_write if p in plan.seed_of]
+        if len(images) != len(sampled):
+            raise PluginError(
+                f"{card.name}: plugin returned {len(images)} images for {len(sampled)} requests"
+            )
+        plan.arrays = {p: img.numpy().transpose(1, 2, 0) for p, img in zip(sampled, images)}
     prov = {
         "genedit": __import__("genedit_core").__version__,
         "task": "generate",
@@ -75,61 +92,137 @@ def generate_images(
         "dtype": dtype_name(loaded.dtype),
         "params": {k: v for k, v in params.items() if v is not None},
     }
-    written: list[str] = []
-    arrays = [img.numpy().transpose(1, 2, 0) for img in images]
-    for name, arr, seed in zip(names, arrays, seed_list if not interpolate else [None] * len(names)):
-        extra = {"seed": seed} if seed is not None else {}
-        written.append(str(write_image(folder / name, ImageData(arr), provenance={**prov, **extra})))
-    if grid or interpolate:
-        path = folder / "grid.png"
-        written.append(str(write_image(path, ImageData(make_grid(arrays)), provenance=prov)))
-    if interpolate and gif:
-        written.append(str(write_gif(folder / "interpolation.gif", arrays)))
-    if as_json:
-        out.print_json(json.dumps({**prov, "seeds": seed_list, "outputs": written}))
+    for path in plan.to_write:
+        try:
+            _write_one(path, plan, prov, overwrite)
+            plan.written.append(path)
+        except Exception as exc:  # one file that cannot be written never costs the others
+            show_traceback(exc)
+            plan.failed.append(file_error(path, path, exc))
+    code = _report(plan, skip_existing, as_json, {**prov, "seeds": seed_list})
+    if not as_json:
+        err.print(
+            f"{len(plan.arrays)} image(s) from {card.name} on {loaded.device} ({dtype_name(loaded.dtype)})",
+            markup=False,
+        )
+    return code
+
+
+class _Plan:
+    """The files a request makes: those to write, those already there, the seeds to sample."""
+
+    def __init__(self) -> None:
+        self.frames: list[Path] = []  # the images a grid or GIF is made of, in order
+        self.to_write: list[Path] = []
+        self.existing: list[Path] = []
+        self.sample: list[int] = []
+        self.seed_of: dict[Path, int] = {}
+        self.arrays: dict[Path, np.ndarray] = {}  # sampled in this run
+        self.written: list[Path] = []
+        self.failed: list[str] = []
+
+
+def _plan(
+    folder: Path,
+    seed_list: list[int],
+    interpolate: tuple[int, int] | None,
+    steps: int,
+    grid: bool,
+    gif: bool,
+    overwrite: bool,
+) -> _Plan:
+    plan = _Plan()
+    if interpolate:
+        plan.frames = [folder / f"frame{i:03d}.png" for i in range(steps)]
     else:
-        for w in written:
-            out.print(w)
-        err.print(f"{len(images)} image(s) from {card.name} on {loaded.device} ({dtype_name(loaded.dtype)})")
-    return 0
+        plan.frames = [folder / f"seed{s:04d}.png" for s in seed_list]
+        plan.seed_of = dict(zip(plan.frames, seed_list))
+    extra = ([folder / "grid.png"] if grid or interpolate else []) + (
+        [folder / "interpolation.gif"] if interpolate and gif else []
+    )
+    for path in plan.frames + extra:
+        there = os.path.lexists(path) and not os.path.isdir(path)  # a folder is no output: the writer says so
+        (plan.existing if there and not overwrite else plan.to_write).append(path)
+    if interpolate:  # the frames come from one interpolation: anything missing samples them all
+        plan.sample = seed_list if plan.to_write else []
+    else:
+        plan.sample = [plan.seed_of[p] for p in plan.to_write if p in plan.seed_of]
+    return plan
 
 
-def make_grid(arrays: list[np.ndarray], pad: int = 2) -> np.ndarray:
-    """Tile H×W×C arrays into a near-square grid with a white border."""
-    n = len(arrays)
-    cols = int(np.ceil(np.sqrt(n)))
-    rows = int(np.ceil(n / cols))
-    h, w, c = arrays[0].shape
-    canvas = np.ones((rows * (h + pad) + pad, cols * (w + pad) + pad, c), dtype=np.float32)
-    for i, a in enumerate(arrays):
-        r, q = divmod(i, cols)
-        y, x = pad + r * (h + pad), pad + q * (w + pad)
-        canvas[y : y + h, x : x + w] = a
-    return canvas
+def _write_one(path: Path, plan: _Plan, prov: dict[str, Any], overwrite: bool) -> None:
+    from genedit_core.imageops import make_grid
+    from genedit_core.images import ImageData, read_image, write_image
+
+    if path.name == "interpolation.gif":
+        write_gif(path, [plan.arrays[p] for p in plan.frames], exist_ok=overwrite)
+        return
+    if path.name == "grid.png":
+        # seeds kept from an earlier run are read back rather than sampled again
+        tiles = [plan.arrays[p] if p in plan.arrays else read_image(p).pixels for p in plan.frames]
+        shapes = {t.shape for t in tiles}
+        if len(shapes) > 1:
+            raise ImageError(f"{path}: cannot make a grid of images of different sizes {sorted(shapes)}")
+        arr = make_grid(np.stack(tiles).transpose(0, 3, 1, 2))
+    else:
+        arr = plan.arrays[path]
+        if path in plan.seed_of:
+            prov = {**prov, "seed": plan.seed_of[path]}
+    write_image(path, ImageData(arr), provenance=prov, exist_ok=overwrite)
 
 
-def write_gif(path: Path, arrays: list[np.ndarray], ms: int = 80) -> Path:
-    """Atomically write an animated GIF that plays forwards then back."""
-    import os
-    import tempfile
+def _report(plan: _Plan, skip_existing: bool, as_json: bool, summary: dict[str, Any] | None = None) -> int:
+    """What was written, kept and failed; exit 1 when a file failed, or an existing file was in
+    the way without --skip-existing."""
+    failures = (
+        [] if skip_existing else [f"{p}: exists ({EXISTS_HINT})" for p in plan.existing]
+    ) + plan.failed
+    skipped = plan.existing if skip_existing else []
+    if as_json:
+        data = {
+            **(summary or {}),
+            "outputs": [str(p) for p in plan.written],
+            "skipped_existing": [str(p) for p in skipped],
+            "failed": failures,
+        }
+        out.print_json(json.dumps(data))
+    else:
+        for line in failures:
+            fail(line)
+        for p in plan.written:
+            out.print(str(p), markup=False)
+        for p in skipped:
+            out.print(f"{p}  (exists, skipped)", markup=False)
+        if summary is None and skip_existing:
+            err.print(f"nothing to do: all {len(skipped)} file(s) exist", markup=False)
+    return 1 if failures else 0
 
+
+def write_gif(path: Path, arrays: list[np.ndarray], ms: int = 80, *, exist_ok: bool = True) -> Path:
+    """Write an animated GIF that plays forwards then back, through the one output writer."""
     from PIL import Image
+
+    from genedit_core.images import atomic_output
 
     frames = [Image.fromarray(np.round(np.clip(a, 0, 1) * 255).astype(np.uint8).squeeze()) for a in arrays]
     frames = frames + frames[-2:0:-1]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_output(path, exist_ok=exist_ok) as tmp:
         frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:], duration=ms, loop=0)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return path
 
 
 def generate_from_run(
-    model: str, inputs: list[str], extras: dict[str, str], weights, device, dtype, out_dir, as_json
+    model: str,
+    inputs: list[str],
+    extras: dict[str, str],
+    weights,
+    device,
+    dtype,
+    out_dir,
+    as_json,
+    *,
+    overwrite: bool = False,
+    skip_existing: bool = False,
 ) -> int:
     """``genedit run generate --model M --seeds ...``: the same as ``genedit generate M ...``."""
     if inputs:
@@ -164,4 +257,6 @@ def generate_from_run(
         style_mix=get_int(extras, "style_mix", None),
         as_json=as_json,
         extras={k: v for k, v in extras.items() if k not in ("truncation", "steps", "style_mix")},
+        overwrite=overwrite,
+        skip_existing=skip_existing,
     )

@@ -3,6 +3,12 @@
 A bad option is different from a bad file: a :class:`UsageError` from the plugin (raised on the
 first image, since options are the same for every image) stops the batch at once with exit code 2,
 instead of being repeated for every image.
+
+Each file has one error boundary: whatever goes wrong with it (unreadable, a plugin's exception,
+an output that cannot be written or already exists) is one line naming the file and the cause,
+and the batch goes on. Two inputs that would write one output are found before any work (exit 2).
+An existing output is kept unless ``--overwrite``; ``--skip-existing`` skips inputs whose output
+is there, so an interrupted batch can be rerun and does only what is missing.
 """
 
 from __future__ import annotations
@@ -13,11 +19,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from genedit_core.errors import GeneditError, ImageError, UsageError
+from genedit_core.errors import ImageError, OutputExistsError, UsageError
 
 from .checks import check_outputs_writable, check_run_options
 from .console import err, fail, out
+from .failures import describe, show_traceback
 from .inputs import expand_inputs, output_path, skipped_note
+
+EXISTS_HINT = "use --overwrite or --skip-existing"
 
 
 def _parse_tile(tile: str) -> int | str | None:
@@ -51,12 +60,15 @@ def run_batch(
     as_json: bool,
     quiet: bool,
     params: dict[str, str] | None = None,
+    skip_existing: bool = False,
 ) -> int:
     from genedit_core.api import get_card
 
     card = get_card(model)
     if task not in card.tasks:
         raise UsageError(f"model '{card.name}' does not do '{task}' (it does: {', '.join(card.tasks)})")
+    if overwrite and skip_existing:
+        raise UsageError("--overwrite and --skip-existing contradict each other; pass one")
     check_run_options(
         device=device,
         dtype=dtype,
@@ -74,10 +86,18 @@ def run_batch(
         err.print(f"note: {skipped_note(len(found.skipped))} (name a file to process it anyway)")
     if output and len(files) > 1:
         raise UsageError("-o/--output names one file; use --out-dir for several inputs")
+    group = task in tuple(card.extra.get("group_tasks", ()))
+    # The tag needs the loaded scale; the clash check only needs names to differ, which any tag keeps.
+    planned = {
+        src: output_path(src, output=output, out_dir=out_dir, tag="x", ext=ext, subdir=found.subdirs.get(src))
+        for src in files
+    }
+    if not group:
+        check_collisions(planned)
 
     from genedit_core.api import load
     from genedit_core.device import dtype_name
-    from genedit_core.images import read_image, write_image
+    from genedit_core.images import check_output_path, read_image, write_image
     from genedit_core.pipeline import apply_all, is_group_task
 
     loaded = load(card.name, scale=scale, weights=weights, device=device, dtype=dtype, backend=backend)
@@ -109,6 +129,7 @@ def run_batch(
             as_json,
             params or {},
             provenance_base,
+            skip_existing,
         )
     progress, bar = _progress(quiet or as_json, len(files))
     with progress:
@@ -120,6 +141,15 @@ def run_batch(
             )
             tiles = None
             try:
+                there = existing_output(dest, numbered=skip_existing)
+                if there is not None and skip_existing:
+                    entry.update(status="skipped", output=str(there), reason="output exists")
+                    raise _Skip
+                if there is not None and not overwrite:  # numbered outputs: the writer refuses them
+                    refuse_clobber(src, there, inputs_by_path, written, overwrite)  # an input: say so
+                    raise OutputExistsError(there)
+                refuse_clobber(src, dest, inputs_by_path, written, overwrite)
+                check_output_path(dest)  # before the work it would waste
                 image = read_image(src, max_pixels=max_pixels)
                 tiles = image_bar(progress, src.name) if not (quiet or as_json) else None
                 on_tile = tile_callback(progress, tiles)
@@ -138,7 +168,12 @@ def run_batch(
                     refuse_clobber(src, d, inputs_by_path, written, overwrite)
                 for d, r in zip(dests, results_):
                     write_image(
-                        d, r, protect=(src,), overwrite=overwrite, provenance={**provenance_base, **info}
+                        d,
+                        r,
+                        protect=(src,),
+                        overwrite=overwrite,
+                        exist_ok=overwrite,
+                        provenance={**provenance_base, **info},
                     )
                     written[_key(d)] = src
                 entry.update(
@@ -147,12 +182,15 @@ def run_batch(
                     outputs=[str(d) for d in dests],
                     size=list(results_[0].size),
                 )
+            except _Skip:
+                pass
             except UsageError:
                 raise  # a bad option is wrong for every image: stop now, exit 2, say it once
-            except GeneditError as exc:
-                entry.update(status="failed", error=str(exc))
+            except Exception as exc:  # one file's failure, whatever it is, never stops the batch
+                show_traceback(exc)
+                entry.update(status="failed", error=file_error(src, dest, exc))
                 if not as_json:
-                    fail(str(exc))
+                    fail(entry["error"])
             finally:
                 if tiles is not None:
                     progress.remove_task(tiles)
@@ -161,8 +199,11 @@ def run_batch(
             if entry["status"] == "ok" and not (quiet or as_json):
                 for line in result_lines(entry):
                     out.print(line, markup=False)
+            elif entry["status"] == "skipped" and not (quiet or as_json):
+                out.print(f"{src} -> {entry['output']}  (exists, skipped)", markup=False)
             progress.advance(bar)
-    failed = [r for r in results if r["status"] != "ok"]
+    failed = [r for r in results if r["status"] == "failed"]
+    skipped = [r for r in results if r["status"] == "skipped"]
     if as_json:
         out.print_json(
             json.dumps(
@@ -170,15 +211,17 @@ def run_batch(
                     **provenance_base,
                     "results": results,
                     "failed": len(failed),
+                    "skipped_existing": len(skipped),
                     "skipped": [str(p) for p in found.skipped],
                 }
             )
         )
     elif not quiet:
-        done = len(results) - len(failed)
+        done = len(results) - len(failed) - len(skipped)
         err.print(
             f"{done} of {len(results)} image(s) done with {model_label(card.name, task, loaded.scale)} "
             f"on {loaded.device} ({dtype_name(loaded.dtype)})"
+            + (f"; {len(skipped)} skipped (output exists)" if skipped else "")
             + (f"; {len(failed)} failed" if failed else ""),
             markup=False,
         )
@@ -201,6 +244,51 @@ def result_lines(entry: dict[str, Any]) -> list[str]:
 
 def _key(path: Path) -> str:
     return os.path.normcase(os.path.realpath(path))
+
+
+class _Skip(Exception):
+    """This input's output is already there and --skip-existing was given."""
+
+
+def file_error(src: Path, dest: Path, exc: BaseException) -> str:
+    """One line for one file's failure, naming the file: the input, or the output it concerns."""
+    if isinstance(exc, OutputExistsError):
+        return f"{exc.path}: exists ({EXISTS_HINT})"
+    message = describe(exc)
+    named = (str(src), str(dest.parent / dest.stem))  # numbered outputs share the stem
+    return message if message.startswith(named) else f"{src}: {message}"
+
+
+def existing_output(dest: Path, *, numbered: bool = False) -> Path | None:
+    """``dest`` if a file is there; with ``numbered``, also its first numbered file (``_000``), which
+    a task with several outputs per input writes instead (used by --skip-existing, where an input
+    counts as done when its first output exists).
+
+    A folder with that name is no output: the writer reports it as what it is."""
+    for p in (dest, *(_numbered(dest, 2)[:1] if numbered else ())):
+        if os.path.lexists(p) and not os.path.isdir(p):
+            return p
+    return None
+
+
+def check_collisions(planned: dict[Path, Path]) -> None:
+    """Stop before any work (exit 2) when two inputs would write the same output file.
+
+    ``p.png`` and ``p.jpg`` with ``--ext png``, or ``x/a.png`` and ``y/a.png`` named one by one,
+    map to one output name; the second would silently replace the first.
+    """
+    by_output: dict[str, list[Path]] = {}
+    for src, dest in planned.items():
+        by_output.setdefault(_key(dest), []).append(src)
+    clashes = [srcs for srcs in by_output.values() if len(srcs) > 1]
+    if not clashes:
+        return
+    shown = "; ".join(" and ".join(map(str, srcs)) for srcs in clashes[:5])
+    more = f" (and {len(clashes) - 5} more)" if len(clashes) > 5 else ""
+    raise UsageError(
+        f"inputs would write the same output file: {shown}{more}. Nothing was done; "
+        "rename one, or run them with separate --out-dir folders"
+    )
 
 
 def refuse_clobber(
@@ -229,6 +317,11 @@ def refuse_clobber(
     )
 
 
+def exists_error(path: Path) -> ImageError:
+    """The CLI's wording of an existing output: it names the two flags that decide."""
+    return ImageError(f"{path}: exists ({EXISTS_HINT})")
+
+
 def _numbered(dest: Path, n: int) -> list[Path]:
     if n == 1:
         return [dest]
@@ -236,27 +329,51 @@ def _numbered(dest: Path, n: int) -> list[Path]:
 
 
 def _run_group(
-    loaded, files, task, tag, output, out_dir, ext, overwrite, max_pixels, as_json, params, prov
+    loaded,
+    files,
+    task,
+    tag,
+    output,
+    out_dir,
+    ext,
+    overwrite,
+    max_pixels,
+    as_json,
+    params,
+    prov,
+    skip_existing,
 ) -> int:
     """All inputs go to the plugin together; any unreadable input fails the whole group."""
-    from genedit_core.images import read_image, write_image
+    from genedit_core.images import check_output_path, read_image, write_image
     from genedit_core.pipeline import apply_group
 
+    dest = output_path(files[0], output=output, out_dir=out_dir, tag=tag, ext=ext)
+    there = existing_output(dest, numbered=skip_existing)
+    if there is not None and skip_existing:
+        if not as_json:
+            out.print(f"{', '.join(map(str, files))} -> {there}  (exists, skipped)", markup=False)
+        return 0
+    if there is not None and not overwrite:
+        raise exists_error(there)
+    check_output_path(dest)
     images = [read_image(f, max_pixels=max_pixels) for f in files]
     outputs = apply_group(loaded, images, task=task, params=params)
-    dest = output_path(files[0], output=output, out_dir=out_dir, tag=tag, ext=ext)
     dests = _numbered(dest, len(outputs))
     inputs_by_path = {_key(f): f for f in files}
     for d in dests:
         refuse_clobber(files[0], d, inputs_by_path, {}, overwrite)
     for d, r in zip(dests, outputs):
-        write_image(
-            d,
-            r,
-            protect=tuple(files),
-            overwrite=overwrite,
-            provenance={**prov, "inputs": [f.name for f in files], "params": params},
-        )
+        try:
+            write_image(
+                d,
+                r,
+                protect=tuple(files),
+                overwrite=overwrite,
+                exist_ok=overwrite,
+                provenance={**prov, "inputs": [f.name for f in files], "params": params},
+            )
+        except OutputExistsError as exc:
+            raise exists_error(exc.path) from None
     if as_json:
         out.print_json(json.dumps({**prov, "outputs": [str(d) for d in dests], "failed": 0}))
     else:

@@ -92,7 +92,9 @@ def test_reconstruct_interpolate_and_traverse(cli, tmp_path, images):
     grid = _png(out / "a_beta-vae_traverse.png")
     assert grid.shape == (3 * 18 + 2, 7 * 18 + 2, 3)
 
-    code, _, err = cli("run", "traverse", "--model", "beta-vae", str(a), "--dims", "0-9", *common)
+    code, _, err = cli(
+        "run", "traverse", "--model", "beta-vae", str(a), "--dims", "0-9", "--overwrite", *common
+    )
     assert code != 0 and "0–3" in err
 
 
