@@ -14,14 +14,25 @@ or the request's method/format name. Raising an exception means "mine, and it fa
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 if TYPE_CHECKING:
+    import torch
+
     from .cards import ModelCard
-    from .datasets import SampleSet
+    from .hooktypes import (
+        EditResult,
+        EvalReport,
+        ExportReport,
+        RegisterDataset,
+        RegisterMethod,
+        RegisterModel,
+        TinyWeights,
+    )
+    from .model import LoadedModel
     from .requests import (
         EditRequest,
         EvalRequest,
@@ -31,6 +42,7 @@ if TYPE_CHECKING:
         OptimizeRequest,
         TrainRequest,
     )
+    from .training import TrainTask
 
 PROJECT = "genedit"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -38,7 +50,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def register_models(register: Callable[[ModelCard], None]) -> None:
+def register_models(register: RegisterModel) -> None:
     """Declare the models this plugin provides by calling ``register(card)`` once per card.
 
     Cards are plain metadata (no torch). Names and aliases are global: registering a name that
@@ -64,7 +76,7 @@ def register_commands(app: Any) -> None:
 
 
 @hookspec
-def register_methods(register: Callable[..., None]) -> None:
+def register_methods(register: RegisterMethod) -> None:
     """Declare optimisation/export methods as ``register(kind, name, summary, options=())``.
 
     ``kind`` is ``"optimize"`` or ``"export"``; ``genedit plugins`` shows them. ``options`` are the
@@ -75,7 +87,7 @@ def register_methods(register: Callable[..., None]) -> None:
 
 
 @hookspec
-def register_datasets(register: Callable[[SampleSet], None]) -> None:
+def register_datasets(register: RegisterDataset) -> None:
     """Declare the bundled sample sets this plugin serves as ``--data builtin:NAME``.
 
     Call ``register(SampleSet(name, summary, licence, source))`` once per set (and once per split
@@ -86,7 +98,7 @@ def register_datasets(register: Callable[[SampleSet], None]) -> None:
 
 
 @hookspec(firstresult=True)
-def load_model(request: LoadRequest) -> Any:
+def load_model(request: LoadRequest) -> LoadedModel:
     """Build the network for ``request.card`` and return a :class:`genedit_core.model.LoadedModel`.
 
     ``request.weights`` is already resolved to a local file (or ``None`` for weight-free models),
@@ -98,7 +110,7 @@ def load_model(request: LoadRequest) -> Any:
 
 
 @hookspec(firstresult=True)
-def edit(request: EditRequest) -> Any:
+def edit(request: EditRequest) -> EditResult | None:
     """Run an editing task (``upscale``, ``denoise``, ...) on one image batch.
 
     ``request.image`` is a float tensor N×C×H×W in 0–1 on the model's device; return the edited
@@ -108,12 +120,12 @@ def edit(request: EditRequest) -> Any:
 
 
 @hookspec(firstresult=True)
-def generate(request: GenerateRequest) -> Any:
+def generate(request: GenerateRequest) -> torch.Tensor | None:
     """Sample images for ``request.seeds``; return a float tensor N×C×H×W in 0–1, or ``None``."""
 
 
 @hookspec(firstresult=True)
-def train(request: TrainRequest) -> Any:
+def train(request: TrainRequest) -> TrainTask | None:
     """Return a :class:`genedit_core.training.TrainTask` for ``request.card``, or ``None``.
 
     The core's shared trainer runs the task (single process or ``torchrun``), so a plugin never
@@ -122,7 +134,7 @@ def train(request: TrainRequest) -> Any:
 
 
 @hookspec(firstresult=True)
-def evaluate(request: EvalRequest) -> Any:
+def evaluate(request: EvalRequest) -> EvalReport | None:
     """Score ``request.model`` on ``request.data`` for ``request.task``.
 
     Return ``{"columns": [...], "rows": [{...}, ...], "summary": {...}}`` (rows per image or per
@@ -132,10 +144,25 @@ def evaluate(request: EvalRequest) -> Any:
 
 
 @hookspec(firstresult=True)
-def optimize(request: OptimizeRequest) -> Any:
+def optimize(request: OptimizeRequest) -> dict[str, Any] | None:
     """Apply ``request.method`` to a loaded model; return a report dict, or ``None`` if not yours."""
 
 
 @hookspec(firstresult=True)
-def export(request: ExportRequest) -> Any:
+def export(request: ExportRequest) -> str | Path | ExportReport | None:
     """Write ``request.model`` in ``request.format`` to ``request.out``; return the path, or ``None``."""
+
+
+@hookspec(firstresult=True)
+def tiny_weights(card: ModelCard, scale: int | None) -> TinyWeights | None:
+    """Random weights of a tiny configuration of ``card``, for the conformance check (tests only).
+
+    Return ``{"state_dict": {...}, "config": {...}}``: tensors named and shaped as the card's
+    default weights file stores them (its default layout), only a few features wide.
+    :mod:`genedit_core.testing` writes them to ``model.safetensors`` (``config``, optional, to
+    ``config.json`` beside it), loads them through :func:`genedit_core.load` like real weights and
+    runs every task of the card once, so the whole check takes well under a second per card.
+    ``scale`` is the scale under test (``None`` for cards without scales). Called for the card's
+    owner only, with torch seeded; return ``None`` for a card that needs no weights. No genedit
+    command calls it.
+    """
