@@ -1,0 +1,208 @@
+"""Everything a genedit plugin may use from the core, in one module: ``from genedit_core.sdk import ...``.
+
+Why one module: plugins are released on their own schedule, so what they import is a promise the
+core keeps across releases. The promise is ``__all__`` below; every other module of
+``genedit_core`` is the core's own and may change without notice. docs/plugins.md documents
+exactly this surface, grouped as here.
+
+Importing this module costs no torch (plugin entry points are imported by ``genedit list`` and
+``--help``): the light names are imported directly, the rest load on first use through a module
+``__getattr__``, the way :mod:`genedit_core` does. ``from genedit_core.sdk import LoadedModel``
+inside a hook body, or at the top of a module only hook bodies import, is always fine.
+
+Commands of a plugin's own (``register_commands``) also use :mod:`genedit_cli.sdk` for consoles,
+progress and extra ``--key value`` options.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+from .cards import ModelCard, WeightFile, WeightVariant
+from .datasets import SampleSet
+from .errors import GeneditError, ImageError, PluginError, UsageError, WeightsError
+from .hookspecs import hookimpl
+from .hooktypes import (
+    Backend,
+    EditResult,
+    EvalReport,
+    ExportReport,
+    RegisterDataset,
+    RegisterMethod,
+    RegisterModel,
+    Tiler,
+    TinyWeights,
+)
+from .options import Option
+from .params import get_bool, get_choice, get_float, get_int, get_size, parse_index_ranges
+from .progress import ProgressFn, silent
+from .requests import (
+    EditRequest,
+    EvalRequest,
+    ExportRequest,
+    GenerateRequest,
+    LoadRequest,
+    OptimizeRequest,
+    TrainRequest,
+)
+
+if TYPE_CHECKING:
+    from .api import GeneditWarning, get_card, list_models, load
+    from .checkpoint import canonicalize, load_state_dict
+    from .device import cpu_flags, cpu_has_int8_dot, cpu_has_native_bf16, dtype_name, is_x86
+    from .imageops import downscale, make_grid
+    from .metrics import psnr, sr_metrics, ssim
+    from .metrics_generative import class_histogram, fid, inception_score, kid
+    from .model import LoadedModel
+    from .plugins import get_plugins
+    from .tiling import run_with_oom_retry
+    from .training import StepContext, Trainer, TrainTask, unwrap
+    from .training.config import DEFAULTS as TRAIN_DEFAULTS
+    from .training.config import Field, deep_merge, fields_from, load_config
+    from .training.data import ImageFolder, digits_dataset, resolve_data
+    from .weights import ResolvedWeights, hub_error, sha256_of
+
+__all__ = [
+    # declaring models and hooks
+    "ModelCard",
+    "SampleSet",
+    "WeightFile",
+    "WeightVariant",
+    "__version__",
+    "hookimpl",
+    # what hooks receive
+    "EditRequest",
+    "EvalRequest",
+    "ExportRequest",
+    "GenerateRequest",
+    "LoadRequest",
+    "OptimizeRequest",
+    "ResolvedWeights",
+    "TrainRequest",
+    # what hooks return, and the callables they get
+    "Backend",
+    "EditResult",
+    "EvalReport",
+    "ExportReport",
+    "LoadedModel",
+    "RegisterDataset",
+    "RegisterMethod",
+    "RegisterModel",
+    "Tiler",
+    "TinyWeights",
+    # errors and warnings
+    "GeneditError",
+    "GeneditWarning",
+    "ImageError",
+    "PluginError",
+    "UsageError",
+    "WeightsError",
+    # options from request.params
+    "Option",
+    "get_bool",
+    "get_choice",
+    "get_float",
+    "get_int",
+    "get_size",
+    "parse_index_ranges",
+    # progress
+    "ProgressFn",
+    "silent",
+    # the Python API and the loaded plugin set
+    "get_card",
+    "get_plugins",
+    "list_models",
+    "load",
+    # images, tiling, metrics
+    "class_histogram",
+    "downscale",
+    "fid",
+    "inception_score",
+    "kid",
+    "make_grid",
+    "psnr",
+    "run_with_oom_retry",
+    "sr_metrics",
+    "ssim",
+    # checkpoints and weights files
+    "canonicalize",
+    "hub_error",
+    "load_state_dict",
+    "sha256_of",
+    # devices
+    "cpu_flags",
+    "cpu_has_int8_dot",
+    "cpu_has_native_bf16",
+    "dtype_name",
+    "is_x86",
+    # training
+    "Field",
+    "ImageFolder",
+    "StepContext",
+    "TRAIN_DEFAULTS",
+    "TrainTask",
+    "Trainer",
+    "deep_merge",
+    "digits_dataset",
+    "fields_from",
+    "load_config",
+    "resolve_data",
+    "unwrap",
+]
+
+# name -> (module relative to genedit_core, attribute there); loaded on first use.
+_LAZY: dict[str, tuple[str, str]] = {
+    "GeneditWarning": ("api", "GeneditWarning"),
+    "get_card": ("api", "get_card"),
+    "list_models": ("api", "list_models"),
+    "load": ("api", "load"),
+    "get_plugins": ("plugins", "get_plugins"),
+    "LoadedModel": ("model", "LoadedModel"),
+    "ResolvedWeights": ("weights", "ResolvedWeights"),
+    "hub_error": ("weights", "hub_error"),
+    "sha256_of": ("weights", "sha256_of"),
+    "canonicalize": ("checkpoint", "canonicalize"),
+    "load_state_dict": ("checkpoint", "load_state_dict"),
+    "make_grid": ("imageops", "make_grid"),
+    "downscale": ("imageops", "downscale"),
+    "run_with_oom_retry": ("tiling", "run_with_oom_retry"),
+    "psnr": ("metrics", "psnr"),
+    "ssim": ("metrics", "ssim"),
+    "sr_metrics": ("metrics", "sr_metrics"),
+    "class_histogram": ("metrics_generative", "class_histogram"),
+    "fid": ("metrics_generative", "fid"),
+    "inception_score": ("metrics_generative", "inception_score"),
+    "kid": ("metrics_generative", "kid"),
+    "cpu_flags": ("device", "cpu_flags"),
+    "cpu_has_int8_dot": ("device", "cpu_has_int8_dot"),
+    "cpu_has_native_bf16": ("device", "cpu_has_native_bf16"),
+    "dtype_name": ("device", "dtype_name"),
+    "is_x86": ("device", "is_x86"),
+    "TrainTask": ("training.task", "TrainTask"),
+    "StepContext": ("training.context", "StepContext"),
+    "Trainer": ("training.trainer", "Trainer"),
+    "unwrap": ("training.distributed", "unwrap"),
+    "Field": ("training.config", "Field"),
+    "TRAIN_DEFAULTS": ("training.config", "DEFAULTS"),
+    "deep_merge": ("training.config", "deep_merge"),
+    "fields_from": ("training.config", "fields_from"),
+    "load_config": ("training.config", "load_config"),
+    "ImageFolder": ("training.data", "ImageFolder"),
+    "digits_dataset": ("training.data", "digits_dataset"),
+    "resolve_data": ("training.data", "resolve_data"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(f".{module}", "genedit_core"), attr)
+        globals()[name] = value  # next time a plain module attribute
+        return value
+    raise AttributeError(f"module 'genedit_core.sdk' has no attribute '{name}' (see its __all__)")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
