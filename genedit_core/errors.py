@@ -58,3 +58,11 @@ class OutputExistsError(ImageError):
 
 class DeviceError(UsageError):
     """The requested device or dtype is not available here."""
+
+
+class NonFiniteOutputError(ImageError):
+    """A network or a plugin produced NaN or infinite values, almost always from broken weights.
+
+    Raised where the values appear (the tiler, or the check of what a plugin returned) so that a
+    plugin clamping its output afterwards cannot turn them into a plausible-looking image.
+    """

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import ImageError, PluginError, UsageError
+from .errors import NonFiniteOutputError, PluginError, UsageError
 from .images import ImageData
 from .requests import EditRequest
 
@@ -91,7 +91,12 @@ def _request(model: LoadedModel, task: str, tile, overlap, params, progress) -> 
 def _call_edit(request: EditRequest, where: str = "") -> list[torch.Tensor]:
     from .plugins import get_plugins
 
-    result = get_plugins().owner_hook("edit", request.card)(request=request)
+    try:
+        result = get_plugins().owner_hook("edit", request.card)(request=request)
+    except NonFiniteOutputError as exc:  # raised by the tiler, which does not know the file
+        if not where:
+            raise
+        raise NonFiniteOutputError(f"{where}{exc}") from None
     if result is None:
         raise PluginError(
             f"no installed plugin answers task '{request.task}' for model '{request.card.name}'"
@@ -131,7 +136,8 @@ def check_images(
     channels and at least one pixel;
     ``count`` images when given (N, or 1 for C×H×W), ``size`` (H, W) when the task fixes it, and
     every value finite. A wrong shape is the plugin's fault (:class:`PluginError`); NaN or inf is
-    usually the weights' (:class:`ImageError`). ``where`` prefixes the message (the input file).
+    usually the weights' (:class:`NonFiniteOutputError`, an :class:`ImageError`). ``where``
+    prefixes the message (the input file).
     """
     import torch
 
@@ -169,7 +175,7 @@ def check_images(
         return
     bad = int((~torch.isfinite(y)).sum())
     if bad:
-        raise ImageError(
+        raise NonFiniteOutputError(
             f"{who}: task '{task}' produced {bad:,} NaN or infinite value(s) of {y.numel():,}; "
             "the weights or the plugin are broken"
         )

@@ -40,10 +40,27 @@ def run_model(model: LoadedModel, x: torch.Tensor) -> torch.Tensor:
     with torch.inference_mode():
         y = model(xin)
     y = y.float()
+    if not torch.isfinite(y.sum()):  # one reduction; a plugin's clamp afterwards would hide inf
+        _refuse_non_finite(model, y)
     s = y.shape[-1] // xin.shape[-1] if xin.shape[-1] else model.scale
     if ph or pw:
         y = y[..., : h * s, : w * s]
     return y.to("cpu").contiguous()
+
+
+def _refuse_non_finite(model: LoadedModel, y: torch.Tensor) -> None:
+    """Raise :class:`NonFiniteOutputError` naming the model and its weights if ``y`` holds NaN/inf."""
+    import torch
+
+    from .errors import NonFiniteOutputError
+    from .pipeline import describe_model
+
+    bad = int((~torch.isfinite(y)).sum())
+    if bad:  # else the sum only overflowed
+        raise NonFiniteOutputError(
+            f"{describe_model(model)}: the network produced {bad:,} NaN or infinite value(s) of "
+            f"{y.numel():,}; the weights or the plugin are broken"
+        )
 
 
 def run_tiled(
