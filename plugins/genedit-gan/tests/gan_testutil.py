@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from genedit_gan.tiny import TINY  # the tiny configs the conformance check uses too
 from safetensors.torch import save_file
 
 from genedit_core.testing import plugins_installed
@@ -26,24 +27,6 @@ def write_run(folder: Path, module: torch.nn.Module, config: dict) -> Path:
     save_file({k: v.contiguous() for k, v in module.state_dict().items()}, str(folder / "model.safetensors"))
     (folder / "config.json").write_text(json.dumps(config))
     return folder
-
-
-TINY = {
-    "dcgan": {"nz": 8, "ngf": 4, "nc": 1, "size": 16},
-    "gan": {"nz": 8, "hidden": (16,), "nc": 1, "size": 8},
-    "stylegan2": {"size": 16, "style_dim": 8, "n_mlp": 2, "channels": [8, 8, 4]},
-    "biggan": {
-        "z_dim": 9,
-        "embed_dim": 4,
-        "num_classes": 3,
-        "channel_width": 4,
-        "layers": [(True, 4, 2), (True, 2, 1)],
-        "attention_pos": 1,
-        "n_stats": 1,
-        "hierarchical": True,
-        "img_channels": 3,
-    },
-}
 
 
 def tiny_module(name: str, seed: int = 0) -> torch.nn.Module:

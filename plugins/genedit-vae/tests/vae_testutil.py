@@ -7,41 +7,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from genedit_vae.tiny import TINY  # the tiny configs the conformance check uses too
 from safetensors.torch import save_file
 
 from genedit_core.testing import plugins_installed
-
-TINY = {
-    "vae": {
-        "in_channels": 1,
-        "image_size": 16,
-        "latent_dim": 4,
-        "width": 4,
-        "depth": 2,
-        "max_width": 8,
-        "hidden": 16,
-    },
-    "beta-vae": {
-        "in_channels": 3,
-        "image_size": 16,
-        "latent_dim": 4,
-        "width": 4,
-        "depth": 2,
-        "max_width": 8,
-        "hidden": 16,
-    },
-    "svae": {
-        "in_channels": 3,
-        "image_size": 16,
-        "latent_dim": 4,
-        "width": 4,
-        "depth": 2,
-        "max_width": 8,
-        "hidden": 16,
-        "cond_channels": 1,
-        "likelihood": "gaussian",
-    },
-}
 
 
 @pytest.fixture
