@@ -53,3 +53,11 @@ def evaluate(request):
     from .evaluation import evaluate_generator
 
     return evaluate_generator(request.model, request.data, request.params)
+
+
+@hookimpl
+def tiny_weights(card, scale):
+    """Random weights of a tiny configuration, for genedit's conformance check (tests only)."""
+    from .tiny import tiny_weights as make
+
+    return make(card, scale)

@@ -31,7 +31,8 @@ def load_model(request):
 def edit(request):
     if request.card.plugin != PLUGIN_NAME or request.task != "upscale":
         return None
-    return request.tiler(request.model, request.image)
+    # The networks are left unclamped (they match their reference forwards); edit returns 0–1.
+    return request.tiler(request.model, request.image).clamp(0, 1)
 
 
 @hookimpl
@@ -57,3 +58,11 @@ def evaluate(request):
     return evaluate_upscaler(
         lambda x: run_with_oom_retry(model, x, "auto"), reference_images(request.data), model.scale
     )
+
+
+@hookimpl
+def tiny_weights(card, scale):
+    """Random weights of a tiny configuration, for genedit's conformance check (tests only)."""
+    from .tiny import tiny_weights as make
+
+    return make(card, scale)

@@ -73,3 +73,11 @@ def train(request):
     from .training import make_task
 
     return make_task(request)
+
+
+@hookimpl
+def tiny_weights(card, scale):
+    """Random weights of a tiny configuration, for genedit's conformance check (tests only)."""
+    from .tiny import tiny_weights as make
+
+    return make(card, scale)
