@@ -20,8 +20,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from genedit_core.device import cpu_has_native_bf16
-from genedit_core.params import get_bool, get_choice, get_int
+from genedit_core.sdk import cpu_has_native_bf16, get_bool, get_choice, get_int
 
 from ._wrap import require_module
 from .optimizing import Context, Outcome

@@ -15,8 +15,7 @@ from typing import Any
 
 import torch
 
-from genedit_core.progress import ProgressFn, silent
-from genedit_core.training.task import TrainTask
+from genedit_core.sdk import ProgressFn, TrainTask, silent
 
 from ._wrap import require_module
 
@@ -99,8 +98,8 @@ def finetune(
 
     ``progress("fine-tune", step, steps)`` follows every optimiser step.
     """
-    from genedit_core.training.config import DEFAULTS, deep_merge
-    from genedit_core.training.trainer import Trainer
+    from genedit_core.sdk import TRAIN_DEFAULTS as DEFAULTS
+    from genedit_core.sdk import Trainer, deep_merge
 
     cfg = deep_merge(
         DEFAULTS,
@@ -147,7 +146,7 @@ def prepare(model: Any, ctx: Any, steps: int) -> TeacherPairs | None:
     """Before the surgery: the pool of labelled crops (``--finetune-pool``, ``--calib-size``)."""
     if not steps:
         return None
-    from genedit_core.params import get_int
+    from genedit_core.sdk import get_int
 
     from .evaldata import calibration_batches
 
@@ -162,7 +161,7 @@ def prepare(model: Any, ctx: Any, steps: int) -> TeacherPairs | None:
 
 def run_finetune(model: Any, pairs: TeacherPairs, ctx: Any, steps: int, lr: float) -> dict[str, Any]:
     """After the surgery: :func:`finetune` with the method's ``--finetune-batch`` option."""
-    from genedit_core.params import get_int
+    from genedit_core.sdk import get_int
 
     from .evaldata import CALIB_DEFAULT
 

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from genedit_core.progress import ProgressFn, silent
+from genedit_core.sdk import ProgressFn, silent
 
 
 def stored_bytes(module: nn.Module) -> int:

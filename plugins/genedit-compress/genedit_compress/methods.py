@@ -8,7 +8,7 @@ here are the ones the method modules use; they are shown, not applied, from this
 
 from __future__ import annotations
 
-from genedit_core.options import Option
+from genedit_core.sdk import Option
 
 OPTIMIZE_METHODS: dict[str, str] = {
     "accelerate": "channels_last + bf16 (where native) + torch.compile; saves nothing new, reports the speed-up",
@@ -95,7 +95,11 @@ METHOD_OPTIONS: dict[str, tuple[Option, ...]] = {
             ("pt2e", "onnxruntime"),
         ),
         Option(
-            "target", str, "auto", "CPU kind the int8 file is for; auto means this machine's", ("auto", "vnni", "avx2")
+            "target",
+            str,
+            "auto",
+            "CPU kind the int8 file is for; auto means this machine's",
+            ("auto", "vnni", "avx2"),
         ),
         Option("dynamic", bool, False, "dynamic int8 for nn.Linear layers instead of static calibration"),
         _SHAPES,

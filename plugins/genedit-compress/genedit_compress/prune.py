@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn.utils import prune as tprune
 
-from genedit_core.params import get_bool, get_choice, get_float
+from genedit_core.sdk import get_bool, get_choice, get_float
 
 from ._wrap import conv_layers, require_module
 from .optimizing import Context, Outcome

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genedit_core.errors import WeightsError
+from genedit_core.sdk import WeightsError
 
 INPUT_SIZE = 32
 WEIGHTS_FILE = "weights/digits-classifier.safetensors"
@@ -113,7 +113,7 @@ def load_bundled(device: torch.device | str = "cpu") -> DigitClassifier:
     """The shipped classifier, its file checked against the sha256 in the manifest."""
     from safetensors.torch import load_file
 
-    from genedit_core.weights import sha256_of
+    from genedit_core.sdk import sha256_of
 
     ref = resources.files("genedit_gan").joinpath(WEIGHTS_FILE)
     path = Path(str(ref))

@@ -16,8 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from genedit_core.errors import UsageError
-from genedit_core.metrics_generative import class_histogram, fid, inception_score, kid
+from genedit_core.sdk import UsageError, class_histogram, fid, inception_score, kid
 
 from .sampling import generate_images
 
@@ -66,7 +65,7 @@ def reference_sets(data: str | Path | None) -> tuple[torch.Tensor, torch.Tensor 
     """(reference images, held-out images or None, description). Images N×1×32×32 in 0–1."""
     text = str(data) if data is not None else "builtin:digits"
     if text.startswith("builtin:digits"):
-        from genedit_core.training.data import digits_dataset
+        from genedit_core.sdk import digits_dataset
 
         ref = torch.stack(digits_dataset(32, "train").images)
         held = torch.stack(digits_dataset(32, "heldout").images)
@@ -74,7 +73,7 @@ def reference_sets(data: str | Path | None) -> tuple[torch.Tensor, torch.Tensor 
     path = Path(text)
     if not path.is_dir():
         raise UsageError(f"--data {text}: expected builtin:digits or a folder of real images")
-    from genedit_core.training.data import ImageFolder
+    from genedit_core.sdk import ImageFolder
 
     from .classifier import prepare
 

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genedit_core.errors import UsageError
+from genedit_core.sdk import UsageError
 
 
 def d_logistic(d_real: torch.Tensor, d_fake: torch.Tensor, real_label: float = 1.0) -> torch.Tensor:

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from genedit_core.errors import UsageError
+from genedit_core.sdk import UsageError
 
 from ._arch.common import slerp, truncated_normal
 

@@ -19,9 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genedit_core.errors import UsageError
-from genedit_core.training.config import Field
-from genedit_core.training.task import TrainTask
+from genedit_core.sdk import Field, TrainTask, UsageError
 
 from .losses import (
     d_hinge,
@@ -103,7 +101,7 @@ class GANTask(TrainTask):
     min_diversity = 0.15
 
     def build_dataset(self, data: Path | str | None, cfg: dict[str, Any]) -> Any:
-        from genedit_core.training.data import resolve_data
+        from genedit_core.sdk import resolve_data
 
         m = cfg["model"]
         spec = data if data is not None else cfg.get("data", {}).get("source")

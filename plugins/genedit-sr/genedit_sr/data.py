@@ -12,8 +12,7 @@ from typing import Any
 
 import torch
 
-from genedit_core.errors import UsageError
-from genedit_core.imageops import downscale
+from genedit_core.sdk import UsageError, downscale
 
 
 class SRPatches:

@@ -14,10 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from genedit_core.errors import UsageError
-from genedit_core.imageops import downscale
-from genedit_core.metrics import sr_metrics
-from genedit_core.training.data import resolve_data
+from genedit_core.sdk import UsageError, downscale, resolve_data, sr_metrics
 
 
 def reference_images(data: str | Path, max_side: int | None = None) -> list[tuple[str, torch.Tensor]]:

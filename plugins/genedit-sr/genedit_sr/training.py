@@ -13,9 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genedit_core.training import TrainTask
-from genedit_core.training.config import Field, fields_from
-from genedit_core.training.data import resolve_data
+from genedit_core.sdk import Field, TrainTask, fields_from, resolve_data
 
 from .data import SRPatches
 from .evaluation import evaluate_upscaler, reference_images
@@ -132,7 +130,7 @@ class SRTask(TrainTask):
 
 def _warm_start(model: nn.Module, path: str) -> None:
     """Copy every tensor whose name and shape match (e.g. a x4 model from a trained x2 body)."""
-    from genedit_core.checkpoint import canonicalize, load_state_dict
+    from genedit_core.sdk import canonicalize, load_state_dict
 
     source = canonicalize(load_state_dict(path))
     own = model.state_dict()

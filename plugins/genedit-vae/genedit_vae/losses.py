@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from genedit_core.training import unwrap
+from genedit_core.sdk import unwrap
 
 LOG_2PI = math.log(2 * math.pi)
 

@@ -14,9 +14,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from genedit_core.errors import UsageError
-from genedit_core.imageops import make_grid
-from genedit_core.params import get_bool, get_float, get_int, parse_index_ranges
+from genedit_core.sdk import UsageError, get_bool, get_float, get_int, make_grid, parse_index_ranges
 
 from .sketch import extract_sketch, to_grey
 

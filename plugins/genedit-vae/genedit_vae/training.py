@@ -15,9 +15,7 @@ from typing import Any
 
 import torch
 
-from genedit_core.errors import UsageError
-from genedit_core.training.config import Field, deep_merge
-from genedit_core.training.task import TrainTask
+from genedit_core.sdk import Field, TrainTask, UsageError, deep_merge
 
 from ._arch import ConvVAE, VAEConfig
 from .losses import Objective, capacity, elbo_terms, training_loss
@@ -160,7 +158,7 @@ def load_source(spec: Any, cfg: dict[str, Any], split: str = "") -> Any:
         n = int(cfg["data"].get("heldout_size", 256)) if held else int(d["shapes_n"])
         seed = int(d["shapes_seed"]) + (1_000_003 if held else 0)
         return ShapesDataset(n, size=size, seed=seed)
-    from genedit_core.training.data import resolve_data
+    from genedit_core.sdk import resolve_data
 
     return resolve_data(text, size=size, channels=int(cfg["model"]["in_channels"]))
 
@@ -410,7 +408,7 @@ def make_task(request) -> TrainTask:
 
 def task_config(name: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """The full config (core defaults < task defaults < ``overrides``) for scripts and tests."""
-    from genedit_core.training.config import load_config
+    from genedit_core.sdk import load_config
 
     cfg = load_config(copy.deepcopy(TASKS[name].default_config))
     return deep_merge(cfg, overrides or {})
