@@ -283,7 +283,7 @@ def _setup_dcgan(args) -> dict:
     base = genedit_load("dcgan", weights)
     n = 100 if args.quick else 1000
     z = torch.stack(
-        [torch.randn(base.input_shape, generator=torch.Generator().manual_seed(i)) for i in range(n)]
+        [torch.randn(base.latent_shape, generator=torch.Generator().manual_seed(i)) for i in range(n)]
     )
     extractor = get_extractor("digits")
 

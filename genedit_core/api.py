@@ -34,8 +34,8 @@ def list_models(task: str | None = None) -> list[ModelCard]:
 
 def check_scale(card: ModelCard, scale: int | None) -> int | None:
     if scale is None:
-        return card.extra.get("default_scale", card.scales[0] if card.scales else None)
-    if card.scales and scale not in card.scales and not card.extra.get("any_scale"):
+        return card.scale_when_unset
+    if card.scales and scale not in card.scales and not card.any_scale:
         have = ", ".join(f"x{s}" for s in card.scales)
         raise UsageError(f"model '{card.name}' has no x{scale} (it has {have})")
     if scale < 1:
@@ -109,7 +109,7 @@ def load(
         warnings.warn(resolved.warning, GeneditWarning, stacklevel=2)
     state = None
     if resolved is not None:
-        state = canonicalize(load_state_dict(resolved.path), card.extra.get("keep_keys", ()))
+        state = canonicalize(load_state_dict(resolved.path), card.keep_keys)
     request = LoadRequest(
         card, resolved, state, scale if (explicit_scale or not is_file_spec) else None, dev, dt, options
     )
@@ -123,6 +123,13 @@ def load(
         ) from exc
     if model is None:
         raise PluginError(f"plugin '{card.plugin}' did not build model '{card.name}'")
+    if model.dtype != dt:  # the core's choice alone (--dtype, the card's bf16/fp16_safe)
+        from .device import dtype_name
+
+        raise PluginError(
+            f"plugin '{card.plugin}' built model '{card.name}' in {dtype_name(model.dtype)}, but "
+            f"{dtype_name(dt)} was chosen; build in request.dtype"
+        )
     if explicit_scale and card.scales and model.scale != scale:
         raise UsageError(
             f"{resolved.origin if resolved else card.name}: weights are x{model.scale}, but x{scale} was asked for"

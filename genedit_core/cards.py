@@ -62,9 +62,21 @@ class WeightVariant:
 class ModelCard:
     """Metadata for one model. ``plugin`` is filled in by the registry, not by the plugin.
 
-    ``colour_tasks`` names the tasks whose outputs are colour whatever the input (a sketch-to-image
-    model fed a grey line drawing). For every other task the core gives grey inputs grey outputs,
-    so the card has to say so for the colour to survive.
+    Every field the core acts on is typed here, so a misspelt one is a ``TypeError`` when the plugin
+    loads rather than a setting silently ignored:
+
+    * ``scales``: the scale factors the model has weights for; ``default_scale`` is the one used
+      when none is asked for (``None``: the first of ``scales``), and ``any_scale`` says that every
+      positive integer works, not only those listed (resamplers).
+    * ``colour_tasks``: the tasks whose outputs are colour whatever the input (a sketch-to-image
+      model fed a grey line drawing). For every other task the core gives grey inputs grey
+      outputs, so the card has to say so for the colour to survive.
+    * ``group_tasks``: the tasks that take every input at once (interpolating between A and B):
+      the ``edit`` hook gets ``request.images`` instead of one ``request.image``.
+    * ``keep_keys``: top-level checkpoint entries that are not training wrappers but belong next
+      to the weights (StyleGAN2's ``latent_avg``); any other non-tensor entry is dropped on reading.
+    * ``bf16_safe`` / ``fp16_safe``: outputs were checked against fp32, so ``--dtype auto`` may pick
+      that precision (:func:`genedit_core.device.choose_dtype` is the only place that decides).
     """
 
     name: str
@@ -82,8 +94,29 @@ class ModelCard:
     channels_last: bool = True
     paper: str = ""
     colour_tasks: tuple[str, ...] = ()
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    default_scale: int | None = None
+    any_scale: bool = False
+    group_tasks: tuple[str, ...] = ()
+    keep_keys: tuple[str, ...] = ()
     plugin: str = ""
+
+    def __post_init__(self) -> None:
+        # A card that contradicts itself fails when its plugin registers, naming the field.
+        if self.default_scale is not None and not self.any_scale and self.default_scale not in self.scales:
+            raise ValueError(
+                f"card '{self.name}': default_scale {self.default_scale} is not among scales {self.scales}"
+            )
+        for field_name in ("colour_tasks", "group_tasks"):
+            stray = [t for t in getattr(self, field_name) if t not in self.tasks]
+            if stray:
+                raise ValueError(f"card '{self.name}': {field_name} {stray} are not among tasks {self.tasks}")
+
+    @property
+    def scale_when_unset(self) -> int | None:
+        """The scale a load without ``scale=`` gets: ``default_scale``, else the first listed."""
+        if self.default_scale is not None:
+            return self.default_scale
+        return self.scales[0] if self.scales else None
 
     def variant(self, name: str) -> WeightVariant | None:
         return next((v for v in self.variants if v.name == name), None)
@@ -111,6 +144,10 @@ class ModelCard:
             "bf16_safe": self.bf16_safe,
             "fp16_safe": self.fp16_safe,
             "paper": self.paper,
+            "default_scale": self.scale_when_unset,
+            "any_scale": self.any_scale,
+            "colour_tasks": list(self.colour_tasks),
+            "group_tasks": list(self.group_tasks),
             "variants": [
                 {
                     "name": v.name,

@@ -86,6 +86,61 @@ def canonicalize(state: Mapping[str, Any], extra_keep: tuple[str, ...] = ()) -> 
     return out
 
 
+def load_strict(
+    module: Any,
+    state: Mapping[str, Any],
+    origin: str,
+    *,
+    optional: tuple[str, ...] = (),
+    note: str = "",
+) -> None:
+    """Load ``state`` into ``module`` only if every name and shape matches; else one error line.
+
+    Every plugin needs the same guarantee (no layer left at its random init, no tensor silently
+    ignored) and users need the same message, so this is the one strict loader. A mismatch is a
+    :class:`WeightsError` naming ``origin`` (the weights file) and listing, each truncated with its
+    count, the missing keys, the unexpected keys and the mis-shaped keys (file shape vs network's).
+    ``optional`` keys may be absent: the module keeps its own values (StyleGAN2's ``latent_avg``,
+    computed when a checkpoint lacks it). ``note`` says how the file was read (``read as
+    edsr-basicsr``). Entries that are not tensors are metadata, not weights, and are skipped.
+    """
+    import torch
+
+    tensors = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
+    own = module.state_dict()
+    missing = [k for k in own if k not in tensors and k not in optional]
+    unexpected = [k for k in tensors if k not in own]
+    misshaped = [
+        f"{k} (file {_dims(tensors[k].shape)}, network {_dims(v.shape)})"
+        for k, v in own.items()
+        if k in tensors and tuple(tensors[k].shape) != tuple(v.shape)
+    ]
+    if missing or unexpected or misshaped:
+        parts = [
+            f"{label} {_counted(keys)}: {_few(keys)}"
+            for label, keys in (("missing", missing), ("unexpected", unexpected), ("mis-shaped", misshaped))
+            if keys
+        ]
+        where = f"{origin} ({note})" if note else origin
+        raise WeightsError(
+            f"{where}: does not fit the {type(module).__name__} built for it: {'; '.join(parts)}"
+        )
+    module.load_state_dict(tensors, strict=all(k in tensors for k in optional))
+
+
+def _counted(keys: list[str]) -> str:
+    return f"{len(keys)} key" + ("" if len(keys) == 1 else "s")
+
+
+def _few(keys: list[str], n: int = 4) -> str:
+    shown = ", ".join(sorted(keys)[:n])
+    return shown + (f" (+{len(keys) - n} more)" if len(keys) > n else "")
+
+
+def _dims(shape: Any) -> str:
+    return "×".join(str(d) for d in shape) or "scalar"
+
+
 def _is_zip(path: Path) -> bool:
     with open(path, "rb") as f:
         return f.read(4) == b"PK\x03\x04"

@@ -22,7 +22,21 @@ class LoadedModel:
     """A ready-to-run network in the genedit convention: RGB float 0–1 in, RGB float 0–1 out.
 
     ``forward`` wraps the plugin's module with whatever the layout needs (value range, mean shift,
-    Y-channel handling), so callers only ever see the convention above.
+    Y-channel handling), so callers only ever see the convention above. The other fields describe
+    the model to the core, which never inspects the module:
+
+    * ``in_channels``: channels of the image ``forward`` takes (3 for RGB); ``0`` for a model whose
+      ``forward`` takes a latent instead of an image (a GAN generator).
+    * ``latent_shape``: per-sample shape of the model's latent (``(100,)`` for DCGAN's z, ``(16,)``
+      for a VAE with 16 latent dimensions); ``None`` for models without one. With
+      ``in_channels == 0`` it is also the shape ``forward`` takes (:attr:`takes_latent`), and tools
+      that feed models generically (benchmarks, optimize, export) draw standard-normal latents of it
+      instead of image crops.
+    * ``receptive_field``: input pixels of context on each side that can reach one output pixel.
+      The tiler's default overlap covers it, which makes tiled and whole-image outputs agree.
+    * ``activation_bytes_per_pixel``: peak memory a forward pass holds per input pixel, in bytes at
+      fp32 (the core scales it for bf16/fp16); ``tile="auto"`` sizes tiles from it. ``None``: the
+      core assumes a 64-feature network (see :func:`genedit_core.tiling.auto_tile`).
     """
 
     card: ModelCard
@@ -39,13 +53,21 @@ class LoadedModel:
     receptive_field: int = 16
     weights: ResolvedWeights | None = None
     hyperparameters: dict[str, Any] = field(default_factory=dict)
-    #: Per-sample shape of a non-image input (a generator's latent z, e.g. ``(100,)``); ``None``
-    #: for image-to-image models. Tools that feed a model generically (benchmarks, optimize,
-    #: export) draw standard-normal inputs of this shape instead of image crops.
-    input_shape: tuple[int, ...] | None = None
+    latent_shape: tuple[int, ...] | None = None
+    activation_bytes_per_pixel: float | None = None
+
+    @property
+    def takes_latent(self) -> bool:
+        """True when ``forward`` takes latents of ``latent_shape`` rather than images."""
+        return self.in_channels == 0 and bool(self.latent_shape)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
+        if self.takes_latent:
+            assert self.latent_shape is not None
+            if tuple(x.shape[1:]) != tuple(self.latent_shape):
+                shape = "×".join(map(str, self.latent_shape))
+                raise ValueError(f"{self.card.name}: expected latents N×{shape}, got {tuple(x.shape)}")
+        elif x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"{self.card.name}: expected N×{self.in_channels}×H×W, got {tuple(x.shape)}")
         return self.forward(x)
 

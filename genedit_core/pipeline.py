@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 
 def is_group_task(model: LoadedModel, task: str) -> bool:
-    return task in tuple(model.card.extra.get("group_tasks", ()))
+    return task in model.card.group_tasks
 
 
 def _split(image: ImageData, model: LoadedModel) -> tuple[torch.Tensor, np.ndarray | None, int]:
@@ -71,7 +71,7 @@ def _merge(y: torch.Tensor, alpha: np.ndarray | None, colour_ch: int, like: Imag
 
 
 def _request(model: LoadedModel, task: str, tile, overlap, params, progress) -> EditRequest:
-    from .tiling import DEFAULT_OVERLAP, run_with_oom_retry
+    from .tiling import run_with_oom_retry
 
     if task not in model.card.tasks:
         raise UsageError(
@@ -80,7 +80,7 @@ def _request(model: LoadedModel, task: str, tile, overlap, params, progress) -> 
     tiler = functools.partial(
         run_with_oom_retry,
         tile=tile,
-        overlap=DEFAULT_OVERLAP if overlap is None else overlap,
+        overlap=overlap,  # None: the model's receptive field (genedit_core.tiling.default_overlap)
         progress=progress,
     )
     return EditRequest(

@@ -1,8 +1,10 @@
 """Tiled inference without seams, one tile on the device at a time.
 
 Each output tile is computed from its input tile plus ``overlap`` pixels of real context on every
-side, and only the centre is kept. With enough context the convolutions see the same neighbourhood
-as in a full-image pass, so tiled and untiled outputs agree (the tests hold them to ≤ 1/255).
+side, and only the centre is kept. The default overlap is the model's ``receptive_field`` (rounded
+up to its ``size_multiple``, so pixel-unshuffle models see tiles on the same grid as the whole
+image): every kept pixel then sees exactly the neighbourhood it sees in a full-image pass, and tiled
+and untiled outputs agree to float rounding. A smaller overlap is allowed, with a warning.
 The image itself stays on the CPU; only the current tile moves to the model's device.
 """
 
@@ -18,8 +20,41 @@ if TYPE_CHECKING:
 
     from .model import LoadedModel
 
-DEFAULT_OVERLAP = 32
 MIN_TILE = 32
+#: fp32 bytes per input pixel assumed for models that do not state ``activation_bytes_per_pixel``:
+#: a 64-feature network holding six feature maps, at x1.
+FALLBACK_BYTES_PER_PIXEL = 4 * 64 * 6
+
+
+def _align(n: int, multiple: int) -> int:
+    m = max(1, int(multiple))
+    return -(-int(n) // m) * m
+
+
+def default_overlap(model: LoadedModel) -> int:
+    """Context per side that makes tiles seamless: the receptive field, up to ``size_multiple``."""
+    return _align(max(0, math.ceil(model.receptive_field)), model.size_multiple)
+
+
+def resolve_overlap(model: LoadedModel, overlap: int | None) -> int:
+    """``overlap`` aligned to the model's ``size_multiple``; ``None`` means :func:`default_overlap`."""
+    if overlap is None:
+        return default_overlap(model)
+    return _align(max(0, overlap), model.size_multiple)
+
+
+def _warn_short_overlap(model: LoadedModel, overlap: int) -> None:
+    import warnings
+
+    from .api import GeneditWarning
+
+    reach = math.ceil(model.receptive_field)
+    warnings.warn(
+        f"tile overlap {overlap} is below the receptive field of model '{model.name}' ({reach} pixels): "
+        f"tile seams may show; the default overlap ({default_overlap(model)}) avoids them",
+        GeneditWarning,
+        stacklevel=3,
+    )
 
 
 def run_model(model: LoadedModel, x: torch.Tensor) -> torch.Tensor:
@@ -67,13 +102,15 @@ def run_tiled(
     model: LoadedModel,
     x: torch.Tensor,
     tile: int | None,
-    overlap: int = DEFAULT_OVERLAP,
+    overlap: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> torch.Tensor:
     """Apply ``model`` to ``x`` (N×C×H×W on the CPU) in tiles of ``tile`` pixels (None: whole).
 
-    ``progress(done, total)`` is called once before the first tile (``done`` 0), so that a bar
-    knows its total from the start, and again after every tile.
+    ``overlap`` is the context kept around each tile (``None``: :func:`default_overlap`); one below
+    the receptive field warns once, naming both numbers. Tile and overlap are rounded up to the
+    model's ``size_multiple``. ``progress(done, total)`` is called once before the first tile
+    (``done`` 0), so that a bar knows its total from the start, and again after every tile.
     """
     import torch
 
@@ -86,7 +123,10 @@ def run_tiled(
             progress(1, 1)
         return out
     s = model.scale
-    tile = max(tile, MIN_TILE)
+    tile = _align(max(tile, MIN_TILE), model.size_multiple)
+    overlap = resolve_overlap(model, overlap)
+    if overlap < model.receptive_field:
+        _warn_short_overlap(model, overlap)
     ys = list(range(0, h, tile))
     xs = list(range(0, w, tile))
     out: torch.Tensor | None = None
@@ -112,17 +152,31 @@ def run_tiled(
     return out
 
 
-def auto_tile(model: LoadedModel, h: int, w: int) -> int | None:
-    """Pick a tile size that keeps activations within a quarter of free memory (None: no tiling)."""
-    free = _free_bytes(model.device)
-    width = max(64, model.hyperparameters.get("num_feat", 64))
-    per_pixel = 4 * width * 6 * max(1, model.scale) ** 2 // 2 + 64
-    budget = free // 4
+def bytes_per_pixel(model: LoadedModel) -> float:
+    """Peak activation bytes per input pixel at the model's dtype.
+
+    From the model's own description (``LoadedModel.activation_bytes_per_pixel``, fp32 bytes,
+    scaled here for 2-byte dtypes); a model that states none is assumed to hold six maps of 64
+    features at its output resolution (:data:`FALLBACK_BYTES_PER_PIXEL` × scale²).
+    """
+    stated = model.activation_bytes_per_pixel
+    if stated is None:
+        stated = FALLBACK_BYTES_PER_PIXEL * max(1, model.scale) ** 2
+    itemsize = getattr(model.dtype, "itemsize", 4)
+    return float(stated) * itemsize / 4 + 64  # + the CPU copy of input and output
+
+
+def auto_tile(model: LoadedModel, h: int, w: int, overlap: int | None = None) -> int | None:
+    """Pick a tile size whose pieces (tile plus ``overlap`` each side) keep activations within a
+    quarter of free memory; ``None`` when the whole image fits (no tiling)."""
+    per_pixel = bytes_per_pixel(model)
+    budget = _free_bytes(model.device) // 4
     if h * w * per_pixel <= budget:
         return None
-    side = int(math.sqrt(budget / per_pixel))
+    context = 2 * resolve_overlap(model, overlap)
+    side = int(math.sqrt(budget / per_pixel)) - context
     side = max(MIN_TILE, 1 << int(math.log2(max(side, MIN_TILE))))
-    return side
+    return _align(side, model.size_multiple)
 
 
 def _free_bytes(device) -> int:
@@ -145,21 +199,29 @@ def run_with_oom_retry(
     model: LoadedModel,
     x: torch.Tensor,
     tile: int | str | None,
-    overlap: int = DEFAULT_OVERLAP,
+    overlap: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> torch.Tensor:
-    """``run_tiled`` with ``tile='auto'`` support; on device out-of-memory, halve the tile and retry."""
+    """``run_tiled`` with ``tile='auto'`` support; on device out-of-memory, halve the tile and retry.
+
+    At the smallest tile the context is what remains to give: the overlap is halved (down to 0),
+    which warns that seams may show, rather than failing an image that fits with less context.
+    """
     import torch
 
     h, w = x.shape[-2:]
-    size = auto_tile(model, h, w) if tile == "auto" else (int(tile) if tile else None)
+    size = auto_tile(model, h, w, overlap) if tile == "auto" else (int(tile) if tile else None)
+    context = resolve_overlap(model, overlap)
     while True:
         try:
-            return run_tiled(model, x, size, overlap, progress)
+            return run_tiled(model, x, size, context, progress)
         except torch.OutOfMemoryError:
             if getattr(model.device, "type", "cpu") == "cuda":
                 torch.cuda.empty_cache()
             current = size or max(h, w)
-            if current <= MIN_TILE:
+            if current > MIN_TILE:
+                size = max(MIN_TILE, current // 2)
+            elif size is not None and max(h, w) > size and context > 0 and model.tileable:
+                context //= 2
+            else:
                 raise
-            size = max(MIN_TILE, current // 2)

@@ -8,7 +8,8 @@ import genedit_core
 
 CARD_KEYS = {
     "name", "aliases", "tasks", "family", "plugin", "summary", "scales", "licence", "needs_weights",
-    "default_variant", "bf16_safe", "fp16_safe", "paper", "variants",
+    "default_variant", "bf16_safe", "fp16_safe", "paper", "variants", "default_scale", "any_scale",
+    "colour_tasks", "group_tasks",
 }  # fmt: skip
 VARIANT_KEYS = {"name", "source", "hf_hub_id", "revision", "files", "config", "licence", "description"}
 

@@ -48,7 +48,7 @@ def test_int8_and_onnx_export_take_latents(cli, tmp_path):
     exp = cli("export", "dcgan", "--format", "onnx", "--out", str(tmp_path / "g.onnx"))
     assert exp.code == 0, exp.err
     model = genedit_core.load("dcgan", weights=str(tmp_path / "g.onnx"), device="cpu")
-    assert model.input_shape == (100,)
+    assert model.latent_shape == (100,) and model.in_channels == 0 and model.takes_latent
     z = torch.randn(3, 100, generator=torch.Generator().manual_seed(0))
     torch_model = genedit_core.load("dcgan", device="cpu", dtype="fp32")
     with torch.no_grad():

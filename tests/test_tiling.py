@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 import genedit_core.tiling as tiling
+from genedit_core.api import GeneditWarning
 from genedit_core.cards import ModelCard
 from genedit_core.model import LoadedModel
 from genedit_core.tiling import MIN_TILE, run_model, run_tiled, run_with_oom_retry
@@ -52,7 +53,10 @@ class Bicubic(nn.Module):
         return nn.functional.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False).clamp(0, 1)
 
 
-def loaded(net: nn.Module, scale: int = 2, size_multiple: int = 1, **kw) -> tuple[LoadedModel, Recording]:
+def loaded(
+    net: nn.Module, scale: int = 2, size_multiple: int = 1, receptive_field: int = 3, **kw
+) -> tuple[LoadedModel, Recording]:
+    """``receptive_field`` 3 is conv_net's reach (three 3×3 convs) and covers bicubic's 2."""
     rec = Recording(net, **kw)
     model = LoadedModel(
         card=CARD,
@@ -62,6 +66,7 @@ def loaded(net: nn.Module, scale: int = 2, size_multiple: int = 1, **kw) -> tupl
         dtype=torch.float32,
         scale=scale,
         size_multiple=size_multiple,
+        receptive_field=receptive_field,
     )
     return model, rec
 
@@ -143,8 +148,9 @@ def test_oom_halves_the_tile_until_it_fits():
 def test_oom_at_the_smallest_tile_is_raised():
     x = torch.rand(1, 3, 70, 70, generator=GEN)
     model, _ = loaded(conv_net(), oom_above=10)
-    with pytest.raises(torch.OutOfMemoryError):
-        run_with_oom_retry(model, x, 64, overlap=4)
+    with pytest.raises(torch.OutOfMemoryError), pytest.warns(GeneditWarning, match="is below") as seen:
+        run_with_oom_retry(model, x, 64, overlap=4)  # smaller tiles, then less context, down to none
+    assert [str(w.message).split(" is")[0] for w in seen] == [f"tile overlap {n}" for n in (2, 1, 0)]
 
 
 def test_untileable_models_run_whole():
@@ -153,3 +159,83 @@ def test_untileable_models_run_whole():
     model.tileable = False
     run_tiled(model, x, tile=32)
     assert rec.sizes == [(50, 50)]
+
+
+# --- overlap from the receptive field, alignment, memory from the model's description ----------
+
+
+def dilated_net(reach: int = 40) -> nn.Module:
+    """x2 upscaler whose receptive field is exactly ``reach`` input pixels per side (3×3 convs
+    dilated by 8 reach 8 each), further than the old fixed 32-pixel overlap."""
+    torch.manual_seed(5)
+    layers: list[nn.Module] = []
+    for i in range(reach // 8):
+        layers += [nn.Conv2d(3 if i == 0 else 6, 6, 3, padding=8, dilation=8), nn.Tanh()]
+    layers += [nn.Conv2d(6, 12, 1), nn.PixelShuffle(2)]
+    return nn.Sequential(*layers).eval()
+
+
+def test_default_overlap_covers_the_receptive_field_so_tiles_are_seamless():
+    x = torch.rand(1, 3, 100, 110, generator=GEN)
+    model, _ = loaded(dilated_net(40))
+    model.receptive_field = 40
+    whole = run_tiled(model, x, None)
+
+    assert tiling.default_overlap(model) == 40
+    tiled = run_tiled(model, x, tile=32)  # default overlap
+    assert (tiled - whole).abs().max().item() <= 1e-5
+
+    with pytest.warns(GeneditWarning, match=r"tile overlap 32 is below the receptive field .* \(40 pixels\)"):
+        short = run_tiled(model, x, tile=32, overlap=32)  # the old default: seams
+    assert (short - whole).abs().max().item() > 1e-3
+
+
+def test_overlap_and_tile_are_aligned_to_size_multiple():
+    """Pixel-unshuffle models group s×s blocks: a tile that starts off that grid sees other blocks."""
+
+    class Unshuffled(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            torch.manual_seed(2)
+            self.conv = nn.Conv2d(3 * 16, 3 * 16 * 4, 3, padding=1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return nn.functional.pixel_shuffle(self.conv(nn.functional.pixel_unshuffle(x, 4)), 8)
+
+    x = torch.rand(1, 3, 96, 80, generator=GEN)
+    model, _ = loaded(Unshuffled(), size_multiple=4)
+    model.receptive_field = 5  # 1 unshuffled pixel of conv reach = 4 input pixels, +1 for the block
+    whole = run_tiled(model, x, None)
+
+    assert tiling.default_overlap(model) == 8
+    tiled = run_tiled(model, x, tile=34)  # runs as 36: every tile starts on the 4-pixel grid
+    assert (tiled - whole).abs().max().item() <= 1e-5
+
+
+def test_auto_tile_reads_the_models_stated_bytes_per_pixel(monkeypatch):
+    monkeypatch.setattr(tiling, "_free_bytes", lambda device: 256 << 20)  # a 64 MiB budget
+    model, _ = loaded(conv_net(), scale=2)
+    model.receptive_field = 0
+    model.hyperparameters = {"num_feat": 4096}  # an architecture detail the tiler must not read
+    model.activation_bytes_per_pixel = 1000.0
+    assert tiling.auto_tile(model, 1000, 1000) == 128  # sqrt(64 MiB / 1064 B) = 251, a power of 2 below
+    model.activation_bytes_per_pixel = 16000.0
+    assert tiling.auto_tile(model, 1000, 1000) == 64  # sqrt(64 MiB / 16064 B) = 64.6
+    model.activation_bytes_per_pixel = 1000.0
+    model.receptive_field = 80  # each piece also carries 2 × 80 pixels of context: 251 - 160
+    assert tiling.auto_tile(model, 1000, 1000) == 64
+    assert tiling.auto_tile(model, 200, 200) is None  # the whole image fits
+    model.receptive_field, model.dtype = 0, torch.bfloat16  # 2-byte activations: half the bytes
+    assert tiling.bytes_per_pixel(model) == 1000.0 / 2 + 64
+
+
+def test_oom_at_the_smallest_tile_gives_up_context_with_a_warning():
+    x = torch.rand(1, 3, 90, 90, generator=GEN)
+    model, rec = loaded(conv_net(), oom_above=56 * 56)
+    model.receptive_field = 12  # pieces of 32 + 2 × 12 = 56 fit; the first tries do not
+
+    with pytest.warns(GeneditWarning, match=r"tile overlap 8 is below .* \(12 pixels\)"):
+        out = run_with_oom_retry(model, x, 64, overlap=16)  # 64 + 32, then 32 + 32: too big
+
+    assert out.shape == (1, 3, 180, 180)
+    assert len(rec.sizes) > 9 and max(h * w for h, w in rec.sizes[-9:]) <= 48 * 48  # 32 + 2 × 8

@@ -306,7 +306,10 @@ def run(
         str, typer.Option(help="torch, or an installed runtime such as onnxruntime.")
     ] = "torch",
     tile: Annotated[str, typer.Option(help="Tile size in input pixels, 'auto', or 0 for none.")] = "auto",
-    tile_overlap: Annotated[int, typer.Option(help="Context pixels around each tile.")] = 32,
+    tile_overlap: Annotated[
+        Optional[int],
+        typer.Option(help="Context pixels around each tile (default: the model's receptive field)."),
+    ] = None,
     ext: Annotated[
         Optional[str], typer.Option(help="Output file type, e.g. png (default: the input's).")
     ] = None,

@@ -31,7 +31,7 @@ def check_run_options(
     device: str | None,
     dtype: str | None,
     tile: str,
-    tile_overlap: int,
+    tile_overlap: int | None,
     max_pixels: int | None,
     ext: str | None,
     output: str | None,
@@ -45,7 +45,7 @@ def check_run_options(
             size = -1
         if size < 0:
             raise UsageError(f"--tile {tile}: expected a number of pixels, 'auto' or 0 (no tiling)")
-    if tile_overlap < 0:
+    if tile_overlap is not None and tile_overlap < 0:
         raise UsageError(f"--tile-overlap {tile_overlap}: expected 0 or more pixels")
     if max_pixels is None:
         max_pixels_default()  # GENEDIT_MAX_PIXELS=abc is refused here, not on the first image

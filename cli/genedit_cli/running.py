@@ -52,7 +52,7 @@ def run_batch(
     dtype: str,
     tile: str,
     backend: str = "torch",
-    tile_overlap: int,
+    tile_overlap: int | None,
     ext: str | None,
     recursive: bool,
     overwrite: bool,
@@ -86,7 +86,7 @@ def run_batch(
         err.print(f"note: {skipped_note(len(found.skipped))} (name a file to process it anyway)")
     if output and len(files) > 1:
         raise UsageError("-o/--output names one file; use --out-dir for several inputs")
-    group = task in tuple(card.extra.get("group_tasks", ()))
+    group = task in card.group_tasks
     # The tag needs the loaded scale; the clash check only needs names to differ, which any tag keeps.
     planned = {
         src: output_path(src, output=output, out_dir=out_dir, tag="x", ext=ext, subdir=found.subdirs.get(src))
@@ -99,6 +99,7 @@ def run_batch(
     from genedit_core.device import dtype_name
     from genedit_core.images import check_output_path, read_image, write_image
     from genedit_core.pipeline import apply_all, is_group_task
+    from genedit_core.tiling import resolve_overlap
 
     loaded = load(card.name, scale=scale, weights=weights, device=device, dtype=dtype, backend=backend)
     tag = f"{card.name}_x{loaded.scale}" if task == "upscale" else f"{card.name}_{task}"
@@ -162,7 +163,8 @@ def run_batch(
                     params=params,
                     progress=on_tile,
                 )
-                info = {"tile": tile, "tile_overlap": tile_overlap, "input": src.name, "params": params or {}}
+                overlap = resolve_overlap(loaded, tile_overlap)  # what ran: the default is the model's
+                info = {"tile": tile, "tile_overlap": overlap, "input": src.name, "params": params or {}}
                 dests = _numbered(dest, len(results_))
                 for d in dests:
                     refuse_clobber(src, d, inputs_by_path, written, overwrite)

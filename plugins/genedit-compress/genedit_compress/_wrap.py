@@ -29,7 +29,7 @@ class ForwardModule(nn.Module):
         self.net = require_module(model)
         # Not a sub-module even when forward *is* the network: parameters must be named net.*.
         self.__dict__["_fn"] = model.forward
-        image_input = not getattr(model, "input_shape", None)
+        image_input = not getattr(model, "takes_latent", False)
         self.multiple = int(model.size_multiple) if pad_to_multiple and image_input else 1
         self.scale = int(model.scale)
 
@@ -54,12 +54,13 @@ def require_module(model: LoadedModel) -> nn.Module:
 def example_input(model: LoadedModel, h: int, w: int, batch: int = 1, seed: int = 0) -> torch.Tensor:
     """A reproducible 0–1 input with image-like structure (smooth gradients plus texture).
 
-    Models whose input is a latent (``model.input_shape``) get standard-normal latents instead;
+    Models whose input is a latent (``model.takes_latent``) get standard-normal latents of
+    ``model.latent_shape`` instead;
     ``h`` and ``w`` are then ignored.
     """
     g = torch.Generator().manual_seed(seed)
-    if getattr(model, "input_shape", None):
-        return torch.randn(batch, *model.input_shape, generator=g).to(model.device, model.dtype)
+    if getattr(model, "takes_latent", False):
+        return torch.randn(batch, *model.latent_shape, generator=g).to(model.device, model.dtype)
     yy = torch.linspace(0, 1, h).view(1, 1, h, 1)
     xx = torch.linspace(0, 1, w).view(1, 1, 1, w)
     base = 0.5 + 0.25 * torch.sin(6.0 * yy + 4.0 * xx + torch.arange(model.in_channels).view(1, -1, 1, 1))
@@ -103,6 +104,6 @@ def dynamic_dims(model: LoadedModel, *, batch: bool) -> dict[str, dict[int, Any]
     from torch.export import Dim
 
     dims: dict[int, Any] = {0: Dim("batch", min=1, max=1024)} if batch else {}
-    if not getattr(model, "input_shape", None):
+    if not getattr(model, "takes_latent", False):
         dims.update({2: Dim("height", min=4), 3: Dim("width", min=4)})
     return {"x": dims} if dims else None

@@ -53,15 +53,15 @@ def _centre_crop(x: torch.Tensor, size: int, multiple: int) -> torch.Tensor:
 
 
 def latent_batches(model: Any, count: int, batch: int, seed: int) -> list[torch.Tensor]:
-    """Fixed standard-normal latents for generators (``model.input_shape``)."""
+    """Fixed standard-normal latents for generators (``model.latent_shape``)."""
     g = torch.Generator().manual_seed(seed)
-    return [torch.randn(batch, *model.input_shape, generator=g) for _ in range(count)]
+    return [torch.randn(batch, *model.latent_shape, generator=g) for _ in range(count)]
 
 
 def eval_set(model: Any, spec: str | None, crop: int, count: int) -> EvalSet | None:
     if spec in ("none", "off", ""):
         return None
-    if getattr(model, "input_shape", None):  # a generator: fidelity to its own outputs on fixed latents
+    if getattr(model, "takes_latent", False):  # a generator: fidelity to its own outputs on fixed latents
         return EvalSet(f"{count}×16 fixed latents (seed 0)", latent_batches(model, count, 16, seed=0), None)
     spec = spec or EVAL_DEFAULT
     try:
@@ -100,7 +100,7 @@ def calibration_batches(
 
     Generators are calibrated on random latents instead (``spec`` and ``size`` do not apply).
     """
-    if getattr(model, "input_shape", None):
+    if getattr(model, "takes_latent", False):
         return latent_batches(model, count, 1, seed=1000 + seed)
     images = calibration_images(model, spec)
     g = torch.Generator().manual_seed(seed)

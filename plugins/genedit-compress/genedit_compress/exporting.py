@@ -111,10 +111,11 @@ def _metadata(model: Any, fmt: str, dynamic: bool, extra: dict[str, Any] | None 
         "genedit.source": model.weights.origin if model.weights else "",
         "genedit.convention": "float32 RGB in 0-1, NCHW; output NCHW 0-1",
     }
-    if model.input_shape:
-        meta["genedit.input_shape"] = json.dumps(list(model.input_shape))
+    if model.latent_shape:
+        meta["genedit.latent_shape"] = json.dumps(list(model.latent_shape))
+    if model.takes_latent:
         meta["genedit.convention"] = "float32 standard-normal latent N×" + "×".join(
-            map(str, model.input_shape)
+            map(str, model.latent_shape)
         )
         meta["genedit.convention"] += " in; output NCHW 0-1"
     meta.update({k: str(v) for k, v in (extra or {}).items()})
@@ -164,7 +165,7 @@ def export_onnx(
             dynamo=True,
             dynamic_shapes=_dynamic_shapes(dynamic, model),
             opset_version=opset,
-            input_names=["latent" if model.input_shape else "image"],
+            input_names=["latent" if model.takes_latent else "image"],
             output_names=["output"],
             verbose=False,
             report=False,

@@ -82,8 +82,13 @@ def load_onnx_model(path: str | Path, card: Any = None, device: str = "cpu") -> 
         y = session.run(None, {input_name: arr})[0]
         return torch.from_numpy(y).to(x.device)
 
-    input_shape = tuple(json.loads(meta["genedit.input_shape"])) if "genedit.input_shape" in meta else None
-    if input_shape:
+    # genedit.input_shape: files exported before latent_shape had its name; only generators had it.
+    legacy = meta.get("genedit.input_shape")
+    shape_text = meta.get("genedit.latent_shape", legacy)
+    latent_shape = tuple(json.loads(shape_text)) if shape_text else None
+    if legacy:
+        in_channels = 0
+    if in_channels == 0:
         scale = 1
     else:
         scale = int(meta["genedit.scale"]) if "genedit.scale" in meta else _probe_scale(forward, in_channels)
@@ -101,8 +106,8 @@ def load_onnx_model(path: str | Path, card: Any = None, device: str = "cpu") -> 
         receptive_field=int(meta.get("genedit.receptive_field", 16)),
         weights=weights,
         hyperparameters=hyper,
-        tileable=meta.get("genedit.dynamic_size", "true") == "true" and not input_shape,
-        input_shape=input_shape,
+        tileable=meta.get("genedit.dynamic_size", "true") == "true" and in_channels != 0,
+        latent_shape=latent_shape,
     )
 
 

@@ -274,7 +274,7 @@ def _finite(obj: Any) -> Any:
 def ctx_input_shape(model: Any, params: dict[str, Any]) -> tuple[int, ...]:
     """The timed input's shape: N×C×H×W for images, N×latent for generators (N = ``--bench-batch``)."""
     batch = get_int(params, "bench_batch", 1, lo=1)
-    if getattr(model, "input_shape", None):
-        return (batch, *model.input_shape)
+    if getattr(model, "takes_latent", False):
+        return (batch, *model.latent_shape)
     h, w = get_size(params, "bench_size", (256, 256))
     return (batch, model.in_channels, h, w)

@@ -94,7 +94,7 @@ def default_backend() -> str:
 
 def _export_example(model: Any, calibration: list[torch.Tensor]) -> torch.Tensor:
     """Generators get a dynamic batch, which export cannot infer from a batch of one: use two."""
-    if model.input_shape and len(calibration) > 1:
+    if model.takes_latent and len(calibration) > 1:
         return torch.cat(calibration[:2])
     return calibration[0]
 
@@ -106,7 +106,7 @@ def quantize_pt2e(model: Any, calibration: list[torch.Tensor]) -> torch.nn.Modul
     example = (_export_example(model, calibration).to(model.device, torch.float32),)
     with torch.no_grad():
         captured = torch.export.export(
-            wrapper, example, dynamic_shapes=dynamic_dims(model, batch=bool(model.input_shape))
+            wrapper, example, dynamic_shapes=dynamic_dims(model, batch=model.takes_latent)
         ).module()
         quantizer = quantizer_cls()
         quantizer.set_global(default_config())
@@ -150,7 +150,7 @@ def apply(model: Any, ctx: Context) -> Outcome:
         program = torch.export.export(
             converted,
             (_export_example(model, calibration).float(),),
-            dynamic_shapes=dynamic_dims(model, batch=bool(model.input_shape)),
+            dynamic_shapes=dynamic_dims(model, batch=model.takes_latent),
         )
     torch.export.save(program, str(path))
     fast = Accelerated(
@@ -194,7 +194,7 @@ def _onnxruntime(model: Any, ctx: Context, calibration: list[torch.Tensor]) -> O
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
-            name = "latent" if model.input_shape else "image"  # the input name export_onnx gave it
+            name = "latent" if model.takes_latent else "image"  # the input name export_onnx gave it
             self._items = iter([{name: x.float().numpy()} for x in calibration])
 
         def get_next(self) -> dict[str, Any] | None:

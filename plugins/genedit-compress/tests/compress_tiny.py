@@ -72,7 +72,7 @@ TINY_EDSR = ModelCard(
     needs_weights=False,
     licence="Apache-2.0",
     bf16_safe=True,
-    extra={"default_scale": 2},
+    default_scale=2,
 )
 TINY_GEN = ModelCard(
     name="tiny-gen",
@@ -82,7 +82,7 @@ TINY_GEN = ModelCard(
     scales=(2,),
     needs_weights=False,
     licence="mit",
-    extra={"default_scale": 2},
+    default_scale=2,
 )
 
 
@@ -101,19 +101,18 @@ class TinyPlugin:
 
     @hookimpl
     def load_model(self, request):
-        if request.card.plugin != "tinysr":
-            return None
         torch.manual_seed(0)
         if request.card.name == "tiny-gen":
             module = TinyGen().eval()
             if request.state_dict is not None:
                 module.load_state_dict(request.state_dict)
+            module.to(request.device, request.dtype)
             return LoadedModel(
                 card=request.card,
                 module=module,
                 forward=module,
                 device=request.device,
-                dtype=torch.float32,
+                dtype=request.dtype,
                 scale=2,
                 hyperparameters={},
             )
@@ -127,7 +126,7 @@ class TinyPlugin:
         module = TinyEDSR(hp["num_feat"], hp["num_block"], hp["scale"]).eval()
         if request.state_dict is not None:
             module.load_state_dict(request.state_dict, strict=True)
-        module.to(request.device)
+        module.to(request.device, request.dtype)
         mean = torch.tensor(MEAN).view(1, 3, 1, 1)
 
         def forward(x):
@@ -138,7 +137,7 @@ class TinyPlugin:
             module=module,
             forward=forward,
             device=request.device,
-            dtype=torch.float32,
+            dtype=request.dtype,
             scale=hp["scale"],
             hyperparameters=hp,
             receptive_field=12,
@@ -146,6 +145,4 @@ class TinyPlugin:
 
     @hookimpl
     def edit(self, request):
-        if request.card.plugin != "tinysr":
-            return None
         return request.tiler(request.model, request.image)

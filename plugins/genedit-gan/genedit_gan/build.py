@@ -13,8 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from genedit_core.errors import WeightsError
-from genedit_core.model import LoadedModel
+from genedit_core.sdk import LoadedModel, WeightsError, load_strict
 
 
 def _config(request) -> dict[str, Any]:
@@ -23,25 +22,6 @@ def _config(request) -> dict[str, Any]:
 
 def _origin(request) -> str:
     return request.weights.origin if request.weights is not None else request.card.name
-
-
-def _load_strict(
-    module: nn.Module, state: dict[str, torch.Tensor], origin: str, optional: tuple[str, ...] = ()
-):
-    own = module.state_dict()
-    missing = [k for k in own if k not in state and k not in optional]
-    unexpected = [k for k in state if k not in own]
-    if missing or unexpected:
-        raise WeightsError(
-            f"{origin}: does not match the {type(module).__name__} built from it "
-            f"(missing {missing[:4]}{'…' if len(missing) > 4 else ''}, "
-            f"unexpected {unexpected[:4]}{'…' if len(unexpected) > 4 else ''})"
-        )
-    bad = [k for k in state if state[k].shape != own[k].shape]
-    if bad:
-        k = bad[0]
-        raise WeightsError(f"{origin}: {k} has shape {tuple(state[k].shape)}, expected {tuple(own[k].shape)}")
-    module.load_state_dict({k: v for k, v in state.items()}, strict=False)
 
 
 def convert_dcgan(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -63,7 +43,7 @@ def build_network(
             state = convert_dcgan(state)
             hp = {**infer_generator_config(state), **arch}
             module: nn.Module = DCGANGenerator(**hp)
-            _load_strict(module, state, origin)
+            load_strict(module, state, origin)
         elif name == "gan":
             from ._arch.mlp import MLPGenerator, infer_generator_config
 
@@ -72,13 +52,13 @@ def build_network(
             nc = int(arch.get("nc", 1 if round((out) ** 0.5) ** 2 == out else 3))
             size = int(arch.get("size", round((out // nc) ** 0.5)))
             module = MLPGenerator(nz=shapes["nz"], hidden=tuple(shapes["hidden"]), nc=nc, size=size)
-            _load_strict(module, state, origin)
+            load_strict(module, state, origin)
         elif name == "stylegan2":
             from ._arch.stylegan2 import StyleGAN2Generator, infer_generator_config
 
             hp = {**infer_generator_config(state), **{k: v for k, v in arch.items() if k == "lr_mlp"}}
             module = StyleGAN2Generator(**hp)
-            _load_strict(module, state, origin, optional=("latent_avg",))
+            load_strict(module, state, origin, optional=("latent_avg",))
             if "latent_avg" not in state:
                 module.compute_latent_avg()
         elif name == "biggan":
@@ -88,7 +68,7 @@ def build_network(
             hp = arch or infer_config(state, config)
             with no_init():
                 module = BigGAN(**hp)
-            _load_strict(module, state, origin)
+            load_strict(module, state, origin)
         else:
             raise WeightsError(f"{origin}: no GAN architecture named '{name}'")
     except KeyError as exc:
@@ -104,8 +84,7 @@ def build(request) -> LoadedModel:
         raise WeightsError(f"{card.name}: needs weights; pass --weights RUN_DIR, a file, or hf://owner/repo")
     config = _config(request)
     module = build_network(card.name, request.state_dict, config, _origin(request))
-    device = request.device
-    dtype = request.dtype if device.type != "cpu" else torch.float32
+    device, dtype = request.device, request.dtype  # chosen by the core from --dtype and the card
     module = module.to(device=device, dtype=dtype).requires_grad_(False)
     hp = _hyperparameters(card.name, module)
     hp["class_names"] = list(config.get("class_names", []))
@@ -121,12 +100,12 @@ def build(request) -> LoadedModel:
         forward=lambda z: latent_forward(loaded, z),
         device=device,
         dtype=dtype,
-        in_channels=int(hp.get("nz", hp.get("style_dim", hp.get("z_dim", 0)))),
+        in_channels=0,  # forward takes a latent, not an image
         out_channels=int(hp.get("nc", hp.get("img_channels", 3))),
         tileable=False,
         receptive_field=0,
         hyperparameters=hp,
-        input_shape=(int(hp.get("nz", hp.get("style_dim", hp.get("z_dim", 0)))),),
+        latent_shape=(int(hp.get("nz", hp.get("style_dim", hp.get("z_dim", 0)))),),
     )
     if not hasattr(LoadedModel, "generate"):
         from .sampling import bind_generate

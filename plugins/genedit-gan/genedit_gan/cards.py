@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from importlib import resources
 
-from genedit_core.cards import ModelCard, WeightFile, WeightVariant
+from genedit_core.sdk import ModelCard, WeightFile, WeightVariant
 
 UNPINNED = "Hub revision not pinned: tracks 'main' (commit unknown when this card was written)."
 PACKAGE = "genedit_gan"
@@ -118,7 +118,6 @@ def _cards() -> list[ModelCard]:
             default_variant=_default(biggan),
             licence="Apache-2.0 (code); weights: see variant",
             paper="https://arxiv.org/abs/1809.11096",
-            extra={"conditional": True},
         ),
         _card(
             "stylegan2",
@@ -128,7 +127,7 @@ def _cards() -> list[ModelCard]:
             default_variant=_default(stylegan2),
             licence="Apache-2.0 (code); weights: see variant",
             paper="https://arxiv.org/abs/1912.04958",
-            extra={"keep_keys": ("latent_avg",)},
+            keep_keys=("latent_avg",),
         ),
     ]
 

@@ -7,10 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
-from torch import nn
 
-from genedit_core.errors import UsageError, WeightsError
-from genedit_core.model import LoadedModel
+from genedit_core.sdk import LoadedModel, UsageError, WeightsError, load_strict
 
 from .layouts import ARCH_FOR_CARD, ARCHITECTURES, CARD_FOR_ARCH, LAYOUTS, LayoutMismatch, make_module
 
@@ -34,16 +32,17 @@ def _resampler(request) -> LoadedModel:
         module=module,
         forward=module,
         device=request.device,
-        dtype=torch.float32 if request.device.type == "cpu" else request.dtype,
+        dtype=request.dtype,  # chosen by the core from --dtype and the card
         scale=scale,
         receptive_field=4,
+        activation_bytes_per_pixel=module.activation_bytes_per_pixel,
     )
 
 
 def build_network(request) -> LoadedModel:
     """Detect the layout of ``request.state_dict``, build our network, load it, wrap it."""
     card = request.card
-    arch = card.extra.get("arch") or ARCH_FOR_CARD.get(card.name)
+    arch = ARCH_FOR_CARD.get(card.name)
     if arch not in ARCHITECTURES:
         raise WeightsError(f"model '{card.name}': the sr plugin has no network for it")
     origin = request.weights.origin if request.weights is not None else card.name
@@ -63,7 +62,7 @@ def build_network(request) -> LoadedModel:
         module = make_module(arch, hp)
     except ValueError as exc:
         raise WeightsError(f"{origin}: read as {layout.name}, but {exc}") from None
-    _load_strict(module, canonical, origin, layout.name)
+    load_strict(module, canonical, origin, note=f"read as {layout.name}, key names after conversion")
     module = module.eval().to(device=request.device, dtype=request.dtype)
     if card.channels_last:
         module = module.to(memory_format=torch.channels_last)
@@ -77,6 +76,7 @@ def build_network(request) -> LoadedModel:
         scale=hp["scale"],
         size_multiple=module.size_multiple,
         receptive_field=module.receptive_field,
+        activation_bytes_per_pixel=module.activation_bytes_per_pixel,
         weights=request.weights,
         hyperparameters={"layout": layout.name, "arch": arch, **hp},
     )
@@ -100,27 +100,6 @@ def _no_layout_error(
         f"{origin}: no {card_name} checkpoint layout matches its keys ({_few(list(state))}); "
         f"known layouts: {', '.join(LAYOUTS.names(arch))}"
     )
-
-
-def _load_strict(module: nn.Module, state: dict[str, torch.Tensor], origin: str, layout: str) -> None:
-    expected = module.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"missing {len(missing)} keys: {_few(missing)}")
-        if unexpected:
-            parts.append(f"unexpected {len(unexpected)} keys: {_few(unexpected)}")
-        raise WeightsError(f"{origin}: read as {layout}, but {'; '.join(parts)} (names after conversion)")
-    bad = [
-        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
-        for k, v in expected.items()
-        if state[k].shape != v.shape
-    ]
-    if bad:
-        raise WeightsError(f"{origin}: read as {layout}, but shapes disagree: {_few(bad, 3)}")
-    module.load_state_dict(state, strict=True)
 
 
 def _pick_scale(hp: dict[str, Any], request, config: Mapping[str, Any], origin: str, arch: str) -> int:

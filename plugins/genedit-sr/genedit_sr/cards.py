@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from importlib import resources
 
-from genedit_core.cards import ModelCard, WeightFile, WeightVariant
+from genedit_core.sdk import ModelCard, WeightFile, WeightVariant
 
 UNPINNED = "Hub revision not pinned: tracks 'main' (commit unknown when this card was written)."
 
@@ -98,7 +98,8 @@ def _cards() -> list[ModelCard]:
             licence="n/a",
             bf16_safe=False,
             channels_last=False,
-            extra={"any_scale": True, "default_scale": 2},
+            any_scale=True,
+            default_scale=2,
         ),
         _card(
             "lanczos",
@@ -108,7 +109,8 @@ def _cards() -> list[ModelCard]:
             needs_weights=False,
             licence="n/a",
             channels_last=False,
-            extra={"any_scale": True, "default_scale": 2},
+            any_scale=True,
+            default_scale=2,
         ),
         _card(
             "edsr",
@@ -119,7 +121,7 @@ def _cards() -> list[ModelCard]:
             licence="apache-2.0 (weights: see variant)",
             bf16_safe=True,
             paper="https://arxiv.org/abs/1707.02921",
-            extra={"default_scale": 2},
+            default_scale=2,
         ),
         _card(
             "edsr-baseline",
@@ -131,7 +133,7 @@ def _cards() -> list[ModelCard]:
             licence="apache-2.0 (weights: see variant)",
             bf16_safe=True,
             paper="https://arxiv.org/abs/1707.02921",
-            extra={"default_scale": 2},
+            default_scale=2,
         ),
         _card(
             "realesrgan",
@@ -143,7 +145,7 @@ def _cards() -> list[ModelCard]:
             licence="bsd-3-clause",
             bf16_safe=True,
             paper="https://arxiv.org/abs/2107.10833",
-            extra={"default_scale": 4},
+            default_scale=4,
         ),
     ]
     # Architectures whose only weights are ours: always listed (users may bring --weights), and
@@ -179,7 +181,7 @@ def _cards() -> list[ModelCard]:
                 licence="Apache-2.0",
                 bf16_safe=name == "espcn",
                 paper=paper,
-                extra={"default_scale": min(variants[0].files) if variants else 2},
+                default_scale=min(variants[0].files) if variants else 2,
             )
         )
     return cards

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 import genedit_core
 from genedit_core.errors import UsageError, WeightsError
 from genedit_core.requests import LoadRequest
-from genedit_core.tiling import run_model, run_tiled
+from genedit_core.tiling import default_overlap, run_model, run_tiled
 from genedit_core.weights import ResolvedWeights
 
 DIV2K = torch.tensor([0.4488, 0.4371, 0.4040])
@@ -381,7 +381,7 @@ def test_tiled_equals_untiled(tmp_path):
     tiled = run_tiled(model, x, tile=32)
     assert tiled.shape == whole.shape == (1, 3, 160, 144)
     assert (tiled - whole).abs().max() <= 1 / 255
-    assert model.receptive_field <= 32  # the default overlap covers this tiny model's reach
+    assert default_overlap(model) == model.receptive_field == 10  # run_tiled's default: seamless
 
 
 def test_rgb_range_read_from_sub_mean_when_no_config(tmp_path):

@@ -12,8 +12,7 @@ from typing import Any
 
 import torch
 
-from genedit_core.errors import UsageError, WeightsError
-from genedit_core.model import LoadedModel
+from genedit_core.sdk import LoadedModel, UsageError, WeightsError, load_strict
 
 from ._arch import ConvVAE, infer_config
 from .sketch import METHODS
@@ -44,15 +43,8 @@ def build(request) -> LoadedModel:
     if card.name != "svae" and config.conditional:
         raise WeightsError(f"{origin}: these are sketch-conditioned weights; load them with --model svae")
     module = ConvVAE(config)
-    state = {k: v for k, v in request.state_dict.items() if isinstance(v, torch.Tensor)}
-    missing, unexpected = module.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise WeightsError(
-            f"{origin}: weights do not match the architecture read from them "
-            f"(missing {missing[:3]}, unexpected {unexpected[:3]})"
-        )
-    device = request.device
-    dtype = torch.float32 if device.type == "cpu" else request.dtype
+    load_strict(module, request.state_dict, origin)
+    device, dtype = request.device, request.dtype  # chosen by the core from --dtype and the card
     module = module.to(device=device, dtype=dtype).eval()
     method = cfg.get("sketch_method", "xdog")
     if method not in METHODS:
@@ -78,4 +70,5 @@ def build(request) -> LoadedModel:
         min_size=1,
         receptive_field=config.image_size,
         hyperparameters=hyper,
+        latent_shape=(config.latent_dim,),
     )

@@ -12,7 +12,7 @@ import json
 from importlib import resources
 from typing import Any
 
-from genedit_core.cards import ModelCard, WeightFile, WeightVariant
+from genedit_core.sdk import ModelCard, WeightFile, WeightVariant
 
 PACKAGE = "genedit_vae"
 VAE_TASKS = ("generate", "reconstruct", "interpolate", "traverse")
@@ -60,7 +60,7 @@ def _cards() -> list[ModelCard]:
             variants=vae,
             default_variant=vae[0].name if vae else None,
             paper="https://arxiv.org/abs/1312.6114",
-            extra={"group_tasks": ("interpolate",)},
+            group_tasks=("interpolate",),
             **common,
         ),
         ModelCard(
@@ -71,7 +71,7 @@ def _cards() -> list[ModelCard]:
             variants=beta,
             default_variant=beta[0].name if beta else None,
             paper="https://openreview.net/forum?id=Sy2fzU9gl",
-            extra={"group_tasks": ("interpolate",)},
+            group_tasks=("interpolate",),
             **common,
         ),
         ModelCard(

@@ -42,6 +42,16 @@ class UpscaledRefiner(nn.Module, abc.ABC):
     def _radius_hr(self) -> int:
         """Context radius of the convs, in output pixels."""
 
+    @abc.abstractmethod
+    def _peak_maps(self) -> int:
+        """Feature maps the network proper holds at once, at output resolution."""
+
+    @property
+    def activation_bytes_per_pixel(self) -> float:
+        """Peak fp32 bytes a forward holds per input pixel: everything runs at output resolution
+        (scale² pixels per input pixel): the bicubic upscale, its YCbCr copy and the network."""
+        return 4.0 * self.scale**2 * (self._peak_maps() + 9)
+
     @property
     def receptive_field(self) -> int:
         """Input pixels of context on each side: the convs' reach at output scale, plus bicubic's 2."""

@@ -99,3 +99,18 @@ class EDSR(nn.Module):
             radius += 1 / res
             res *= f
         return math.ceil(radius + 1 / res)  # conv_last runs at the output resolution
+
+    @property
+    def activation_bytes_per_pixel(self) -> float:
+        """Peak fp32 bytes a forward holds per input pixel (what ``tile="auto"`` sizes tiles by).
+
+        The body holds about five feature maps at input size (the trunk's ``feat``, a block's
+        input, conv, ReLU and conv outputs); each ×f stage holds ``feat``, its input, the conv
+        output (f² maps), its shuffled copy and the conv backend's working copy (2.5 maps at the
+        stage's output area, matched to the peak RSS of CPU forwards at x2, x3 and x4).
+        """
+        nf, peak, res = self.num_feat, 5 * self.num_feat, 1
+        for f in upsample_factors(self.scale):
+            peak = max(peak, nf + nf * res * res + 2.5 * nf * (res * f) ** 2)
+            res *= f
+        return 4.0 * (peak + 3)

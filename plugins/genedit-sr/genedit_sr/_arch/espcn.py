@@ -37,3 +37,10 @@ class ESPCN(nn.Module):
     @property
     def receptive_field(self) -> int:
         return math.ceil(sum(k // 2 for k in self.kernels))
+
+    @property
+    def activation_bytes_per_pixel(self) -> float:
+        """Peak fp32 bytes a forward holds per input pixel: two maps per conv (output and tanh),
+        then the sub-pixel conv's 3·scale² channels and their shuffled copy."""
+        widest = max((2 * f for f in self.features), default=0)
+        return 4.0 * (widest + 6 * self.scale**2 + 3)

@@ -19,6 +19,11 @@ class Bicubic(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False).clamp(0, 1)
 
+    @property
+    def activation_bytes_per_pixel(self) -> float:
+        """The upscale and its clamped copy: 2 × 3 channels at scale² pixels, fp32."""
+        return 4.0 * 6 * self.scale**2
+
 
 def lanczos_matrix(n_in: int, scale: int, a: int = 3, dtype=torch.float32) -> torch.Tensor:
     """Rows are output pixels, columns input pixels; edges replicate, rows sum to one."""
@@ -47,6 +52,11 @@ class Lanczos(nn.Module):
     def __init__(self, scale: int):
         super().__init__()
         self.scale = scale
+
+    @property
+    def activation_bytes_per_pixel(self) -> float:
+        """The row pass (3 channels at scale× pixels), the column pass and its clamped copy."""
+        return 4.0 * 3 * (self.scale + 2 * self.scale**2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]

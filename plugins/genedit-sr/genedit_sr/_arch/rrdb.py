@@ -103,3 +103,18 @@ class RRDBNet(nn.Module):
         radius += sum(1 / 2 ** (k + 1) for k in range(self.num_upsample))
         radius += 2 / 2**self.num_upsample  # conv_hr, conv_last
         return math.ceil(radius * self.unshuffle)
+
+    @property
+    def activation_bytes_per_pixel(self) -> float:
+        """Peak fp32 bytes a forward holds per input pixel (what ``tile="auto"`` sizes tiles by).
+
+        The trunk runs on 1/unshuffle² of the pixels: the trunk's ``feat``, a block's input, a
+        dense block's four growth maps and their concatenation. The last ×2 upsampling dominates:
+        the previous map, the nearest-neighbour copy, conv and activation outputs, then ``conv_hr``
+        (about 4.75 feature maps at output size plus two at input size, fitted to the peak RSS of
+        CPU forwards at x1, x2 and x4, which it matches within 20%).
+        """
+        nf, ng = self.num_feat, self.num_grow_ch
+        trunk = (5 * nf + 8 * ng) / self.unshuffle**2
+        upsampled = 4.75 * nf * self.scale**2 + 2 * nf
+        return 4.0 * (max(trunk, upsampled) + 3)

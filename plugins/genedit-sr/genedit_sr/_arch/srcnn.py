@@ -39,5 +39,8 @@ class SRCNN(UpscaledRefiner):
         x = F.relu(self.conv2(x))
         return self.conv3(x)
 
+    def _peak_maps(self) -> int:
+        return 2 * max(self.features, default=0) + min(self.features, default=0)
+
     def _radius_hr(self) -> int:
         return sum(k // 2 for k in self.kernels)

@@ -31,5 +31,8 @@ class VDSR(UpscaledRefiner):
             r = F.relu(conv(r))
         return x + self.convs[-1](r)
 
+    def _peak_maps(self) -> int:
+        return 4 * self.num_feat  # the residual input, conv and ReLU outputs, a backend copy
+
     def _radius_hr(self) -> int:
         return self.num_layers
