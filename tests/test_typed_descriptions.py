@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -185,3 +186,65 @@ def test_load_strict_allows_optional_keys_to_be_absent():
     assert torch.equal(target.avg, torch.full((2,), 7.0))
     with pytest.raises(WeightsError, match="missing 1 key: avg"):
         load_strict(target, state, "w.pt")
+
+
+# --- the CLI: overlap from the model, a short one warned about ------------------------------------
+
+
+class Reach:
+    """A 3×3 box blur applied 3 times: reaches 3 pixels, so the receptive field is 3."""
+
+    name = "reach"
+
+    @hookimpl
+    def register_models(self, register):
+        register(card(name="reach", tasks=("blur",), needs_weights=False, channels_last=False))
+
+    @hookimpl
+    def load_model(self, request):
+        def forward(x):
+            for _ in range(3):
+                x = torch.nn.functional.avg_pool2d(x, 3, 1, 1, count_include_pad=False)
+            return x
+
+        return LoadedModel(
+            card=request.card, module=None, forward=forward, device=request.device, dtype=request.dtype,
+            receptive_field=3,
+        )  # fmt: skip
+
+    @hookimpl
+    def edit(self, request):
+        return request.tiler(request.model, request.image)
+
+
+def test_cli_overlap_defaults_to_the_receptive_field_and_warns_below_it(install, cli, tmp_path):
+    from PIL import Image
+
+    from genedit_core.images import read_provenance
+
+    install(Reach())
+    rng = torch.Generator().manual_seed(0)
+    for name in ("a.png", "b.png"):
+        pixels = (torch.rand(70, 70, 3, generator=rng) * 255).to(torch.uint8).numpy()
+        Image.fromarray(pixels).save(tmp_path / name)
+    inputs = (str(tmp_path / "a.png"), str(tmp_path / "b.png"))
+
+    whole = cli("run", "blur", "-m", "reach", "--tile", "0", *inputs, "--out-dir", "whole", "-q")
+    tiled = cli("run", "blur", "-m", "reach", "--tile", "32", *inputs, "--out-dir", "tiled", "-q")
+    short = cli(
+        "run", "blur", "-m", "reach", "--tile", "32", "--tile-overlap", "1", *inputs, "--out-dir", "short"
+    )
+
+    assert whole.code == tiled.code == short.code == 0, (whole, tiled, short)
+    assert "warning" not in tiled.err
+    warnings_seen = [line for line in short.err.splitlines() if line.startswith("warning:")]
+    assert warnings_seen == [
+        "warning: tile overlap 1 is below the receptive field of model 'reach' (3 pixels): tile seams may "
+        "show; the default overlap (3) avoids them"
+    ]  # once for the batch, one line
+    for name in ("a_reach_blur.png", "b_reach_blur.png"):
+        a, b = (np.asarray(Image.open(tmp_path / d / name)) for d in ("whole", "tiled"))
+        assert np.array_equal(a, b)
+        assert not np.array_equal(a, np.asarray(Image.open(tmp_path / "short" / name)))
+    assert read_provenance(tmp_path / "tiled" / "a_reach_blur.png")["tile_overlap"] == 3
+    assert read_provenance(tmp_path / "short" / "a_reach_blur.png")["tile_overlap"] == 1
