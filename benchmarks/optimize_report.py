@@ -225,9 +225,8 @@ def main() -> None:
 def _setup_edsr(args, tmp: Path) -> dict:
     from genedit_compress._wrap import example_input
     from genedit_compress.evaldata import eval_set, score
-    from genedit_compress.loading import load_model
 
-    from genedit_core.api import get_card
+    from genedit_core.api import get_card, load
 
     size = 48 if args.quick else args.size
     card = get_card("edsr-baseline")
@@ -242,7 +241,7 @@ def _setup_edsr(args, tmp: Path) -> dict:
                 "RANDOM weights of EDSR-baseline ×2 shape (bundled weights not installed yet): latency, "
                 "parameters and size are real; PSNR values are not meaningful"
             )
-    base = load_model("edsr-baseline", weights=weights, scale=2, device="cpu", dtype="fp32")
+    base = load("edsr-baseline", weights=weights, scale=2, device="cpu", dtype="fp32")
     evaluation = eval_set(base, None, 48 if args.quick else 128, 5)
 
     def quality(forward, model, reference) -> dict:

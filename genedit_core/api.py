@@ -1,7 +1,8 @@
 """The Python API: ``genedit_core.load("edsr", scale=2).upscale(image)``.
 
-``load`` is the one builder every command uses: find the card, resolve weights (variant, Hub or
-local file), read them safely, pick device and dtype, and let the owning plugin build the network.
+``load`` is the one loader every command uses: find the card, pick device and dtype, resolve the
+weights (variant, Hub, local file or folder, training run, exported file), read them once, let the
+owning plugin build the network, and let a method's plugin finish what the method changed.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from .errors import GeneditError, PluginError, UsageError
 if TYPE_CHECKING:
     from .cards import ModelCard
     from .model import LoadedModel
+    from .requests import LoadRequest
+    from .weights import ResolvedWeights
 
 
 class GeneditWarning(UserWarning):
@@ -47,11 +50,13 @@ BACKEND_GROUP = "genedit.backends"
 BACKEND_SUFFIXES = {".onnx": "onnxruntime"}
 
 
-def load_with_backend(backend: str, card: ModelCard, weights: str, device: str) -> LoadedModel:
-    """Run an exported file through another runtime, found by entry point in ``genedit.backends``.
+def find_backend(backend: str) -> Any:
+    """The runtime entry point ``backend`` of the ``genedit.backends`` group.
 
-    A backend is a callable ``(path, card=..., device=...) -> LoadedModel``; genedit-compress
-    provides ``onnxruntime``. The core knows no runtime by name, only the group.
+    A backend is a callable ``(path, *, card, device, weights) -> LoadedModel`` that runs a file
+    PyTorch does not (genedit-compress provides ``onnxruntime``); ``weights`` is the
+    :class:`~genedit_core.weights.ResolvedWeights` the core already made of it, so the backend
+    neither resolves nor hashes the file again. The core knows no runtime by name, only the group.
     """
     from importlib import metadata
 
@@ -59,7 +64,7 @@ def load_with_backend(backend: str, card: ModelCard, weights: str, device: str) 
     if backend not in eps:
         have = ", ".join(sorted(eps)) or "none installed"
         raise UsageError(f"--backend {backend}: no such backend (available: torch, {have})")
-    return eps[backend].load()(weights, card=card, device=device)
+    return eps[backend].load()
 
 
 def load(
@@ -72,27 +77,29 @@ def load(
     backend: str = "torch",
     **options: Any,
 ) -> LoadedModel:
-    """Build a ready-to-run model; see ``genedit info NAME`` for its variants and scales.
+    """Build a ready-to-run model from any weights genedit knows; see ``genedit info NAME``.
 
-    ``backend`` other than ``torch`` (or weights ending in ``.onnx``) runs an exported file through
-    the matching entry point of the ``genedit.backends`` group.
+    This is the one loader: every command and the Python API come here, and nothing else builds a
+    model from weights. It goes in four steps, each in one place:
+
+    1. **resolve** ``weights`` to one local file (:func:`genedit_core.weights.resolve_weights`): a
+       variant of the card, ``hf://owner/repo[/file][@rev]``, a file, or a folder (one that
+       ``genedit save``/``optimize`` wrote, whose ``config.json`` may name the file under
+       ``genedit.file``, or a training run's ``checkpoints/best.safetensors``).
+    2. **read** it once: a file another runtime runs (``backend=``, or a suffix such as ``.onnx``)
+       goes to that runtime's entry point in ``genedit.backends``, which returns the model; any
+       other file is read safely into tensors and canonicalised.
+    3. **build**: the card's owning plugin, and no other, turns the tensors into a network
+       (its ``load_model`` hook).
+    4. **transform**: when the weights' ``config.json`` names a method under ``genedit.transform``
+       (layers a pruning removed, an int8 program), the plugin that answers ``transform_model`` for
+       that method finishes the model, asking the owner to build it and reading the tensors only
+       when it needs them.
     """
     from pathlib import Path
 
-    if weights is not None and backend == "torch":
-        backend = BACKEND_SUFFIXES.get(Path(weights).suffix.lower(), "torch")
-    if backend != "torch":
-        if weights is None:
-            raise UsageError(f"--backend {backend} needs --weights FILE (an exported model)")
-        from .plugins import get_plugins
-        from .weights import check_local_weights
-
-        if not weights.startswith("hf://"):
-            check_local_weights(Path(weights).expanduser())  # a FIFO or a device: refused, not opened
-        return load_with_backend(backend, get_plugins().registry.get(name), weights, device)
-    from .checkpoint import canonicalize, load_state_dict
     from .device import choose_device, choose_dtype
-    from .plugins import _describe, get_plugins
+    from .plugins import get_plugins
     from .requests import LoadRequest
     from .weights import resolve_weights
 
@@ -100,21 +107,77 @@ def load(
     card = plugins.registry.get(name)
     explicit_scale = scale is not None
     scale = check_scale(card, scale)
-    # A bad --device/--dtype is a usage error: report it before any download.
+    # Wrong requests fail before any download: an unknown backend, a bad --device/--dtype.
+    runner = find_backend(backend) if backend != "torch" else None
+    if runner is not None and weights is None:
+        raise UsageError(f"--backend {backend} needs --weights FILE (an exported model)")
     dev = choose_device(device)
     dt = choose_dtype(dtype, dev, card)
     is_file_spec = weights is not None and card.variant(weights) is None
+
+    # 1. resolve
     resolved = resolve_weights(card, weights, None if is_file_spec else scale)
     if resolved is not None and resolved.warning:
         warnings.warn(resolved.warning, GeneditWarning, stacklevel=2)
-    state = None
-    if resolved is not None:
-        state = canonicalize(load_state_dict(resolved.path), card.keep_keys)
-    request = LoadRequest(
-        card, resolved, state, scale if (explicit_scale or not is_file_spec) else None, dev, dt, options
+    if runner is None and resolved is not None and Path(resolved.path).suffix.lower() in BACKEND_SUFFIXES:
+        runner = find_backend(BACKEND_SUFFIXES[Path(resolved.path).suffix.lower()])
+
+    # 2. read (or hand the file to the runtime that runs it)
+    if runner is not None:
+        assert resolved is not None
+        model = runner(str(resolved.path), card=card, device=device, weights=resolved)
+    else:
+        request = LoadRequest(
+            card, resolved, None, scale if (explicit_scale or not is_file_spec) else None, dev, dt, options
+        )
+        method = transform_method(resolved.config) if resolved is not None else None
+        if method is None:
+            # 3. build
+            model = _owner_build(plugins, request, read_state(card, resolved))
+        else:
+            # 3 and 4: the method's transform asks the owner to build, and reads when it needs to
+            model = _transform(plugins, method, request)
+    if explicit_scale and card.scales and model.scale != scale:
+        raise UsageError(
+            f"{resolved.origin if resolved else card.name}: weights are x{model.scale}, but x{scale} was asked for"
+        )
+    model.weights = resolved
+    return model
+
+
+def read_state(card: ModelCard, resolved: ResolvedWeights | None) -> dict[str, Any] | None:
+    """Step 2: the weights file's tensors, read safely and canonicalised (``None`` without weights)."""
+    if resolved is None:
+        return None
+    from .checkpoint import canonicalize, load_state_dict
+
+    return canonicalize(load_state_dict(resolved.path), card.keep_keys)
+
+
+def transform_method(config: dict[str, Any]) -> str | None:
+    """The method named under ``genedit.transform`` in a weights' ``config.json``, if any."""
+    section = config.get("genedit")
+    method = section.get("transform") if isinstance(section, dict) else None
+    return method if isinstance(method, str) and method else None
+
+
+def _owner_build(
+    plugins: Any, request: LoadRequest, state: dict[str, Any] | None, device: Any = None, dtype: Any = None
+) -> LoadedModel:
+    """Step 3: the card owner's ``load_model``, with ``state`` (and another device/dtype if given)."""
+    from dataclasses import replace
+
+    from .plugins import _describe
+
+    card = request.card
+    request = replace(
+        request,
+        state_dict=state,
+        device=request.device if device is None else device,
+        dtype=request.dtype if dtype is None else dtype,
     )
     try:
-        model = plugins.hook.load_model(request=request)
+        model = plugins.owner_hook("load_model", card)(request=request)
     except GeneditError:
         raise
     except (Exception, SystemExit) as exc:  # a plugin's bug is one line naming it, not a traceback
@@ -123,16 +186,54 @@ def load(
         ) from exc
     if model is None:
         raise PluginError(f"plugin '{card.plugin}' did not build model '{card.name}'")
-    if model.dtype != dt:  # the core's choice alone (--dtype, the card's bf16/fp16_safe)
+    if model.dtype != request.dtype:  # the core's choice alone (--dtype, the card's bf16/fp16_safe)
         from .device import dtype_name
 
         raise PluginError(
             f"plugin '{card.plugin}' built model '{card.name}' in {dtype_name(model.dtype)}, but "
-            f"{dtype_name(dt)} was chosen; build in request.dtype"
+            f"{dtype_name(request.dtype)} was chosen; build in request.dtype"
         )
-    if explicit_scale and card.scales and model.scale != scale:
-        raise UsageError(
-            f"{resolved.origin if resolved else card.name}: weights are x{model.scale}, but x{scale} was asked for"
+    return model
+
+
+def _transform(plugins: Any, method: str, request: LoadRequest) -> LoadedModel:
+    """Step 4: the plugin that answers ``transform_model`` for ``method`` finishes the model."""
+    from .plugins import _describe
+    from .requests import TransformRequest
+
+    card, resolved = request.card, request.weights
+    assert resolved is not None
+    cache: list[dict[str, Any] | None] = []
+
+    def read() -> dict[str, Any]:
+        if not cache:
+            cache.append(read_state(card, resolved))
+        state = cache[0]
+        assert state is not None
+        return state
+
+    def build(state: dict[str, Any] | None, device: Any = None, dtype: Any = None) -> LoadedModel:
+        return _owner_build(plugins, request, state, device, dtype)
+
+    treq = TransformRequest(
+        method, card, resolved, resolved.config, request.scale, request.device, request.dtype, build, read
+    )
+    try:
+        model = plugins.hook.transform_model(request=treq)
+    except GeneditError:
+        raise
+    except (Exception, SystemExit) as exc:
+        raise PluginError(
+            f"{resolved.origin}: loading weights made by method '{method}' failed: {_describe(exc)}"
+        ) from exc
+    if model is None:
+        owner = next((m.plugin for (_, n), m in plugins.registry.methods.items() if n == method), None)
+        raise PluginError(
+            f"{resolved.origin}: made by method '{method}', "
+            + (
+                f"but plugin '{owner}' does not load what it makes"
+                if owner
+                else "which no loaded plugin provides (see 'genedit plugins')"
+            )
         )
-    model.weights = resolved
     return model

@@ -5,11 +5,14 @@ any subset of the hooks below, decorated with :data:`hookimpl`. The module is im
 starts, including for ``genedit --help`` and ``genedit list``, so it must stay light: import torch
 and your networks *inside* hook bodies, never at module top level.
 
-Dispatch rule for the task hooks (``load_model``, ``edit``, ``generate``, ``train``, ``optimize``,
-``export``): they are *first-result* hooks, the pytest convention. genedit calls every plugin's
-implementation, newest registration first, and takes the first answer that is not ``None``. A plugin
-says "not mine" by returning ``None``; it should decide that cheaply, from ``request.card.plugin``
-or the request's method/format name. Raising an exception means "mine, and it failed".
+Dispatch rule for the task hooks. The model hooks (``load_model``, ``edit``, ``generate``,
+``train``, ``evaluate``) go to the plugin that registered ``request.card`` and to no other, so they
+never ask "is this card mine?": a plugin returns ``None`` only for a task or model of its own that it
+does not serve. The hooks whose ownership is open (``optimize``, ``export``, ``transform_model``:
+any plugin may bring a method or format) are *first-result* hooks, the pytest convention: genedit
+calls every plugin's implementation, newest registration first, and takes the first answer that is
+not ``None``; a plugin says "not mine" by returning ``None``, decided from the method or format
+name. Raising an exception means "mine, and it failed".
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ if TYPE_CHECKING:
         LoadRequest,
         OptimizeRequest,
         TrainRequest,
+        TransformRequest,
     )
     from .training import TrainTask
 
@@ -101,11 +105,27 @@ def register_datasets(register: RegisterDataset) -> None:
 def load_model(request: LoadRequest) -> LoadedModel:
     """Build the network for ``request.card`` and return a :class:`genedit_core.model.LoadedModel`.
 
+    Called for the card's owner only, by :func:`genedit_core.load` and by nothing else.
     ``request.weights`` is already resolved to a local file (or ``None`` for weight-free models),
-    and ``request.state_dict`` holds its tensors, canonicalised (wrappers unwrapped, ``module.``
-    stripped). The plugin maps layout-specific keys, infers hyperparameters from tensor shapes, and
-    moves the module to ``request.device``/``request.dtype``. Return ``None`` if the card is not
-    yours.
+    and ``request.state_dict`` holds its tensors, read once and canonicalised (wrappers unwrapped,
+    ``module.`` stripped). The plugin maps layout-specific keys, infers hyperparameters from tensor
+    shapes, and moves the module to ``request.device``/``request.dtype``. Build from the tensors you
+    are given, whatever their values: a ``transform_model`` hook may ask for the network built from
+    zero tensors of the original shapes and put other weights in afterwards.
+    """
+
+
+@hookspec(firstresult=True)
+def transform_model(request: TransformRequest) -> LoadedModel | None:
+    """Finish loading weights that a method changed; return the :class:`LoadedModel`, or ``None``.
+
+    Called by :func:`genedit_core.load` when the weights' ``config.json`` names a method under
+    ``genedit.transform`` (written by the method that made the folder, e.g. a pruning that removed
+    channels, or an int8 program). Answer for the methods you registered and return ``None`` for
+    the rest. The hook never builds a network itself: ``request.build(state)`` asks the card's
+    owning plugin for it (from any tensors, e.g. zeros of the original shapes), and
+    ``request.read_state()`` gives the weights file's tensors (read once, on first call). What the
+    hook returns is the model genedit runs: rebuilt layers, a swapped-in program, another kernel.
     """
 
 
@@ -114,8 +134,8 @@ def edit(request: EditRequest) -> EditResult | None:
     """Run an editing task (``upscale``, ``denoise``, ...) on one image batch.
 
     ``request.image`` is a float tensor N×C×H×W in 0–1 on the model's device; return the edited
-    tensor in 0–1. Use ``request.tiler`` to run big images tile by tile. Return ``None`` if
-    ``request.card`` is not yours or you do not serve ``request.task``.
+    tensor in 0–1. Use ``request.tiler`` to run big images tile by tile. Called for the card's
+    owner only; return ``None`` if you do not serve ``request.task`` with this model.
     """
 
 
@@ -126,7 +146,8 @@ def generate(request: GenerateRequest) -> torch.Tensor | None:
 
 @hookspec(firstresult=True)
 def train(request: TrainRequest) -> TrainTask | None:
-    """Return a :class:`genedit_core.training.TrainTask` for ``request.card``, or ``None``.
+    """Return a :class:`genedit_core.training.TrainTask` for ``request.card`` (called for its owner
+    only), or ``None`` when this model cannot be trained.
 
     The core's shared trainer runs the task (single process or ``torchrun``), so a plugin never
     writes its own loop, checkpointing or resume logic.
@@ -138,8 +159,8 @@ def evaluate(request: EvalRequest) -> EvalReport | None:
     """Score ``request.model`` on ``request.data`` for ``request.task``.
 
     Return ``{"columns": [...], "rows": [{...}, ...], "summary": {...}}`` (rows per image or per
-    sample set, summary the means), or ``None`` if the task or model is not yours. Shared metric
-    maths (PSNR, SSIM, FID) lives in :mod:`genedit_core.metrics`.
+    sample set, summary the means), or ``None`` if you do not evaluate this task with this model.
+    Shared metric maths (PSNR, SSIM, FID) lives in :mod:`genedit_core.metrics`.
     """
 
 

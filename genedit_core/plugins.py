@@ -234,19 +234,22 @@ class GeneditPlugins:
     def owner_hook(self, hook_name: str, card: ModelCard) -> Any:
         """The hook ``hook_name`` restricted to the plugin that registered ``card``.
 
-        Model-specific work (edit, generate, train, evaluate) goes to the card's owner only, so a
-        plugin whose hook forgets to check ownership cannot answer for another plugin's model.
-        A card that no loaded plugin owns (e.g. made up by a caller) falls back to every plugin.
+        Model-specific work (load_model, edit, generate, train, evaluate) goes to the card's owner
+        only, so plugins never check whose card a request is for. A card whose plugin is not loaded
+        (made up by a caller, or its plugin left out) is a :class:`PluginError`: no other plugin
+        may answer for it.
 
         Whatever the hook raises other than a :class:`GeneditError` (a plugin's ``ValueError``,
         ``KeyError``, even ``sys.exit``) comes out as a :class:`PluginError` naming the plugin, the
         hook and the model, with the original as its ``__cause__``; Ctrl-C passes through.
         """
-        if card.plugin and self.pm.get_plugin(card.plugin) is not None:
-            caller = self.pm.subset_hook_caller(hook_name, remove_plugins=self._others(card.plugin))
-        else:
-            caller = getattr(self.pm.hook, hook_name)
-        owner = card.plugin or "?"
+        if not card.plugin or self.pm.get_plugin(card.plugin) is None:
+            raise PluginError(
+                f"model '{card.name}': its plugin '{card.plugin or '?'}' is not loaded, and no other "
+                f"plugin runs its {hook_name} hook; see 'genedit plugins'"
+            )
+        caller = self.pm.subset_hook_caller(hook_name, remove_plugins=self._others(card.plugin))
+        owner = card.plugin
 
         def call(**kwargs: Any) -> Any:
             try:

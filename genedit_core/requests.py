@@ -6,6 +6,7 @@ plugins keep working. Annotated loosely (``Any`` for tensors) to keep this modul
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,7 @@ from .progress import ProgressFn, silent
 
 if TYPE_CHECKING:
     from .cards import ModelCard
+    from .model import LoadedModel
     from .weights import ResolvedWeights
 
 
@@ -26,6 +28,28 @@ class LoadRequest:
     device: Any
     dtype: Any
     options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TransformRequest:
+    """What ``transform_model`` gets: the method named in the weights' config.json, and the means
+    to finish the model without building one itself.
+
+    ``build(state, device=None, dtype=None)`` calls the card owner's ``load_model`` with ``state``
+    (and the asked-for device and dtype unless given); ``read_state()`` returns the weights file's
+    tensors, canonicalised, reading the file on the first call only. ``config`` is the config.json
+    that came with the weights (``config["genedit"]`` holds the method's own record).
+    """
+
+    method: str
+    card: ModelCard
+    weights: ResolvedWeights
+    config: dict[str, Any]
+    scale: int | None
+    device: Any
+    dtype: Any
+    build: Callable[..., LoadedModel]
+    read_state: Callable[[], dict[str, Any]]
 
 
 @dataclass

@@ -729,41 +729,79 @@ def resolve_hub_spec(spec: str) -> ResolvedWeights:
     hub = HubSpec.parse(spec)
     filename = hub.filename
     if filename is None or not Path(filename).suffix:
+        # A folder: its config.json may name the file to load (an int8 program, say).
         folder = f"{filename}/" if filename else ""
-        for name in FOLDER_WEIGHT_NAMES:
+        config = _read_config(hub_download(hub.repo_id, folder + "config.json", hub.revision, optional=True))
+        named = named_file(config, spec)
+        path = None
+        if named is not None:
+            filename = folder + named
+            path = hub_download(hub.repo_id, filename, hub.revision)
+        for name in () if named is not None else FOLDER_WEIGHT_NAMES:
             path = hub_download(hub.repo_id, folder + name, hub.revision, optional=True)
             if path is not None:
                 filename = folder + name
                 break
-        else:
+        if path is None:
             if _recently_stalled(_endpoint()):
                 raise HubUnavailable(spec)
             raise WeightsError(f"{spec}: no {' or '.join(FOLDER_WEIGHT_NAMES)} in that repository")
     else:
         path = hub_download(hub.repo_id, filename, hub.revision)
-    assert path is not None
-    parent = str(Path(filename).parent)
-    cfg_name = "config.json" if parent in ("", ".") else f"{parent}/config.json"
-    config = _read_config(hub_download(hub.repo_id, cfg_name, hub.revision, optional=True))
+        parent = str(Path(filename).parent)
+        cfg_name = "config.json" if parent in ("", ".") else f"{parent}/config.json"
+        config = _read_config(hub_download(hub.repo_id, cfg_name, hub.revision, optional=True))
+    assert path is not None and filename is not None
     origin = f"hf://{hub.repo_id}/{filename}@{hub.revision or 'main'}"
     return ResolvedWeights(path, origin, _sha256_cached(path), None, config)
 
 
-def resolve_local(spec: str) -> ResolvedWeights:
-    """A weights file, or a folder holding one (a run folder: ``checkpoints/best.safetensors``).
+def named_file(config: dict[str, Any], where: str) -> str | None:
+    """The file a folder's ``config.json`` names under ``genedit.file``, when it is not the default.
 
-    Only regular files and folders are taken (:func:`check_local_weights`), so a FIFO or a device
-    is one line instead of a hang, and the size is capped before the file is hashed.
+    Methods whose result is not a state dict (an int8 program, ``model.int8.onnx``) write it so the
+    folder loads like any other. Only a plain name inside the folder is taken.
+    """
+    section = config.get("genedit")
+    name = section.get("file") if isinstance(section, dict) else None
+    if name is None:
+        return None
+    if not isinstance(name, str) or not _SAFE_SEGMENT_RE.fullmatch(name):
+        raise WeightsError(
+            f"{where}: config.json names file {printable(str(name))[:60]!r} to load, not a plain file name"
+        )
+    return name
+
+
+def resolve_local(spec: str) -> ResolvedWeights:
+    """A weights file, or a folder holding one.
+
+    In a folder that is, in order: the file its ``config.json`` names (:func:`named_file`), then
+    ``model.safetensors`` (``genedit save``/``optimize``) and the other :data:`FOLDER_WEIGHT_NAMES`,
+    then a training run's ``checkpoints/best.safetensors``. Only regular files and folders are taken
+    (:func:`check_local_weights`), so a FIFO or a device is one line instead of a hang, and the size
+    is capped before the file is hashed.
     """
     path = Path(spec).expanduser()
     if check_local_weights(path, spec):
-        candidates = [path / n for n in FOLDER_WEIGHT_NAMES] + [path / "checkpoints" / "best.safetensors"]
-        found = next((c for c in candidates if c.is_file()), None)  # is_file: regular files only
+        folder_config = _read_config(path / "config.json")
+        named = named_file(folder_config, str(path))
+        if named is not None:
+            found: Path | None = path / named
+            if not found.is_file():
+                raise WeightsError(
+                    f"{found}: missing (the folder's config.json names it as the file to load)"
+                )
+        else:
+            candidates = [path / n for n in FOLDER_WEIGHT_NAMES] + [path / "checkpoints" / "best.safetensors"]
+            found = next((c for c in candidates if c.is_file()), None)  # is_file: regular files only
         if found is None:
             raise WeightsError(f"{path}: folder holds no {' / '.join(FOLDER_WEIGHT_NAMES)}")
+        check_local_weights(found)
+        config = folder_config if found.parent == path else _read_config(found.parent / "config.json")
         path = found
-        check_local_weights(path)
-    config = _read_config(path.parent / "config.json")
+    else:
+        config = _read_config(path.parent / "config.json")
     return ResolvedWeights(path, str(path), sha256_of(path), None, config)
 
 

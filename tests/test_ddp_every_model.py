@@ -94,11 +94,12 @@ def trainable_models() -> list[str]:
     from genedit_core.plugins import get_plugins
     from genedit_core.requests import TrainRequest
 
-    hook = get_plugins().hook.train
+    plugins = get_plugins()
     return [
         card.name
         for card in list_models()
-        if hook(request=TrainRequest(card=card, data=None, out=Path("unused"))) is not None
+        if plugins.owner_hook("train", card)(request=TrainRequest(card=card, data=None, out=Path("unused")))
+        is not None
     ]
 
 

@@ -104,8 +104,6 @@ class ToyPlugin:
 
     @hookimpl
     def load_model(self, request):
-        if request.card.plugin != self.name:
-            return None
         from genedit_core.model import LoadedModel
 
         net = build_toy(request.state_dict).to(request.device, request.dtype).eval()
@@ -121,7 +119,7 @@ class ToyPlugin:
 
     @hookimpl
     def edit(self, request):
-        if request.card.plugin != self.name or request.task != "upscale":
+        if request.task != "upscale":
             return None
         return request.tiler(request.model, request.image)
 

@@ -38,12 +38,6 @@ class Variant:
     outcome: Any = None
 
 
-def _load(name: str, weights: str | None, scale: int | None, device: str, dtype: str) -> Any:
-    from .loading import load_model
-
-    return load_model(name, weights=weights, scale=scale, device=device, dtype=dtype)
-
-
 def prepare(
     name: str,
     method: str | None,
@@ -59,7 +53,9 @@ def prepare(
 ) -> Variant:
     """A fresh model, optionally transformed by ``method`` (its artefacts go to ``workdir``)."""
     progress(f"prepare {method or dtype + ' eager'}")
-    model = _load(name, weights, scale, device, dtype)
+    from genedit_core.api import load
+
+    model = load(name, weights=weights, scale=scale, device=device, dtype=dtype)
     if model.module is not None and hasattr(model.module, "eval"):
         model.module.eval()
     xin = x.to(model.device, model.dtype)
@@ -144,7 +140,9 @@ def bench_model(
     h, w = get_size({"size": size}, "size", (512, 512))
     params = dict(params or {})
     progress(f"load {name}")
-    base = _load(name, weights, scale, device, "fp32")
+    from genedit_core.api import load
+
+    base = load(name, weights=weights, scale=scale, device=device, dtype="fp32")
     x = example_input(base, h, w)
     with tempfile.TemporaryDirectory(prefix="genedit-bench-") as tmp:
         variants = [

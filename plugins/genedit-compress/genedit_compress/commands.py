@@ -7,7 +7,9 @@ command's own options is checked against the options the method or format declar
 (:mod:`.methods`) before any model is loaded: an unknown or mistyped one is exit 2, naming the
 valid ones. ``genedit optimize --help`` lists them.
 
-``optimize`` and ``export`` dispatch to whichever plugin answers the ``optimize`` / ``export``
+Every command loads its model with :func:`genedit_core.load`, so ``--weights`` takes whatever
+``genedit run`` takes (variants, ``hf://``, files, training runs, folders ``optimize`` wrote,
+``.onnx`` files). ``optimize`` and ``export`` dispatch to whichever plugin answers the ``optimize`` / ``export``
 hooks for the method (the methods of other plugins are welcome); ``save``, ``push`` and ``bench``
 are this plugin's own. ``optimize`` and ``bench`` take minutes: their phases are shown on stderr
 as they happen, unless ``--quiet``.
@@ -35,13 +37,6 @@ ScaleOpt = Annotated[int | None, typer.Option("--scale", "-s", help="Upscaling f
 DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")]
-
-
-def _load(model: str, weights: str | None, scale: int | None, device: str, dtype: str) -> Any:
-    """Load through this plugin's loader: it also reads optimized folders and ``.onnx`` files."""
-    from .loading import load_model
-
-    return load_model(model, weights=weights, scale=scale, device=device, dtype=dtype)
 
 
 def _methods(kind: str) -> dict[str, Any]:
@@ -86,6 +81,7 @@ def register(app: typer.Typer) -> None:
 
         Method options are passed as --key value; each method's are listed below.
         """
+        from genedit_core.api import load
         from genedit_core.plugins import get_plugins
         from genedit_core.requests import OptimizeRequest
 
@@ -93,7 +89,7 @@ def register(app: typer.Typer) -> None:
         params = extra_options(ctx.args, declared.options, f"--method {method}")
         with PhaseProgress("optimize", enabled=not quiet) as progress:
             progress(f"load {model}")
-            loaded = _load(model, weights, scale, device, "fp32")
+            loaded = load(model, weights=weights, scale=scale, device=device, dtype="fp32")
             request = OptimizeRequest(
                 method=method, card=loaded.card, model=loaded, out=out_dir, params=params, progress=progress
             )
@@ -124,6 +120,7 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> None:
         """Export a model to ONNX, torch.export or safetensors, verified against PyTorch."""
+        from genedit_core.api import load
         from genedit_core.plugins import get_plugins
         from genedit_core.requests import ExportRequest
 
@@ -132,7 +129,7 @@ def register(app: typer.Typer) -> None:
         params["dynamic_size"] = str(dynamic_size).lower()
         if opset is not None:
             params["opset"] = str(opset)
-        loaded = _load(model, weights, scale, "cpu", "fp32")
+        loaded = load(model, weights=weights, scale=scale, device="cpu", dtype="fp32")
         result = get_plugins().hook.export(request=ExportRequest(fmt, loaded.card, loaded, out_path, params))
         if result is None:
             raise PluginError(f"no plugin answered export format '{fmt}'")
@@ -158,9 +155,11 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Write a Hub-ready folder: model.safetensors, config.json and a README.md model card."""
+        from genedit_core.api import load
+
         from .publish import read_metrics, save_folder
 
-        loaded = _load(model, weights, scale, "cpu", "fp32")
+        loaded = load(model, weights=weights, scale=scale, device="cpu", dtype="fp32")
         folder = save_folder(loaded, out_dir, metrics=read_metrics(metrics) if metrics else None)
         out.print(
             f"wrote {folder} (load it with --weights {folder}, publish it with 'genedit push {folder} --repo OWNER/NAME')",

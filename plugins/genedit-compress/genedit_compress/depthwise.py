@@ -138,4 +138,4 @@ def apply(model: Any, ctx: Context) -> Outcome:
             "flops_ratio": flops_after / flops_before if flops_before else None,
         }
     )
-    return Outcome(forward=model.forward, details=details, recipe={"surgery": ops})
+    return Outcome(forward=model.forward, details=details, recipe={"surgery": ops}, transform=True)

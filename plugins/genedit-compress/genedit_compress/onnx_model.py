@@ -48,8 +48,12 @@ def _card_for(meta: dict[str, str], path: Path, card: Any) -> Any:
     )
 
 
-def load_onnx_model(path: str | Path, card: Any = None, device: str = "cpu") -> Any:
-    """A LoadedModel whose ``forward`` runs ``path`` in onnxruntime (``module`` is the session)."""
+def load_onnx_model(path: str | Path, card: Any = None, device: str = "cpu", weights: Any = None) -> Any:
+    """A LoadedModel whose ``forward`` runs ``path`` in onnxruntime (``module`` is the session).
+
+    The ``onnxruntime`` entry point of ``genedit.backends``: :func:`genedit_core.load` calls it with
+    the file it resolved and that file's ``weights`` record (so the file is not hashed twice).
+    """
     try:
         import onnxruntime as ort
     except ImportError:
@@ -93,7 +97,8 @@ def load_onnx_model(path: str | Path, card: Any = None, device: str = "cpu") -> 
     else:
         scale = int(meta["genedit.scale"]) if "genedit.scale" in meta else _probe_scale(forward, in_channels)
     hyper = json.loads(meta.get("genedit.hyperparameters", "{}") or "{}")
-    weights = ResolvedWeights(path, str(path), sha256_of(path), None, {"backend": "onnxruntime"})
+    if weights is None:
+        weights = ResolvedWeights(path, str(path), sha256_of(path), None, {"backend": "onnxruntime"})
     return LoadedModel(
         card=card,
         module=session,

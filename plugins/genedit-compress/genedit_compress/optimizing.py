@@ -6,9 +6,12 @@ quality on the eval set), so "before" and "after" are taken side by side in one 
 writes into ``--out``:
 
 * ``model.safetensors`` + ``config.json`` when the method produced new weights; ``config.json``
-  carries a ``compress`` recipe (layer surgery, base shapes) so :func:`genedit_compress.loading.load_model`
-  can rebuild architectures the owning plugin does not know (fewer channels, depthwise pairs);
-* any extra artefacts (``model.int8.pt2``, ``model.sparse.safetensors``);
+  carries the method's record under ``genedit.compress`` (layer surgery, base shapes) and, when the
+  owning plugin cannot load the weights alone (fewer channels, depthwise pairs, an int8 program),
+  names the method under ``genedit.transform``, so :func:`genedit_core.load` hands the folder to
+  this plugin's ``transform_model`` hook (:mod:`.artifacts`);
+* any extra artefacts (``model.int8.pt2``, ``model.int8.onnx``, ``model.sparse.safetensors``); a
+  folder holding a program instead of weights names it under ``genedit.file``;
 * ``report.json`` and a ``README.md`` model card that records what was done and what it cost.
 
 Every phase is announced through ``request.progress`` (see :mod:`genedit_core.progress`): the
@@ -58,6 +61,11 @@ class Outcome:
     params_after: int | None = None
     stored_bytes_after: int | None = None
     input_dtype: torch.dtype | None = None
+    #: the owning plugin cannot load the result alone: config.json names the method under
+    #: ``genedit.transform`` and loading goes through :mod:`.artifacts`
+    transform: bool = False
+    #: tensors to save instead of the module's (which may hold kinds safetensors cannot store)
+    state: dict[str, torch.Tensor] | None = None
 
 
 @dataclass
@@ -157,18 +165,21 @@ def _run_into(request: Any, model: Any, module: torch.nn.Module, out: Path) -> d
     after.pop("_outputs", None)
     report = _report(request.method, model, params, before, after, outcome)
     files = list(outcome.files)
+    recipe = {"method": request.method, **outcome.recipe}
+    if outcome.transform and (outcome.recipe.get("surgery") or outcome.recipe.get("artifact")):
+        recipe["base_shapes"] = base_state_shapes  # the owner builds the original from zeros of these
+    extra: dict[str, Any] = {"compress": recipe}
+    if outcome.transform:
+        extra["transform"] = request.method
     if outcome.save_weights:
         from .publish import write_weights
 
-        recipe = {"method": request.method, **outcome.recipe}
-        if outcome.recipe.get("surgery"):
-            recipe["base_shapes"] = base_state_shapes
-        write_weights(model, out, extra_config={"compress": recipe})
+        write_weights(model, out, extra_config=extra, state=outcome.state)
         files = ["model.safetensors", "config.json", *files]
     elif outcome.recipe.get("artifact"):
         from .publish import CONFIG_NAME, model_config
 
-        config = model_config(model, {"compress": {"method": request.method, **outcome.recipe}})
+        config = model_config(model, {**extra, "file": outcome.recipe["artifact"]})
         (out / CONFIG_NAME).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
         files = [CONFIG_NAME, *files]
     (out / "report.json").write_text(json.dumps(_finite(report), indent=2) + "\n")

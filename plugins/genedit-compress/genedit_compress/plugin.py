@@ -1,7 +1,8 @@
 """genedit hook implementations for optimisation and export.
 
 Imported by ``genedit list``: keep it torch-free. Every hook body imports its worker module lazily.
-A method or format that is not ours returns ``None`` so another plugin can answer it.
+A method or format that is not ours returns ``None`` so another plugin can answer it; the same
+goes for ``transform_model``, which finishes loading what our methods wrote.
 """
 
 from __future__ import annotations
@@ -9,8 +10,6 @@ from __future__ import annotations
 from genedit_core import hookimpl
 
 from .methods import EXPORT_FORMATS, FORMAT_OPTIONS, OPTIMIZE_METHODS, optimize_options
-
-PLUGIN_NAME = "compress"
 
 
 @hookimpl
@@ -29,29 +28,14 @@ def register_commands(app):
     register(app)
 
 
-@hookimpl(tryfirst=True)
-def load_model(request):
-    """Rebuild folders whose layers were changed (structured pruning, depthwise) for any plugin.
-
-    Runs before the owning plugin: it answers only when the weights' config.json carries a
-    compress recipe with layer surgery, so ``genedit run --weights DIR`` works on such folders.
-    """
-    config = request.weights.config if request.weights is not None else {}
-    recipe = (config or {}).get("genedit", {}).get("compress") or {}
-    if not recipe.get("surgery"):
+@hookimpl
+def transform_model(request):
+    """Finish loading a folder one of our methods wrote (its config.json names the method)."""
+    if request.method not in OPTIMIZE_METHODS:
         return None
-    from genedit_core.device import dtype_name
+    from .artifacts import transform
 
-    from .loading import rebuild
-
-    return rebuild(
-        request.card,
-        request.weights,
-        recipe,
-        scale=request.scale,
-        device=str(request.device),
-        dtype=dtype_name(request.dtype),
-    )
+    return transform(request)
 
 
 @hookimpl

@@ -58,7 +58,13 @@ def model_config(model: Any, extra: Mapping[str, Any] | None = None) -> dict[str
     return config
 
 
-def write_weights(model: Any, folder: Path, extra_config: Mapping[str, Any] | None = None) -> Path:
+def write_weights(
+    model: Any,
+    folder: Path,
+    extra_config: Mapping[str, Any] | None = None,
+    state: Mapping[str, Any] | None = None,
+) -> Path:
+    """``model.safetensors`` (the module's tensors, or ``state`` when given) and ``config.json``."""
     from safetensors.torch import save_file
 
     from ._wrap import require_module, state_for_saving
@@ -67,7 +73,9 @@ def write_weights(model: Any, folder: Path, extra_config: Mapping[str, Any] | No
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / WEIGHTS_NAME
     save_file(
-        state_for_saving(module), str(path), metadata={"format": "pt", "genedit_model": model.card.name}
+        dict(state) if state is not None else state_for_saving(module),
+        str(path),
+        metadata={"format": "pt", "genedit_model": model.card.name},
     )
     (folder / CONFIG_NAME).write_text(
         json.dumps(model_config(model, extra_config), indent=2, sort_keys=True) + "\n"

@@ -174,6 +174,7 @@ def apply(model: Any, ctx: Context) -> Outcome:
         },
         save_weights=False,
         recipe={"artifact": PT2_NAME, "compile": True},
+        transform=True,
         files=[PT2_NAME],
         stored_bytes_after=path.stat().st_size,
     )

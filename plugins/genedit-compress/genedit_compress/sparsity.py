@@ -4,7 +4,8 @@ NVIDIA Ampere and newer GPUs run such weights in sparse tensor cores, up to 2× 
 PyTorch exposes that as ``to_sparse_semi_structured`` for ``nn.Linear`` weights (fp16/bf16). No
 CPU kernel uses the pattern, and PyTorch has no semi-structured conv, so on a CPU (or for a pure
 conv network) the method refuses with a message saying so, unless ``--force true`` asks for the
-pattern anyway (e.g. to deploy the weights on a GPU later).
+pattern anyway (e.g. to deploy the weights on a GPU later). The folder holds the 2:4-pruned weights
+dense; loading it on such a GPU converts the Linear layers again (:mod:`.artifacts`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from torch import nn
 from genedit_core.errors import UsageError
 from genedit_core.params import get_bool
 
-from ._wrap import require_module
+from ._wrap import require_module, state_for_saving
 from .optimizing import Context, Outcome
 
 
@@ -52,22 +53,14 @@ def apply(model: Any, ctx: Context) -> Outcome:
         for n, m in module.named_modules()
         if isinstance(m, (nn.Linear, nn.Conv2d)) and m.weight[0].numel() >= 4
     }
-    converted = []
     with torch.no_grad():
         for m in layers.values():
             m.weight.mul_(two_four_mask(m.weight))
     # Counted while every weight is still dense: semi-structured tensors support only matmul-like ops.
     zeros = sum(int((m.weight == 0).sum()) for m in layers.values())
-    if on_gpu:
-        from torch.sparse import to_sparse_semi_structured
-
-        for name, m in layers.items():
-            if isinstance(m, nn.Linear) and m.weight.dtype in (torch.float16, torch.bfloat16):
-                try:
-                    m.weight = nn.Parameter(to_sparse_semi_structured(m.weight.detach()), requires_grad=False)
-                    converted.append(name)
-                except (RuntimeError, ValueError):
-                    pass
+    # Saved dense (safetensors stores no semi-structured tensor); loading converts them again.
+    dense = state_for_saving(module)
+    converted = to_sparse_kernels(module) if on_gpu else []
     note = (
         f"{len(converted)} Linear layer(s) run on sparse tensor cores"
         if converted
@@ -77,5 +70,25 @@ def apply(model: Any, ctx: Context) -> Outcome:
     return Outcome(
         forward=model.forward,
         details={"layers": len(layers), "sparse_kernels": converted, "zeros": zeros, "note": note},
-        save_weights=not converted,
+        state=dense,
+        transform=True,
     )
+
+
+def to_sparse_kernels(module: nn.Module) -> list[str]:
+    """Run the fp16/bf16 Linear layers on semi-structured sparse kernels; returns their names.
+
+    For a CUDA device of compute capability 8.0+ only (:func:`cuda_supports_2_4`); layers whose
+    weights torch cannot convert stay dense.
+    """
+    from torch.sparse import to_sparse_semi_structured
+
+    converted = []
+    for name, m in module.named_modules():
+        if isinstance(m, nn.Linear) and m.weight.dtype in (torch.float16, torch.bfloat16):
+            try:
+                m.weight = nn.Parameter(to_sparse_semi_structured(m.weight.detach()), requires_grad=False)
+                converted.append(name)
+            except (RuntimeError, ValueError):
+                pass
+    return converted

@@ -417,4 +417,6 @@ def apply(model: Any, ctx: Context) -> Outcome:
     if steps:
         details["finetune"] = run_finetune(model, pairs, ctx, steps, lr)
     details["amount"] = amount
-    return Outcome(forward=model.forward, details=details, recipe={"surgery": ops, "amount": amount})
+    return Outcome(
+        forward=model.forward, details=details, recipe={"surgery": ops, "amount": amount}, transform=True
+    )

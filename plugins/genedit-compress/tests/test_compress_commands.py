@@ -24,12 +24,12 @@ def cli(plugins, capsys, monkeypatch):
 @pytest.fixture
 def no_loading(monkeypatch):
     """Loading a model fails the test: the options must be refused before that."""
-    import genedit_compress.commands as commands
+    import genedit_core.api
 
     def refuse(*args, **kwargs):
         raise AssertionError("the model was loaded before the options were checked")
 
-    monkeypatch.setattr(commands, "_load", refuse)
+    monkeypatch.setattr(genedit_core.api, "load", refuse)
 
 
 def test_the_plugin_registers_the_commands(cli, plugins):

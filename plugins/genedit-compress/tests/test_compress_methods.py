@@ -53,7 +53,7 @@ def test_rank1_init_is_exact_for_separable_kernels():
 
 
 def test_depthwise_method_reports_and_reloads(plugins, tiny, tmp_path):
-    from genedit_compress.loading import load_model
+    from genedit_core.api import load
 
     report = optimize(plugins, tiny, "depthwise-separable", tmp_path, distill_steps=10)
     d = report["details"]
@@ -61,7 +61,7 @@ def test_depthwise_method_reports_and_reloads(plugins, tiny, tmp_path):
     assert d["flops_ratio"] < 0.5 and report["after"]["params"] < report["before"]["params"]
     errs = d["layer_errors"]["body.0.conv1"]
     assert errs["distilled_rel_err"] <= errs["rank1_rel_err"]
-    again = load_model("tiny-edsr", weights=str(tmp_path), device="cpu", dtype="fp32")
+    again = load("tiny-edsr", weights=str(tmp_path), device="cpu", dtype="fp32")
     assert type(again.module.body[0].conv1).__name__ == "DepthwiseSeparable"
     x = torch.rand(1, 3, 10, 13)
     with torch.no_grad():
@@ -97,9 +97,9 @@ def test_onnxruntime_int8_folder_reloads(plugins, tiny, tmp_path, images, target
 
     import numpy as np
     import onnx
-    from genedit_compress.loading import load_model
     from PIL import Image
 
+    from genedit_core.api import load
     from genedit_core.device import cpu_has_int8_dot, is_x86
 
     report = optimize(plugins, tiny, "quantize-int8", tmp_path, backend="onnxruntime", target=target)
@@ -114,13 +114,16 @@ def test_onnxruntime_int8_folder_reloads(plugins, tiny, tmp_path, images, target
     assert meta["genedit.int8.target"] == target
     assert meta["genedit.int8.reduce_range"] == ("true" if target == "avx2" else "false")
     assert meta["genedit.model"] == "tiny-edsr"  # the export's own metadata survives quantization
-    recipe = json.loads((tmp_path / "config.json").read_text())["genedit"]["compress"]
+    config = json.loads((tmp_path / "config.json").read_text())["genedit"]
+    recipe = config["compress"]
     assert recipe["target_cpu"] == target and recipe["reduce_range"] == (target == "avx2")
+    # the folder names its file; onnxruntime runs it, so no transform is recorded
+    assert config["file"] == "model.int8.onnx" and "transform" not in config
 
     runs_faithfully = target == "avx2" or not is_x86() or cpu_has_int8_dot()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        again = load_model("tiny-edsr", weights=str(tmp_path), device="cpu")
+        again = load("tiny-edsr", weights=str(tmp_path), device="cpu")
     mismatch = [w for w in caught if "lacks VNNI" in str(w.message)]
     assert bool(mismatch) == (not runs_faithfully)
     if not runs_faithfully:

@@ -167,7 +167,7 @@ def test_structured_norms_and_transposed_convs(plugins, tmp_path):
 
 
 def test_structured_folder_rebuilds_and_finetune_helps(plugins, tiny, tmp_path):
-    from genedit_compress.loading import load_model
+    from genedit_core.api import load
 
     x = torch.rand(1, 3, 16, 12)
     with torch.no_grad():
@@ -183,13 +183,14 @@ def test_structured_folder_rebuilds_and_finetune_helps(plugins, tiny, tmp_path):
     assert [r["step"] for r in logged if "l1" in r][-1] == 30
     assert json.loads((run / "checkpoints" / "last.json").read_text())["step"] == 30
     assert report["after"]["params"] < 0.5 * report["before"]["params"]
-    again = load_model("tiny-edsr", weights=str(tmp_path / "ft"), device="cpu", dtype="fp32")
+    again = load("tiny-edsr", weights=str(tmp_path / "ft"), device="cpu", dtype="fp32")
     assert again.module.conv_first.out_channels == 4
     with torch.no_grad():
         assert torch.allclose(again.forward(x), tiny.forward(x), atol=1e-6)
         assert again.forward(x).shape == original.shape
     config = json.loads((tmp_path / "ft" / "config.json").read_text())
     assert config["genedit"]["compress"]["method"] == "prune-structured"
+    assert config["genedit"]["transform"] == "prune-structured"
 
 
 def test_structured_folder_loads_through_the_core_loader(plugins, tiny, tmp_path):

@@ -1,7 +1,8 @@
 """genedit hook implementations for GANs (task ``generate``; training and the ``generate`` metric).
 
 Imported by ``genedit list``: keep it free of torch. Networks are built in :mod:`genedit_gan.build`,
-sampling lives in :mod:`genedit_gan.sampling`, training tasks in :mod:`genedit_gan.tasks`.
+sampling lives in :mod:`genedit_gan.sampling`, training tasks in :mod:`genedit_gan.tasks`. genedit
+calls these hooks for this plugin's own cards only, so none of them asks whose card it is.
 """
 
 from __future__ import annotations
@@ -9,8 +10,6 @@ from __future__ import annotations
 from genedit_core import hookimpl
 
 from .cards import CARDS
-
-PLUGIN_NAME = "gan"
 
 
 @hookimpl
@@ -21,8 +20,6 @@ def register_models(register):
 
 @hookimpl
 def load_model(request):
-    if request.card.plugin != PLUGIN_NAME:
-        return None
     from .build import build
 
     return build(request)
@@ -30,8 +27,6 @@ def load_model(request):
 
 @hookimpl
 def generate(request):
-    if request.card.plugin != PLUGIN_NAME:
-        return None
     from .sampling import generate_images
 
     return generate_images(request.model, request.seeds, request.params)
@@ -39,8 +34,6 @@ def generate(request):
 
 @hookimpl
 def train(request):
-    if request.card.plugin != PLUGIN_NAME:
-        return None
     from .tasks import task_for
 
     return task_for(request.card.name)
@@ -48,7 +41,7 @@ def train(request):
 
 @hookimpl
 def evaluate(request):
-    if request.task != "generate" or request.card.plugin != PLUGIN_NAME:
+    if request.task != "generate":
         return None
     from .evaluation import evaluate_generator
 

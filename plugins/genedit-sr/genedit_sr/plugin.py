@@ -1,6 +1,7 @@
 """genedit hook implementations for super-resolution (task ``upscale``).
 
 Imported by ``genedit list``: keep it free of torch. Networks are built in :mod:`genedit_sr.build`.
+genedit calls these hooks for this plugin's own cards only, so none of them asks whose card it is.
 """
 
 from __future__ import annotations
@@ -8,8 +9,6 @@ from __future__ import annotations
 from genedit_core import hookimpl
 
 from .cards import CARDS
-
-PLUGIN_NAME = "sr"
 
 
 @hookimpl
@@ -20,8 +19,6 @@ def register_models(register):
 
 @hookimpl
 def load_model(request):
-    if request.card.plugin != PLUGIN_NAME:
-        return None
     from .build import build
 
     return build(request)
@@ -29,7 +26,7 @@ def load_model(request):
 
 @hookimpl
 def edit(request):
-    if request.card.plugin != PLUGIN_NAME or request.task != "upscale":
+    if request.task != "upscale":
         return None
     # The networks are left unclamped (they match their reference forwards); edit returns 0–1.
     return request.tiler(request.model, request.image).clamp(0, 1)
@@ -37,8 +34,6 @@ def edit(request):
 
 @hookimpl
 def train(request):
-    if request.card.plugin != PLUGIN_NAME:
-        return None
     from .training import RECIPES, SRTask
 
     if request.card.name not in RECIPES:
@@ -48,7 +43,7 @@ def train(request):
 
 @hookimpl
 def evaluate(request):
-    if request.card.plugin != PLUGIN_NAME or request.task != "upscale":
+    if request.task != "upscale":
         return None
     from genedit_core.tiling import run_with_oom_retry
 

@@ -3,7 +3,3 @@
 Importing this package stays torch-free; the networks live in :mod:`genedit_vae._arch` and the
 task code in modules that only hook bodies import.
 """
-
-__all__ = ["PLUGIN_NAME"]
-
-PLUGIN_NAME = "vae"

@@ -1,19 +1,15 @@
 """genedit hook implementations for the VAE family.
 
 Imported by ``genedit list``: keep it free of torch. Networks are built in :mod:`genedit_vae.build`,
-tasks run in :mod:`genedit_vae.ops`, training lives in :mod:`genedit_vae.training`.
+tasks run in :mod:`genedit_vae.ops`, training lives in :mod:`genedit_vae.training`. genedit calls
+these hooks for this plugin's own cards only, so none of them asks whose card it is.
 """
 
 from __future__ import annotations
 
 from genedit_core import hookimpl
 
-from . import PLUGIN_NAME
 from .cards import CARDS
-
-
-def _mine(request) -> bool:
-    return request.card.plugin == PLUGIN_NAME
 
 
 @hookimpl
@@ -41,8 +37,6 @@ def register_datasets(register):
 
 @hookimpl
 def load_model(request):
-    if not _mine(request):
-        return None
     from .build import build
 
     return build(request)
@@ -50,7 +44,7 @@ def load_model(request):
 
 @hookimpl
 def edit(request):
-    if not _mine(request) or request.task not in request.card.tasks:
+    if request.task not in request.card.tasks:
         return None
     from .ops import run_edit
 
@@ -59,8 +53,6 @@ def edit(request):
 
 @hookimpl
 def generate(request):
-    if not _mine(request):
-        return None
     from .ops import run_generate
 
     return run_generate(request)
@@ -68,8 +60,6 @@ def generate(request):
 
 @hookimpl
 def train(request):
-    if not _mine(request):
-        return None
     from .training import make_task
 
     return make_task(request)
