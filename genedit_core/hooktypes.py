@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .datasets import SampleSet
     from .model import LoadedModel
     from .options import Option
+    from .weights import ResolvedWeights
 
 __all__ = [
     "Backend",
@@ -120,8 +121,19 @@ class Tiler(Protocol):
 
 
 class Backend(Protocol):
-    """An entry point of group ``genedit.backends``: run an exported file in another runtime."""
+    """An entry point of group ``genedit.backends``: run an exported file in another runtime.
+
+    :func:`genedit_core.load` calls it with the local file it resolved (from a path, a folder or
+    ``hf://``), the card, the ``--device`` asked for, and ``weights``, the file's
+    :class:`~genedit_core.weights.ResolvedWeights` (origin, sha256, config), so the backend neither
+    resolves nor hashes it again.
+    """
 
     def __call__(
-        self, path: str | Path, *, card: ModelCard | None = None, device: str = "cpu"
+        self,
+        path: str | Path,
+        *,
+        card: ModelCard | None = None,
+        device: str = "cpu",
+        weights: ResolvedWeights | None = None,
     ) -> LoadedModel: ...
