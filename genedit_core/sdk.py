@@ -46,11 +46,12 @@ from .requests import (
     LoadRequest,
     OptimizeRequest,
     TrainRequest,
+    TransformRequest,
 )
 
 if TYPE_CHECKING:
     from .api import GeneditWarning, get_card, list_models, load
-    from .checkpoint import canonicalize, load_state_dict
+    from .checkpoint import canonicalize, load_state_dict, load_strict
     from .device import cpu_flags, cpu_has_int8_dot, cpu_has_native_bf16, dtype_name, is_x86
     from .imageops import downscale, make_grid
     from .metrics import psnr, sr_metrics, ssim
@@ -81,6 +82,7 @@ __all__ = [
     "OptimizeRequest",
     "ResolvedWeights",
     "TrainRequest",
+    "TransformRequest",
     # what hooks return, and the callables they get
     "Backend",
     "EditResult",
@@ -130,6 +132,7 @@ __all__ = [
     "canonicalize",
     "hub_error",
     "load_state_dict",
+    "load_strict",
     "sha256_of",
     # devices
     "cpu_flags",
@@ -165,6 +168,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "sha256_of": ("weights", "sha256_of"),
     "canonicalize": ("checkpoint", "canonicalize"),
     "load_state_dict": ("checkpoint", "load_state_dict"),
+    "load_strict": ("checkpoint", "load_strict"),
     "make_grid": ("imageops", "make_grid"),
     "downscale": ("imageops", "downscale"),
     "run_with_oom_retry": ("tiling", "run_with_oom_retry"),

@@ -251,11 +251,6 @@ def _check_names(plugin: _Plugin) -> list[str]:
     problems += [f"registration: {w}" for w in info.warnings]
     for (kind, mname), method in alone.registry.methods.items():
         problems += _option_problems(f"{kind} method '{mname}'", method.options)
-    for card in alone.registry.list():
-        declared = getattr(card, "options", None)  # per-task options, where cards declare them
-        if isinstance(declared, Mapping):
-            for task, options in declared.items():
-                problems += _option_problems(f"model '{card.name}' task '{task}'", options)
     problems += _clashes(plugin, alone)
     return problems
 

@@ -441,9 +441,10 @@ def generate(
 
 
 def _add_core_commands() -> None:
-    from . import cmd_train
+    from . import cmd_plugin, cmd_train
 
     cmd_train.register(app)
+    cmd_plugin.register(app)
 
 
 _add_core_commands()
