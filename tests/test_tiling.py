@@ -218,7 +218,7 @@ def test_auto_tile_reads_the_models_stated_bytes_per_pixel(monkeypatch):
     model.receptive_field = 0
     model.hyperparameters = {"num_feat": 4096}  # an architecture detail the tiler must not read
     model.activation_bytes_per_pixel = 1000.0
-    assert tiling.auto_tile(model, 1000, 1000) == 128  # sqrt(64 MiB / 1064 B) = 251, a power of 2 below
+    assert tiling.auto_tile(model, 1000, 1000) == 224  # sqrt(64 MiB / 1064 B) = 251, a multiple of 32
     model.activation_bytes_per_pixel = 16000.0
     assert tiling.auto_tile(model, 1000, 1000) == 64  # sqrt(64 MiB / 16064 B) = 64.6
     model.activation_bytes_per_pixel = 1000.0
