@@ -13,8 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from genedit_core.errors import UsageError
-from genedit_core.model import LoadedModel
+from genedit_core.sdk import LoadedModel, UsageError
 
 
 class ForwardModule(nn.Module):

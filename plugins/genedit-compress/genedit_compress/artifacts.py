@@ -25,7 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from genedit_core.errors import WeightsError
+from genedit_core.sdk import WeightsError, load_strict
 
 
 def transform(request: Any) -> Any:
@@ -67,15 +67,9 @@ def rebuild(request: Any, recipe: dict[str, Any]) -> Any:
         raise WeightsError(
             f"{request.weights.origin}: the recorded layer changes do not fit model '{request.card.name}' ({exc})"
         ) from None
-    state = request.read_state()
-    try:
-        model.module.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()
-        raise WeightsError(
-            f"{request.weights.origin}: does not fit the network its config.json describes "
-            f"({(first[1] if len(first) > 1 else first[0]).strip()[:200]})"
-        ) from None
+    load_strict(
+        model.module, request.read_state(), request.weights.origin, note="after the recorded layer changes"
+    )
     model.module.eval()
     return model
 
@@ -90,7 +84,7 @@ def load_program(request: Any, recipe: dict[str, Any]) -> Any:
             f"{path}: the folder's program is {recipe['artifact']}; its config.json must name it under genedit.file"
         )
     if getattr(request.device, "type", "cpu") != "cpu":
-        from genedit_core.api import GeneditWarning
+        from genedit_core.sdk import GeneditWarning
 
         warnings.warn(
             f"{path}: an int8 program for the CPU; it runs there, not on {request.device}",

@@ -20,9 +20,7 @@ from typing import Any
 
 import torch
 
-from genedit_core.errors import UsageError
-from genedit_core.params import get_size
-from genedit_core.progress import ProgressFn, silent
+from genedit_core.sdk import ProgressFn, UsageError, get_size, silent
 
 from ._wrap import example_input
 from .methods import OPTIMIZE_METHODS
@@ -53,7 +51,7 @@ def prepare(
 ) -> Variant:
     """A fresh model, optionally transformed by ``method`` (its artefacts go to ``workdir``)."""
     progress(f"prepare {method or dtype + ' eager'}")
-    from genedit_core.api import load
+    from genedit_core.sdk import load
 
     model = load(name, weights=weights, scale=scale, device=device, dtype=dtype)
     if model.module is not None and hasattr(model.module, "eval"):
@@ -140,7 +138,7 @@ def bench_model(
     h, w = get_size({"size": size}, "size", (512, 512))
     params = dict(params or {})
     progress(f"load {name}")
-    from genedit_core.api import load
+    from genedit_core.sdk import load
 
     base = load(name, weights=weights, scale=scale, device=device, dtype="fp32")
     x = example_input(base, h, w)

@@ -26,7 +26,7 @@ from typing import Annotated, Any
 import typer
 from genedit_cli.sdk import EXTRA_ARGS, PhaseProgress, err, extra_options, options_help, out
 
-from genedit_core.errors import PluginError, UsageError
+from genedit_core.sdk import PluginError, UsageError
 
 from .methods import METHOD_OPTIONS, OPTIMIZE_METHODS
 
@@ -41,7 +41,7 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress on st
 
 def _methods(kind: str) -> dict[str, Any]:
     """Installed methods of ``kind`` (``optimize`` or ``export``) from every plugin, by name."""
-    from genedit_core.plugins import get_plugins
+    from genedit_core.sdk import get_plugins
 
     methods = get_plugins().registry.methods
     return {name: methods[(k, name)] for (k, name) in sorted(methods) if k == kind}
@@ -81,9 +81,7 @@ def register(app: typer.Typer) -> None:
 
         Method options are passed as --key value; each method's are listed below.
         """
-        from genedit_core.api import load
-        from genedit_core.plugins import get_plugins
-        from genedit_core.requests import OptimizeRequest
+        from genedit_core.sdk import OptimizeRequest, get_plugins, load
 
         declared = _method("optimize", method, "--method")
         params = extra_options(ctx.args, declared.options, f"--method {method}")
@@ -120,9 +118,7 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> None:
         """Export a model to ONNX, torch.export or safetensors, verified against PyTorch."""
-        from genedit_core.api import load
-        from genedit_core.plugins import get_plugins
-        from genedit_core.requests import ExportRequest
+        from genedit_core.sdk import ExportRequest, get_plugins, load
 
         declared = _method("export", fmt, "--format")
         params = extra_options(ctx.args, declared.options, f"--format {fmt}")
@@ -155,7 +151,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Write a Hub-ready folder: model.safetensors, config.json and a README.md model card."""
-        from genedit_core.api import load
+        from genedit_core.sdk import load
 
         from .publish import read_metrics, save_folder
 

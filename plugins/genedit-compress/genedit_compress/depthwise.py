@@ -18,8 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from genedit_core.errors import UsageError
-from genedit_core.params import get_float, get_int
+from genedit_core.sdk import UsageError, get_float, get_int
 
 from ._wrap import require_module, set_submodule
 from .finetune import prepare, run_finetune

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from genedit_core.errors import UsageError
+from genedit_core.sdk import UsageError
 
 EVAL_DEFAULT = "builtin:skimage-photos:heldout"
 CALIB_DEFAULT = "builtin:skimage-photos"
@@ -27,7 +27,7 @@ class EvalSet:
 
 
 def _images(spec: str) -> list[torch.Tensor]:
-    from genedit_core.training.data import resolve_data
+    from genedit_core.sdk import resolve_data
 
     try:
         data = resolve_data(spec)
@@ -69,7 +69,7 @@ def eval_set(model: Any, spec: str | None, crop: int, count: int) -> EvalSet | N
     except ImportError:
         return None
     if "upscale" in model.card.tasks and model.scale > 1:
-        from genedit_core.imageops import downscale
+        from genedit_core.sdk import downscale
 
         hrs = [_centre_crop(im[:, : model.in_channels], crop, model.scale) for im in images]
         lrs = [downscale(hr, model.scale) for hr in hrs]
@@ -84,7 +84,7 @@ def calibration_images(model: Any, spec: str | None) -> list[torch.Tensor]:
     for im in _images(spec or CALIB_DEFAULT):
         im = im[:, : model.in_channels]
         if scale > 1:
-            from genedit_core.imageops import downscale
+            from genedit_core.sdk import downscale
 
             im = downscale(
                 im[..., : im.shape[-2] - im.shape[-2] % scale, : im.shape[-1] - im.shape[-1] % scale], scale
@@ -119,7 +119,7 @@ def score(
     forward: Any, data: EvalSet, model: Any, reference: list[torch.Tensor] | None = None
 ) -> dict[str, float]:
     """Mean PSNR (dB) against the targets, and against ``reference`` outputs when given."""
-    from genedit_core.metrics import psnr, sr_metrics
+    from genedit_core.sdk import psnr, sr_metrics
 
     outputs = []
     with torch.inference_mode():

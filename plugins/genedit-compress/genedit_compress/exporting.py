@@ -20,8 +20,7 @@ from typing import Any
 
 import torch
 
-from genedit_core.errors import GeneditError, UsageError
-from genedit_core.params import get_bool, get_float, get_int
+from genedit_core.sdk import GeneditError, UsageError, get_bool, get_float, get_int
 
 from ._wrap import ForwardModule, dynamic_dims, example_input, require_module
 
@@ -95,7 +94,7 @@ def _verify_sizes(model: Any, dynamic: bool) -> list[tuple[int, int, int]]:
 
 
 def _metadata(model: Any, fmt: str, dynamic: bool, extra: dict[str, Any] | None = None) -> dict[str, str]:
-    from genedit_core import __version__
+    from genedit_core.sdk import __version__
 
     meta = {
         "genedit.model": model.card.name,

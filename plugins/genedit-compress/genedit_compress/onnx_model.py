@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from genedit_core.errors import UsageError, WeightsError
+from genedit_core.sdk import UsageError, WeightsError
 
 
 def _providers(device: str) -> list[str]:
@@ -27,12 +27,12 @@ def _providers(device: str) -> list[str]:
 def _card_for(meta: dict[str, str], path: Path, card: Any) -> Any:
     if card is not None:
         return card
-    from genedit_core.cards import ModelCard
+    from genedit_core.sdk import ModelCard
 
     name = meta.get("genedit.model")
     if name:
         try:
-            from genedit_core.api import get_card
+            from genedit_core.sdk import get_card
 
             return get_card(name)
         except Exception:
@@ -62,8 +62,7 @@ def load_onnx_model(path: str | Path, card: Any = None, device: str = "cpu", wei
         ) from None
     import torch
 
-    from genedit_core.model import LoadedModel
-    from genedit_core.weights import ResolvedWeights, sha256_of
+    from genedit_core.sdk import LoadedModel, ResolvedWeights, sha256_of
 
     path = Path(path)
     if not path.is_file():
@@ -118,13 +117,13 @@ def load_onnx_model(path: str | Path, card: Any = None, device: str = "cpu", wei
 
 def _warn_if_int8_mismatch(meta: dict[str, str], path: Path) -> None:
     """Full-range int8 weights saturate on x86 without VNNI; say so rather than return drifted pixels."""
-    from genedit_core.device import cpu_has_int8_dot, is_x86
+    from genedit_core.sdk import cpu_has_int8_dot, is_x86
 
     if meta.get("genedit.int8.reduce_range") != "false" or not is_x86() or cpu_has_int8_dot():
         return
     import warnings
 
-    from genedit_core.api import GeneditWarning
+    from genedit_core.sdk import GeneditWarning
 
     warnings.warn(
         f"{path}: int8 weights made for a VNNI CPU ({meta.get('genedit.int8.target', '?')}); this CPU lacks "

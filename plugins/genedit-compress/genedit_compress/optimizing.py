@@ -31,9 +31,7 @@ from typing import Any
 
 import torch
 
-from genedit_core.errors import UsageError
-from genedit_core.params import get_int, get_size
-from genedit_core.progress import ProgressFn, silent
+from genedit_core.sdk import ProgressFn, UsageError, get_int, get_size, silent
 
 from ._wrap import count_nonzero, count_params, example_input, require_module
 from .evaldata import EvalSet, calibration_batches, eval_set, score
@@ -244,7 +242,7 @@ def _report(
     after: dict[str, Any],
     outcome: Outcome,
 ) -> dict[str, Any]:
-    from genedit_core.device import dtype_name
+    from genedit_core.sdk import dtype_name
 
     report: dict[str, Any] = {
         "method": method,

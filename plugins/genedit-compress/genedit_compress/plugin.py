@@ -7,7 +7,7 @@ goes for ``transform_model``, which finishes loading what our methods wrote.
 
 from __future__ import annotations
 
-from genedit_core import hookimpl
+from genedit_core.sdk import hookimpl
 
 from .methods import EXPORT_FORMATS, FORMAT_OPTIONS, OPTIMIZE_METHODS, optimize_options
 

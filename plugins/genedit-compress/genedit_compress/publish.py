@@ -16,8 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from genedit_core.errors import UsageError, WeightsError
-from genedit_core.weights import hub_error
+from genedit_core.sdk import UsageError, WeightsError, hub_error
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
@@ -39,7 +38,7 @@ _PIPELINE_TAGS = {
 
 def model_config(model: Any, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What ``config.json`` holds: the resolved weights' config, the plugin's hyperparameters, provenance."""
-    from genedit_core import __version__
+    from genedit_core.sdk import __version__
 
     config: dict[str, Any] = {}
     if model.weights is not None:

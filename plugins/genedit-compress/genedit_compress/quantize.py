@@ -33,8 +33,7 @@ from typing import Any
 
 import torch
 
-from genedit_core.errors import UsageError
-from genedit_core.params import get_bool, get_choice
+from genedit_core.sdk import UsageError, get_bool, get_choice
 
 from ._wrap import ForwardModule, dynamic_dims, require_module
 from .optimizing import Context, Outcome
@@ -51,7 +50,7 @@ def int8_target(params: dict[str, str]) -> dict[str, Any]:
     ``avx2`` is x86 without them (16-bit pair sums: ``reduce_range``). Other architectures
     accumulate in 32 bits and take the full range.
     """
-    from genedit_core.device import cpu_flags, cpu_has_int8_dot, is_x86
+    from genedit_core.sdk import cpu_flags, cpu_has_int8_dot, is_x86
 
     target = get_choice(params, "target", "auto", INT8_TARGETS)
     if target != "auto":

@@ -15,8 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from genedit_core.errors import UsageError
-from genedit_core.params import get_bool
+from genedit_core.sdk import UsageError, get_bool
 
 from ._wrap import require_module, state_for_saving
 from .optimizing import Context, Outcome

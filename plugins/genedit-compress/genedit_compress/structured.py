@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from genedit_core.params import get_bool, get_float, get_int
+from genedit_core.sdk import get_bool, get_float, get_int
 
 from ._wrap import ForwardModule, example_input, require_module
 from .finetune import prepare, run_finetune

@@ -7,7 +7,7 @@ calls these hooks for this plugin's own cards only, so none of them asks whose c
 
 from __future__ import annotations
 
-from genedit_core import hookimpl
+from genedit_core.sdk import hookimpl
 
 from .cards import CARDS
 

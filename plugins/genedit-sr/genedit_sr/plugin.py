@@ -6,7 +6,7 @@ genedit calls these hooks for this plugin's own cards only, so none of them asks
 
 from __future__ import annotations
 
-from genedit_core import hookimpl
+from genedit_core.sdk import hookimpl
 
 from .cards import CARDS
 
@@ -45,7 +45,7 @@ def train(request):
 def evaluate(request):
     if request.task != "upscale":
         return None
-    from genedit_core.tiling import run_with_oom_retry
+    from genedit_core.sdk import run_with_oom_retry
 
     from .evaluation import evaluate_upscaler, reference_images
 
