@@ -203,3 +203,24 @@ def test_structured_folder_loads_through_the_core_loader(plugins, tiny, tmp_path
     x = torch.rand(1, 3, 10, 14)
     with torch.no_grad():
         assert again.forward(x).shape == tiny.forward(x).shape
+
+
+def test_structured_folder_with_tampered_weights_names_the_keys(plugins, tiny, tmp_path):
+    """The rebuilt network is loaded by the core's one strict loader: one line, file and keys."""
+    from safetensors.torch import load_file, save_file
+
+    from genedit_core.api import load
+    from genedit_core.errors import WeightsError
+
+    optimize(plugins, tiny, "prune-structured", tmp_path / "p", amount=0.5)
+    path = tmp_path / "p" / "model.safetensors"
+    state = load_file(str(path))
+    del state["conv_last.bias"]
+    state["conv_first.weight"] = torch.zeros(5, 3, 3, 3)
+    save_file(state, str(path))
+    with pytest.raises(WeightsError) as info:
+        load("tiny-edsr", weights=str(tmp_path / "p"), device="cpu", dtype="fp32")
+    msg = str(info.value)
+    assert "\n" not in msg and str(path) in msg and "after the recorded layer changes" in msg
+    assert "missing 1 key: conv_last.bias" in msg
+    assert "mis-shaped 1 key: conv_first.weight (file 5×3×3×3, network 4×3×3×3)" in msg
