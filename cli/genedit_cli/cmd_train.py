@@ -71,11 +71,13 @@ def train(
         cfg.setdefault("data", {})["source"] = data
     if device is not None:
         cfg["train"]["device"] = device
+    # The config is checked first (a refused config leaves no run folder behind), then an --out
+    # that cannot be a folder is one line, before any training.
+    trainer = Trainer(task, cfg, run_dir, data=data, resume=resume is not None, quiet=quiet)
     if resume is None:
         from genedit_core.images import make_folder
 
-        make_folder(run_dir)  # an --out that cannot be a folder is one line, before any training
-    trainer = Trainer(task, cfg, run_dir, data=data, resume=resume is not None, quiet=quiet)
+        make_folder(run_dir)
     result = trainer.fit()
     if os.environ.get("RANK", "0") == "0":  # under torchrun, once (rank 0 wrote the run)
         err.print(f"run saved in {result}; use it with --weights {result}")
