@@ -15,7 +15,8 @@ entry point, so any pytest run in an environment with genedit installed has the
 one case per check, so each passes, fails or is marked on its own:
 
 * ``NAME:import``: importing the entry-point module in a fresh interpreter does not import torch
-  (``genedit list`` and ``--help`` import it).
+  (``genedit list`` and ``--help`` import it), and the plugin's package imports genedit only
+  through ``genedit_core.sdk`` (``genedit_cli.sdk`` for commands), whose names are the promise.
 * ``NAME:names``: the plugin registers on its own (hook names known, cards valid), declares its
   options as typed :class:`~genedit_core.options.Option` s with defaults of their type, and no model
   name, alias or method name clashes with another installed plugin's.
@@ -234,12 +235,58 @@ def _check_import(plugin: _Plugin) -> list[str]:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         return [f"importing {plugin.module} fails in a fresh interpreter: {last}"]
     heavy = [m for m in proc.stdout.strip().split(",") if m]
+    problems = _private_imports(plugin)
     if "torch" in heavy:
-        return [
+        problems.insert(
+            0,
             f"importing {plugin.module} imports torch ({', '.join(heavy)} loaded): genedit list and "
-            "--help import it, so import torch and networks inside hook bodies"
-        ]
-    return []
+            "--help import it, so import torch and networks inside hook bodies",
+        )
+    return problems
+
+
+#: What a plugin may import from genedit itself: the SDKs, and this test kit.
+PUBLIC_MODULES = ("genedit_core.sdk", "genedit_core.testing", "genedit_cli.sdk")
+
+
+def _private_imports(plugin: _Plugin) -> list[str]:
+    """``file:line`` of every import of genedit's private modules in the plugin's own package.
+
+    Everything outside :data:`PUBLIC_MODULES` may change in any release, so a plugin that reaches
+    into it breaks on an upgrade; ``import genedit_core`` alone (the user-level API) is allowed.
+    """
+    import ast
+    from importlib.util import find_spec
+
+    spec = find_spec(plugin.module.split(".")[0])
+    if spec is None:
+        return []
+    roots = [Path(p) for p in (spec.submodule_search_locations or [])]
+    files = sorted(f for r in roots for f in r.rglob("*.py")) if roots else [Path(spec.origin or "")]
+    problems = []
+    for path in files:
+        if not path.is_file():
+            continue
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        except (SyntaxError, UnicodeDecodeError) as exc:
+            problems.append(f"{path}: cannot be parsed ({exc})")
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names if a.name not in ("genedit_core", "genedit_cli")]
+            else:
+                continue
+            for name in names:
+                if name.split(".")[0] in ("genedit_core", "genedit_cli") and name not in PUBLIC_MODULES:
+                    where = path.relative_to(roots[0].parent) if roots else path.name
+                    problems.append(
+                        f"{where}:{node.lineno} imports {name}; plugins import genedit_core.sdk "
+                        "(genedit_cli.sdk for commands): the rest is private"
+                    )
+    return problems
 
 
 def _check_names(plugin: _Plugin) -> list[str]:

@@ -101,6 +101,15 @@ def test_torch_at_import_is_named(tmp_path, monkeypatch):
     assert "toy-heavy:toy-heavy" not in text  # the rest of the contract is kept
 
 
+def test_imports_of_private_core_modules_are_named(tmp_path, monkeypatch):
+    top = "from genedit_core.errors import UsageError  # noqa: F401\nfrom genedit_core import hookimpl as h  # noqa: F401"
+    mod = make_toy(tmp_path, monkeypatch, "toy-private", top=top)
+    text = problems(mod, "toy-private", tmp_path)
+    assert "toyconf_toy_private.py:3 imports genedit_core.errors; plugins import genedit_core.sdk" in text
+    assert "toyconf_toy_private.py:4 imports genedit_core;" in text
+    assert "toy-private:toy-private" not in text and "imports torch" not in text
+
+
 @pytest.mark.parametrize(
     ("result", "expected"),
     [
