@@ -6,8 +6,9 @@ core keeps across releases. The promise is ``__all__`` below; every other module
 exactly this surface, grouped as here.
 
 Importing this module costs no torch (plugin entry points are imported by ``genedit list`` and
-``--help``): the light names are imported directly, the rest load on first use through a module
-``__getattr__``, the way :mod:`genedit_core` does. ``from genedit_core.sdk import LoadedModel``
+``--help``): what a hooks module needs at import (``hookimpl``, cards, errors, options) is imported
+directly, everything else loads on first use through a module ``__getattr__``, the way
+:mod:`genedit_core` does. ``from genedit_core.sdk import LoadedModel``
 inside a hook body, or at the top of a module only hook bodies import, is always fine.
 
 Commands of a plugin's own (``register_commands``) also use :mod:`genedit_cli.sdk` for consoles,
@@ -21,43 +22,43 @@ from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .cards import ModelCard, WeightFile, WeightVariant
-from .datasets import SampleSet
 from .errors import GeneditError, ImageError, PluginError, UsageError, WeightsError
 from .hookspecs import hookimpl
-from .hooktypes import (
-    Backend,
-    EditResult,
-    EvalReport,
-    ExportReport,
-    RegisterDataset,
-    RegisterMethod,
-    RegisterModel,
-    Tiler,
-    TinyWeights,
-)
 from .options import Option
 from .params import get_bool, get_choice, get_float, get_int, get_size, parse_index_ranges
-from .progress import ProgressFn, silent
-from .requests import (
-    EditRequest,
-    EvalRequest,
-    ExportRequest,
-    GenerateRequest,
-    LoadRequest,
-    OptimizeRequest,
-    TrainRequest,
-    TransformRequest,
-)
 
 if TYPE_CHECKING:
     from .api import GeneditWarning, get_card, list_models, load
     from .checkpoint import canonicalize, load_state_dict, load_strict
+    from .datasets import SampleSet
     from .device import cpu_flags, cpu_has_int8_dot, cpu_has_native_bf16, dtype_name, is_x86
+    from .hooktypes import (
+        Backend,
+        EditResult,
+        EvalReport,
+        ExportReport,
+        RegisterDataset,
+        RegisterMethod,
+        RegisterModel,
+        Tiler,
+        TinyWeights,
+    )
     from .imageops import downscale, make_grid
     from .metrics import psnr, sr_metrics, ssim
     from .metrics_generative import class_histogram, fid, inception_score, kid
     from .model import LoadedModel
     from .plugins import get_plugins
+    from .progress import ProgressFn, silent
+    from .requests import (
+        EditRequest,
+        EvalRequest,
+        ExportRequest,
+        GenerateRequest,
+        LoadRequest,
+        OptimizeRequest,
+        TrainRequest,
+        TransformRequest,
+    )
     from .tiling import run_with_oom_retry
     from .training import StepContext, Trainer, TrainTask, unwrap
     from .training.config import DEFAULTS as TRAIN_DEFAULTS
@@ -157,6 +158,26 @@ __all__ = [
 
 # name -> (module relative to genedit_core, attribute there); loaded on first use.
 _LAZY: dict[str, tuple[str, str]] = {
+    "SampleSet": ("datasets", "SampleSet"),
+    "Backend": ("hooktypes", "Backend"),
+    "EditResult": ("hooktypes", "EditResult"),
+    "EvalReport": ("hooktypes", "EvalReport"),
+    "ExportReport": ("hooktypes", "ExportReport"),
+    "RegisterDataset": ("hooktypes", "RegisterDataset"),
+    "RegisterMethod": ("hooktypes", "RegisterMethod"),
+    "RegisterModel": ("hooktypes", "RegisterModel"),
+    "Tiler": ("hooktypes", "Tiler"),
+    "TinyWeights": ("hooktypes", "TinyWeights"),
+    "ProgressFn": ("progress", "ProgressFn"),
+    "silent": ("progress", "silent"),
+    "EditRequest": ("requests", "EditRequest"),
+    "EvalRequest": ("requests", "EvalRequest"),
+    "ExportRequest": ("requests", "ExportRequest"),
+    "GenerateRequest": ("requests", "GenerateRequest"),
+    "LoadRequest": ("requests", "LoadRequest"),
+    "OptimizeRequest": ("requests", "OptimizeRequest"),
+    "TrainRequest": ("requests", "TrainRequest"),
+    "TransformRequest": ("requests", "TransformRequest"),
     "GeneditWarning": ("api", "GeneditWarning"),
     "get_card": ("api", "get_card"),
     "list_models": ("api", "list_models"),
