@@ -27,7 +27,9 @@ from genedit_core.errors import UsageError
 
 from .console import out, warn
 
-plugin_app = typer.Typer(help="Start and check plugins of your own.", no_args_is_help=True)
+plugin_app = typer.Typer(
+    help="Start a plugin of your own: genedit plugin new NAME --task TASK.", no_args_is_help=True
+)
 
 _NAME = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
 
