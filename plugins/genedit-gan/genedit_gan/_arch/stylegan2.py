@@ -110,8 +110,13 @@ class Upsample(nn.Module):
 class ModulatedConv2d(nn.Module):
     """Per-sample weights: scale input channels by the style, then (optionally) demodulate.
 
-    Runs as one grouped convolution over the batch; ``upsample`` uses a stride-2 transposed conv
-    followed by the blur filter.
+    Computed without materialising per-sample weights: the input is scaled by the style, convolved
+    with the shared weight, and the output scaled by the demodulation coefficients
+    d[n, o] = 1/sqrt(Σ_i s[n, i]² Σ_kk w[o, i]² + 1e-8), which equals convolving with the modulated
+    and demodulated weight (StyleGAN2's "non-fused" form). One ordinary convolution over the batch
+    is an order of magnitude faster on CPUs than the grouped convolution the fused form needs.
+    ``upsample`` uses a stride-2 transposed conv followed by the blur filter (per channel, so it
+    commutes with the per-channel demodulation).
     """
 
     def __init__(self, cin, cout, k, style_dim, demodulate=True, upsample=False, blur_kernel=(1, 3, 3, 1)):
@@ -127,20 +132,18 @@ class ModulatedConv2d(nn.Module):
             self.blur = Blur(blur_kernel, pad=((p + 1) // 2 + 1, p // 2 + 1), upsample_factor=2)
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        n, _, h, w = x.shape
-        s = self.modulation(style).view(n, 1, self.cin, 1, 1)
-        weight = self.scale * self.weight * s
-        if self.demodulate:
-            weight = weight * torch.rsqrt(weight.pow(2).sum([2, 3, 4]) + 1e-8).view(n, self.cout, 1, 1, 1)
-        x = x.reshape(1, n * self.cin, h, w)
+        n = x.shape[0]
+        s = self.modulation(style)  # n × cin
+        weight = self.scale * self.weight[0]  # cout × cin × k × k
+        x = x * s.view(n, self.cin, 1, 1).to(x.dtype)
         if self.upsample:
-            weight = weight.transpose(1, 2).reshape(n * self.cin, self.cout, self.k, self.k)
-            out = F.conv_transpose2d(x, weight, stride=2, groups=n)
-            out = self.blur(out.view(n, self.cout, *out.shape[2:]))
-            return out
-        weight = weight.reshape(n * self.cout, self.cin, self.k, self.k)
-        out = F.conv2d(x, weight, padding=self.k // 2, groups=n)
-        return out.view(n, self.cout, *out.shape[2:])
+            out = F.conv_transpose2d(x, weight.transpose(0, 1).to(x.dtype), stride=2)
+        else:
+            out = F.conv2d(x, weight.to(x.dtype), padding=self.k // 2)
+        if self.demodulate:
+            d = torch.rsqrt(s.pow(2) @ weight.pow(2).sum([2, 3]).t() + 1e-8)  # n × cout
+            out = out * d.view(n, self.cout, 1, 1).to(out.dtype)
+        return self.blur(out) if self.upsample else out
 
 
 class NoiseInjection(nn.Module):
