@@ -63,7 +63,13 @@ def generate_images(
     plan = _plan(folder, seed_list, interpolate, steps, grid, gif, overwrite)
     if not plan.to_write:
         return _report(plan, skip_existing, as_json)
-    loaded = load(card.name, weights=weights, device=device, dtype=dtype)
+    # the card's qualified name: 'acme:dcgan' must load acme's card, not the bare name's owner
+    loaded = load(
+        f"{card.plugin}:{card.name}" if card.plugin else card.name,
+        weights=weights,
+        device=device,
+        dtype=dtype,
+    )
     check_output_path(plan.to_write[0])  # a folder that cannot exist fails before sampling
     params: dict[str, Any] = {
         **extras,

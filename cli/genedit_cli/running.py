@@ -101,7 +101,9 @@ def run_batch(
     from genedit_core.pipeline import apply_all, is_group_task
     from genedit_core.tiling import resolve_overlap
 
-    loaded = load(card.name, scale=scale, weights=weights, device=device, dtype=dtype, backend=backend)
+    # the card's qualified name: 'acme:espcn' must load acme's card, not the bare name's owner
+    qualified = f"{card.plugin}:{card.name}" if card.plugin else card.name
+    loaded = load(qualified, scale=scale, weights=weights, device=device, dtype=dtype, backend=backend)
     tag = f"{card.name}_x{loaded.scale}" if task == "upscale" else f"{card.name}_{task}"
     inputs_by_path = {_key(f): f for f in files}
     written: dict[str, Path] = {}
