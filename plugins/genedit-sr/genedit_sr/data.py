@@ -25,7 +25,7 @@ class SRPatches:
 
     def __init__(self, source: Any, scale: int, patch: int = 48, length: int = 1000, augment: bool = True):
         self.images = [
-            source[i][0] if isinstance(source[i], tuple) else source[i] for i in range(len(source))
+            _rgb(source[i][0] if isinstance(source[i], tuple) else source[i], i) for i in range(len(source))
         ]
         self.scale, self.patch, self.length, self.augment = scale, patch, length, augment
         hp = patch * scale
@@ -60,3 +60,16 @@ class SRPatches:
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self.get(index, torch.Generator().manual_seed(index))
+
+
+def _rgb(image: torch.Tensor, index: int) -> torch.Tensor:
+    """The SR networks take RGB: grey (with or without alpha) is repeated, alpha dropped, as a folder
+    of images is read for training and as ``genedit run`` treats grey and RGBA inputs."""
+    channels = image.shape[0] if image.dim() == 3 else 0
+    if channels in (1, 2):
+        return image[:1].expand(3, -1, -1)
+    if channels in (3, 4):
+        return image[:3]
+    raise UsageError(
+        f"training image {index} has shape {tuple(image.shape)}; expected C×H×W with 1 to 4 channels"
+    )

@@ -59,3 +59,19 @@ def test_core_batching_draws_pairs_through_get():
     lr, hr = batches.batch(3)
     assert lr.shape == (4, 3, 8, 8) and hr.shape == (4, 3, 16, 16)
     assert torch.equal(batches.batch(3)[1], hr) and not torch.equal(batches.batch(4)[1], hr)
+
+
+@pytest.mark.parametrize("channels", [1, 2, 4])
+def test_grey_and_alpha_sources_become_rgb_pairs(channels):
+    """builtin:digits is grey (1×H×W): the networks take RGB, so grey is repeated and alpha dropped,
+    the rule a folder of images follows; before, training died in the first conv."""
+    image = torch.rand(channels, 24, 24, generator=torch.Generator().manual_seed(channels))
+    lr, hr = SRPatches([image], scale=2, patch=8, length=4, augment=False).get(0, torch.Generator())
+    assert lr.shape == (3, 8, 8) and hr.shape == (3, 16, 16)
+    expected = image[:1].expand(3, -1, -1) if channels in (1, 2) else image[:3]
+    assert any(torch.equal(hr, expected[:, y : y + 16, x : x + 16]) for y in range(9) for x in range(9))
+
+
+def test_a_source_that_is_not_an_image_is_one_line():
+    with pytest.raises(UsageError, match=r"training image 0 has shape \(5, 24, 24\)"):
+        SRPatches([torch.rand(5, 24, 24)], scale=2, patch=8)
