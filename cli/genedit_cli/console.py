@@ -9,7 +9,9 @@ Errors logged by third-party code still show. Progress goes to stderr so stdout 
 Everything printed is plain text: both consoles have rich markup turned off, so a path, an error, a
 plugin's hint or a card's summary is shown exactly as it is (``[/x]`` cannot break the printer,
 ``pkg[onnx]`` keeps its brackets). Only genedit's own styling adds colour, through
-:func:`styled` parts and the ``fail``/``warn``/``note`` labels, never by parsing the text.
+:func:`styled` parts and the ``fail``/``warn``/``note`` labels, never by parsing the text. Lines
+promised to be one line (errors, warnings, notes, ``input -> output``) go through :func:`one_line`,
+which writes control characters as escapes, so a newline or ESC in a file name stays inert.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     if _is_own_warning(category):
         warn(str(message))
     elif _state["verbose"]:
-        err.print(styled((f"{_origin(filename)} {category.__name__}:", "dim"), " ", str(message)))
+        err.print(styled((f"{_origin(filename)} {category.__name__}:", "dim"), " ", one_line(message)))
 
 
 class _RouteLogs(logging.Handler):
@@ -76,7 +78,7 @@ class _RouteLogs(logging.Handler):
             own = record.name.split(".", 1)[0].startswith("genedit")
             if not own and not _state["verbose"] and record.levelno < logging.ERROR:
                 return
-            message = record.getMessage()
+            message = one_line(record.getMessage())
             if own:
                 if record.levelno >= logging.ERROR:
                     label = ("error:", "red")
@@ -129,6 +131,21 @@ def show_warnings() -> None:
     setup_output(_state["verbose"])
 
 
+# C0 controls but tab, DEL and C1 controls: a newline in a file name must not start a forged
+# "error:" line, and an escape sequence must not reach the terminal.
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if c != 0x09}
+_CONTROLS.update({0x0A: "\\n", 0x0D: "\\r"})
+
+
+def one_line(text: object) -> str:
+    """``text`` with control characters written as escapes (``\\n``, ``\\x1b``): one line, inert.
+
+    Messages name files, and a file name may hold any character but ``/`` and NUL; every line genedit
+    promises to be one line (errors, warnings, notes, ``input -> output``) goes through here.
+    """
+    return str(text).translate(_CONTROLS)
+
+
 def styled(*parts: str | tuple[str, str]) -> Text:
     """One line from plain parts: a string is shown as it is, a ``(text, style)`` pair in that style.
 
@@ -140,17 +157,17 @@ def styled(*parts: str | tuple[str, str]) -> Text:
 
 def fail(message: str) -> None:
     """``error: MESSAGE`` on stderr; the message is plain text, shown as it is."""
-    err.print(styled(("error:", "red"), " ", str(message)))
+    err.print(styled(("error:", "red"), " ", one_line(message)))
 
 
 def warn(message: str) -> None:
     """``warning: MESSAGE`` on stderr; the message is plain text, shown as it is."""
-    err.print(styled(("warning:", "yellow"), " ", str(message)))
+    err.print(styled(("warning:", "yellow"), " ", one_line(message)))
 
 
 def note(message: str) -> None:
     """``note: MESSAGE`` on stderr, for things worth knowing that are not problems."""
-    err.print(f"note: {message}")
+    err.print(f"note: {one_line(message)}")
 
 
 # --- waits and long jobs -------------------------------------------------------------------------------

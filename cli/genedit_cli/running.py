@@ -22,7 +22,7 @@ from typing import Any
 from genedit_core.errors import ImageError, OutputExistsError, UsageError
 
 from .checks import check_outputs_writable, check_run_options
-from .console import err, fail, out
+from .console import err, fail, one_line, out
 from .failures import describe, show_traceback
 from .inputs import expand_inputs, output_path, skipped_note
 
@@ -204,7 +204,7 @@ def run_batch(
                 for line in result_lines(entry):
                     out.print(line, markup=False)
             elif entry["status"] == "skipped" and not (quiet or as_json):
-                out.print(f"{src} -> {entry['output']}  (exists, skipped)", markup=False)
+                out.print(one_line(f"{src} -> {entry['output']}  (exists, skipped)"), markup=False)
             progress.advance(bar)
     failed = [r for r in results if r["status"] == "failed"]
     skipped = [r for r in results if r["status"] == "skipped"]
@@ -241,9 +241,10 @@ def result_lines(entry: dict[str, Any]) -> list[str]:
     """One ``input -> output`` line per output file, printed as soon as the input is done."""
     outputs = entry["outputs"]
     secs = f"{entry['seconds']:.2f}s"
+    src = one_line(entry["input"])
     if len(outputs) == 1:
-        return [f"{entry['input']} -> {outputs[0]}  ({secs})"]
-    return [f"{entry['input']} -> {o}  ({i} of {len(outputs)}, {secs})" for i, o in enumerate(outputs, 1)]
+        return [f"{src} -> {one_line(outputs[0])}  ({secs})"]
+    return [f"{src} -> {one_line(o)}  ({i} of {len(outputs)}, {secs})" for i, o in enumerate(outputs, 1)]
 
 
 def _key(path: Path) -> str:
@@ -355,7 +356,7 @@ def _run_group(
     there = existing_output(dest, numbered=skip_existing)
     if there is not None and skip_existing:
         if not as_json:
-            out.print(f"{', '.join(map(str, files))} -> {there}  (exists, skipped)", markup=False)
+            out.print(one_line(f"{', '.join(map(str, files))} -> {there}  (exists, skipped)"), markup=False)
         return 0
     if there is not None and not overwrite:
         raise exists_error(there)
@@ -382,7 +383,7 @@ def _run_group(
         out.print_json(json.dumps({**prov, "outputs": [str(d) for d in dests], "failed": 0}))
     else:
         for d in dests:
-            out.print(f"{', '.join(map(str, files))} -> {d}", markup=False)
+            out.print(one_line(f"{', '.join(map(str, files))} -> {d}"), markup=False)
     return 0
 
 

@@ -182,3 +182,22 @@ def test_progress_descriptions_are_plain(monkeypatch, where):
             show("timing [/x] int8[onnx]", 1, 2)
     text = buffer.getvalue()
     assert ("[/x]a[bold].png" if where == "batch" else "timing [/x] int8[onnx]") in text
+
+
+def test_control_characters_in_file_names_stay_on_one_line(install, cli, tmp_path):
+    """A newline in a file name must not forge a second 'error:' line, nor ESC reach the terminal."""
+    install(MarkupPlugin())
+    forged = tmp_path / "nl\nerror: forged.png"
+    forged.write_bytes(b"not an image")
+    coloured = _png(tmp_path / "esc\x1b[31mred.png")
+    out_dir = tmp_path / "o"
+    result = cli("run", "upscale", "-m", "mk", str(forged), str(coloured), "--out-dir", str(out_dir))
+    _clean(result)
+    assert result.code == 1, result
+    shown = str(forged).replace("\n", "\\n")
+    assert result.error_lines == [
+        f"error: {shown}: cannot read image (cannot identify image file {str(forged)!r})"
+    ]
+    assert "\x1b" not in result.out + result.err
+    assert str(coloured).replace("\x1b", "\\x1b") + " -> " in result.out
+    assert (out_dir / "esc\x1b[31mred_mk_x2.png").is_file()  # the file keeps its real name
