@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import re
+import stat
 import struct
 import tempfile
 import time
@@ -115,6 +116,10 @@ def read_image(path: str | Path, max_pixels: int | None = None) -> ImageData:
         raise ImageError(f"{path}: no such file")
     if path.is_dir():
         raise ImageError(f"{path}: is a directory, not an image")
+    mode = path.stat().st_mode  # follows links; a FIFO or a device would block or never end
+    if not stat.S_ISREG(mode):
+        kinds = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a device", stat.S_IFBLK: "a device"}
+        raise ImageError(f"{path}: {kinds.get(stat.S_IFMT(mode), 'not a regular file')}, not an image file")
     if path.stat().st_size == 0:
         raise ImageError(f"{path}: empty file (0 bytes)")
     with open(path, "rb") as f:

@@ -61,6 +61,24 @@ def test_zero_byte_file(sr, cli, tmp_path):
     assert one_error(result, bad) == "empty file (0 bytes)"
 
 
+def test_an_input_that_is_a_fifo_or_a_device_is_one_line_without_reading_it(sr, cli, tmp_path):
+    """Opening a FIFO blocks until a writer comes and a device may never end: refused from stat."""
+    import os
+
+    fifo = tmp_path / "fifo.png"
+    os.mkfifo(fifo)
+    link = tmp_path / "zero.png"
+    link.symlink_to("/dev/zero")
+    good = good_png(tmp_path / "good.png")
+    result = cli("run", "upscale", "-m", "bicubic", str(fifo), str(link), str(good), "--out-dir", "o", "-q")
+    assert result.code == 1, result
+    assert sorted(result.error_lines) == [
+        f"error: {fifo}: a FIFO, not an image file",
+        f"error: {link}: a device, not an image file",
+    ]
+    assert (tmp_path / "o" / "good_bicubic_x2.png").is_file()
+
+
 def test_missing_file(sr, cli, tmp_path):
     result = cli("run", "upscale", "-m", "bicubic", str(tmp_path / "nope.png"), "-q")
     assert result.code == 1
