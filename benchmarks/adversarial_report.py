@@ -53,7 +53,7 @@ import time
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import KW_ONLY, asdict, dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -407,6 +407,7 @@ class Step:
 
     args: tuple[str, ...]
     expect: int
+    _: KW_ONLY
     errors: int | None = None  # how many "error:" lines; None: not promised
     says: tuple[str, ...] = ()  # text that must appear in stdout or stderr
     never: tuple[str, ...] = ()  # text that must not appear there
@@ -1397,7 +1398,8 @@ def _interrupted(ctx: Ctx, where: str, sig: int, expect: int) -> Step:
     env = {"ADV_SLOW_AT": where, "ADV_MARKER": str(marker)}
     says = ("interrupted",) if sig == signal.SIGINT else ()
     errors = 0 if sig == signal.SIGINT else None
-    return Step(("run", "retouch", "-m", "slow", "in"), expect, errors, says, env, interrupt=(marker, sig))
+    args = ("run", "retouch", "-m", "slow", "in")
+    return Step(args, expect, errors=errors, says=says, env=env, interrupt=(marker, sig))
 
 
 @attack("interrupts", "Ctrl-C while the model runs on file 2 of 3")
@@ -1608,6 +1610,8 @@ def run_step(ctx: Ctx, step: Step) -> StepResult:
     got = None if timed_out.is_set() else proc.returncode
     if timed_out.is_set():
         text_err += f"\n[report] no exit after {step.timeout:.0f} s: killed"
+    if step.interrupt is not None and not step.interrupt[0].exists():
+        text_err += "\n[report] the slow step was never reached: no signal was sent"
     ctx.peaks.append(peak)
     return StepResult(
         args=list(step.args),
