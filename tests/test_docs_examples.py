@@ -26,10 +26,11 @@ Markers, the words after the language in the info string (an unknown word fails 
 
 - ``hub``: needs the Hugging Face Hub. Not run, since the tests are offline.
 - ``long``: the full recipe takes minutes. Run with this reduction: every ``train.steps=N`` and
-  ``--finetune-steps N`` becomes N // 500 (at least 2; a resumed run still gets more steps than it
-  had), a new ``genedit train`` (no ``--resume``) without ``train.steps`` gets
-  ``--set train.steps=2``, ``genedit optimize`` and ``genedit bench`` get ``--repeats 1``, and lines
-  that are not ``genedit`` commands (training and benchmark scripts) are not run.
+  ``--finetune-steps N`` becomes N // 500, at least 2 (a resumed run still gets more steps than it
+  had), every ``--finetune-pool N`` N // 500, at least 8 (one fine-tune batch); a new
+  ``genedit train`` (no ``--resume``) without ``train.steps`` gets ``--set train.steps=2``;
+  ``genedit optimize`` and ``genedit bench`` get ``--repeats 1``; lines that are not ``genedit``
+  commands (training and benchmark scripts) are not run.
 
 Setup lines are not run (rule): lines whose command is ``make``, ``source``, ``pip``, ``torchrun``
 or ``python -m build|twine|pip``; the venv this test runs in is that setup. The exception is
@@ -43,14 +44,16 @@ time went (``-s``, or on failure).
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import re
+import resource
 import shlex
 import shutil
 import subprocess
 import sys
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,6 +67,8 @@ MARKERS = {"hub", "long"}
 SETUP = {"make", "source", "pip", "pip3", "torchrun"}
 FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 TIMEOUT_S = 300
+# In `long` blocks these counts become N // 500, at least the floor (8 for the pool: one batch).
+LONG_COUNTS = {"train.steps=": 2, "--finetune-steps ": 2, "--finetune-pool ": 8}
 WORKERS = 2
 
 
@@ -96,6 +101,7 @@ class PageRun:
     env: dict[str, str]
     failures: list[str] = field(default_factory=list)
     timings: list[str] = field(default_factory=list)
+    cpu_s: float = 0.0
 
 
 def parse_blocks(page: Path) -> list[Block]:
@@ -175,11 +181,10 @@ def reduce_long(text: str, words: list[str]) -> str | None:
     if not words or words[0] != "genedit":
         return None
 
-    def cut(m: re.Match[str]) -> str:
-        return f"{m[1]}{max(2, int(m[2]) // 500)}"
-
-    text = re.sub(r"(train\.steps=)(\d+)", cut, text)
-    text = re.sub(r"(--finetune-steps[ =])(\d+)", cut, text)
+    for option, floor in LONG_COUNTS.items():
+        text = re.sub(
+            rf"({re.escape(option)})(\d+)", lambda m, f=floor: f"{m[1]}{max(f, int(m[2]) // 500)}", text
+        )
     extra = ""
     if words[1:2] == ["train"] and "train.steps=" not in text and "--resume" not in words:
         extra = " --set train.steps=2"
@@ -188,9 +193,16 @@ def reduce_long(text: str, words: list[str]) -> str | None:
     return text.split(" #", 1)[0].rstrip() + extra
 
 
+def children_cpu() -> float:
+    """CPU seconds of this process's finished children: exact per command, because a page runs in
+    a worker process of its own, one command at a time."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_step(run: PageRun, where: str, args: list[str] | str, *, shell: bool, expect_error: bool) -> None:
     """Run one command in the page's folder and record a failure with the tail of its output."""
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), children_cpu()
     try:
         proc = subprocess.run(
             args,
@@ -206,7 +218,9 @@ def run_step(run: PageRun, where: str, args: list[str] | str, *, shell: bool, ex
         run.failures.append(f"{where}: timed out after {TIMEOUT_S} s")
         return
     finally:  # printed by the page's test (seen with -s or on failure): where its time goes
-        run.timings.append(f"{time.perf_counter() - start:6.1f} s  {where}")
+        used = children_cpu() - cpu
+        run.cpu_s += used
+        run.timings.append(f"{time.perf_counter() - start:6.1f} s (cpu {used:5.1f} s)  {where}")
     if (proc.returncode != 0) != expect_error:
         wanted = "a non-zero exit (the docs show an error)" if expect_error else "exit 0"
         tail = "\n    ".join((proc.stdout + proc.stderr).strip().splitlines()[-12:])
@@ -378,7 +392,8 @@ def page_runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
         (p for p in selected if has_examples(p)),
         key=lambda p: -sum(len(b.text) for b in parse_blocks(p) if b.lang in SHELL | PYTHON),
     )
-    pool = ThreadPoolExecutor(max_workers=WORKERS)
+    # Worker processes, not threads: each page's CPU time is then its own (children_cpu).
+    pool = ProcessPoolExecutor(max_workers=WORKERS, mp_context=multiprocessing.get_context("spawn"))
     futures = {p: pool.submit(run_page, p, tmp_path_factory.mktemp("docs")) for p in pages}
     yield futures
     pool.shutdown(wait=True, cancel_futures=True)
@@ -390,7 +405,7 @@ def test_page_examples_run(page: Path, page_runs: dict[Path, Future[PageRun]]) -
     if page not in page_runs:
         pytest.skip("no shell or Python examples on this page")
     run = page_runs[page].result()
-    print("\n".join(run.timings))
+    print("\n".join(run.timings) + f"\n{run.cpu_s:.1f} s of CPU in all")
     if run.failures:
         rel = page_id(page)
         pytest.fail(f"{len(run.failures)} example(s) in {rel} failed:\n" + "\n".join(run.failures), False)
