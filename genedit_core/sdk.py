@@ -223,9 +223,9 @@ _LAZY: dict[str, tuple[str, str]] = {
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         module, attr = _LAZY[name]
-        value = getattr(importlib.import_module(f".{module}", "genedit_core"), attr)
-        globals()[name] = value  # next time a plain module attribute
-        return value
+        # Not cached in this module: the name always follows its home module, so a test (or a
+        # tool) that patches genedit_core.api.load is seen by every plugin, in any test order.
+        return getattr(importlib.import_module(f".{module}", "genedit_core"), attr)
     raise AttributeError(f"module 'genedit_core.sdk' has no attribute '{name}' (see its __all__)")
 
 

@@ -18,6 +18,23 @@ def plugins():
 
 
 @pytest.fixture
+def cli(plugins, capsys, monkeypatch):
+    """``genedit ARGS`` in-process with the tiny plugins: (exit code, stdout, stderr)."""
+    from genedit_cli.app import main
+
+    monkeypatch.setenv("COLUMNS", "200")
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exc:
+            main(list(argv))
+        captured = capsys.readouterr()
+        return exc.value.code, captured.out, captured.err
+
+    return run
+
+
+@pytest.fixture
 def tiny(plugins):
     from genedit_core.api import load
 

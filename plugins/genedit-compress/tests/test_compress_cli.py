@@ -13,22 +13,6 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
-def cli(plugins, capsys, monkeypatch):
-    from genedit_cli.app import main
-
-    monkeypatch.setenv("COLUMNS", "200")
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exc:
-            main(list(argv))
-        captured = capsys.readouterr()
-        return exc.value.code, captured.out, captured.err
-
-    return run
-
-
-@pytest.fixture
 def hub(monkeypatch, tmp_path):
     sys.path.insert(0, str(REPO / "tests"))
     try:

@@ -6,22 +6,6 @@ import pytest
 
 
 @pytest.fixture
-def cli(plugins, capsys, monkeypatch):
-    from genedit_cli.app import main
-
-    monkeypatch.setenv("COLUMNS", "200")
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exc:
-            main(list(argv))
-        captured = capsys.readouterr()
-        return exc.value.code, captured.out, captured.err
-
-    return run
-
-
-@pytest.fixture
 def no_loading(monkeypatch):
     """Loading a model fails the test: the options must be refused before that."""
     import genedit_core.api

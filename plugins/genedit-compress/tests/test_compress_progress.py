@@ -6,8 +6,6 @@ nothing in the plugin prints. The CLI shows it on stderr, never on stdout.
 
 from __future__ import annotations
 
-import pytest
-
 from genedit_core.requests import OptimizeRequest
 
 FAST = {
@@ -80,22 +78,6 @@ def test_bench_reports_loading_warmup_and_every_timed_call(plugins):
     ]
     assert [d for d, _ in progress.counts("timing: 2 interleaved rounds")] == [0, 1, 2, 3, 4]
     assert progress.counts("warm-up")[-1] == (4, 4)
-
-
-@pytest.fixture
-def cli(plugins, capsys, monkeypatch):
-    from genedit_cli.app import main
-
-    monkeypatch.setenv("COLUMNS", "200")
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exc:
-            main(list(argv))
-        captured = capsys.readouterr()
-        return exc.value.code, captured.out, captured.err
-
-    return run
 
 
 def test_optimize_and_bench_show_progress_on_stderr_unless_quiet(cli, tmp_path, images):
