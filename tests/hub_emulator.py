@@ -249,11 +249,11 @@ def _make_handler(hub: HubEmulator) -> type[BaseHTTPRequestHandler]:
             # No keep-alive: after stop() no open connection may keep answering for an "offline" hub.
             self.send_header("Connection", "close")
             self.close_connection = True
-            self.end_headers()
-            sent = 0
-            if with_body and body:
-                self.wfile.write(body)
-                sent = len(body)
+            sent = len(body) if with_body else 0
+            # Recorded before the answer leaves: the client may act on it before this thread runs again.
             hub._record(Request(self.command, path, status, body_bytes=sent, **(meta or {})))
+            self.end_headers()
+            if sent:
+                self.wfile.write(body)
 
     return Handler
