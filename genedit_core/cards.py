@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .options import Option
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,9 @@ class ModelCard:
       the ``edit`` hook gets ``request.images`` instead of one ``request.image``.
     * ``keep_keys``: top-level checkpoint entries that are not training wrappers but belong next
       to the weights (StyleGAN2's ``latent_avg``); any other non-tensor entry is dropped on reading.
+    * ``options``: per task, the typed ``--key value`` options the owning plugin reads from
+      ``request.params`` (:class:`~genedit_core.options.Option`). Front ends show them in help and
+      refuse an undeclared or mistyped one before any work; a task not listed takes none.
     * ``bf16_safe`` / ``fp16_safe``: outputs were checked against fp32, so ``--dtype auto`` may pick
       that precision (:func:`genedit_core.device.choose_dtype` is the only place that decides).
     """
@@ -98,6 +104,7 @@ class ModelCard:
     any_scale: bool = False
     group_tasks: tuple[str, ...] = ()
     keep_keys: tuple[str, ...] = ()
+    options: Mapping[str, tuple[Option, ...]] = field(default_factory=dict)
     plugin: str = ""
 
     def __post_init__(self) -> None:
@@ -106,7 +113,7 @@ class ModelCard:
             raise ValueError(
                 f"card '{self.name}': default_scale {self.default_scale} is not among scales {self.scales}"
             )
-        for field_name in ("colour_tasks", "group_tasks"):
+        for field_name in ("colour_tasks", "group_tasks", "options"):
             stray = [t for t in getattr(self, field_name) if t not in self.tasks]
             if stray:
                 raise ValueError(f"card '{self.name}': {field_name} {stray} are not among tasks {self.tasks}")
@@ -117,6 +124,10 @@ class ModelCard:
         if self.default_scale is not None:
             return self.default_scale
         return self.scales[0] if self.scales else None
+
+    def task_options(self, task: str) -> tuple[Option, ...]:
+        """The options ``task`` declares (none when the card lists none for it)."""
+        return tuple(self.options.get(task, ()))
 
     def variant(self, name: str) -> WeightVariant | None:
         return next((v for v in self.variants if v.name == name), None)
@@ -148,6 +159,20 @@ class ModelCard:
             "any_scale": self.any_scale,
             "colour_tasks": list(self.colour_tasks),
             "group_tasks": list(self.group_tasks),
+            "options": {
+                task: [
+                    {
+                        "name": o.name,
+                        "flag": o.flag,
+                        "type": o.type.__name__,
+                        "default": o.default,
+                        "choices": list(o.choices),
+                        "help": o.help,
+                    }
+                    for o in opts
+                ]
+                for task, opts in self.options.items()
+            },
             "variants": [
                 {
                     "name": v.name,
