@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from _common import run_one_thread, train_command  # noqa: E402
 
 CONFIGS = {
     "biggan": [
@@ -59,28 +59,9 @@ COMMON = ["train.sample_every=500", "train.ckpt_every=500", "train.log_every=50"
 
 def train(name: str, minutes: float, run: Path) -> tuple[float, float]:
     """Train under a wall-clock budget; returns (wall minutes, CPU minutes of the training process)."""
-    import resource
-
-    sets = CONFIGS[name] + COMMON + [f"train.max_minutes={minutes}"]
-    cmd = [
-        str(ROOT / ".venv/bin/genedit"),
-        "train",
-        name,
-        "--data",
-        "builtin:digits",
-        "--out",
-        str(run),
-        "-q",
-    ]
-    for s in sets:
-        cmd += ["--set", s]
+    cmd = train_command(name, run, CONFIGS[name] + COMMON + [f"train.max_minutes={minutes}"])
     print("OMP_NUM_THREADS=1 genedit", " ".join(cmd[1:]), flush=True)
-    t0 = time.perf_counter()
-    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run(cmd, check=True, env={**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
-    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime) / 60
-    return (time.perf_counter() - t0) / 60, cpu
+    return run_one_thread(cmd)
 
 
 def raw_generator_scores(name: str, run: Path) -> dict:
@@ -118,7 +99,6 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=8.0)
     ap.add_argument("--skip-train", action="store_true")
     args = ap.parse_args()
-    sys.path.insert(0, str(ROOT / "scripts"))
     from eval_gan_digits import measure
 
     results = {}

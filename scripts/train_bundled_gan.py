@@ -26,13 +26,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
+
+from _common import run_one_thread, train_command
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "plugins/genedit-gan/genedit_gan/weights"
@@ -90,22 +88,6 @@ TARGETS = {"biggan": {"class_acc_pct": 70.0}, "stylegan2": {}}
 
 def train_sets(model: str, seed: int, steps: int, extra: list[str]) -> list[str]:
     return [*COMMON, *RECIPES[model]["sets"], f"train.steps={steps}", f"train.seed={seed}", *extra]
-
-
-def train_command(model: str, run: Path, sets: list[str]) -> list[str]:
-    cmd = [
-        str(ROOT / ".venv/bin/genedit"),
-        "train",
-        model,
-        "--data",
-        "builtin:digits",
-        "--out",
-        str(run),
-        "-q",
-    ]
-    for s in sets:
-        cmd += ["--set", s]
-    return cmd
 
 
 def bundle(model: str, run: Path, sets: list[str], report: dict, timing: dict, met: bool | None) -> Path:
@@ -172,14 +154,8 @@ def main() -> int:
     print("training: OMP_NUM_THREADS=1", " ".join(["genedit", *cmd[1:]]), flush=True)
     timing: dict = {}
     if not args.skip_train:
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-        t0 = time.perf_counter()
-        subprocess.run(cmd, check=True, env=env)
-        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-        timing = {
-            "train_wall_minutes": round((time.perf_counter() - t0) / 60, 1),
-            "train_cpu_minutes": round((ru.ru_utime + ru.ru_stime) / 60, 1),
-        }
+        wall, cpu = run_one_thread(cmd)
+        timing = {"train_wall_minutes": round(wall, 1), "train_cpu_minutes": round(cpu, 1)}
         print(
             f"trained in {timing['train_wall_minutes']:.1f} min wall, {timing['train_cpu_minutes']:.1f} min CPU",
             flush=True,

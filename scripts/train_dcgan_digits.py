@@ -24,13 +24,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
+
+from _common import run_one_thread, train_command
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "plugins/genedit-gan/genedit_gan/weights"
@@ -65,22 +63,6 @@ def train_sets(seed: int, steps: int, decay_start: int) -> list[str]:
     ]
 
 
-def train_command(run: Path, sets: list[str]) -> list[str]:
-    cmd = [
-        str(ROOT / ".venv/bin/genedit"),
-        "train",
-        "dcgan",
-        "--data",
-        "builtin:digits",
-        "--out",
-        str(run),
-        "-q",
-    ]
-    for s in sets:
-        cmd += ["--set", s]
-    return cmd
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", type=Path, default=ROOT / "runs/dcgan-digits")
@@ -98,15 +80,11 @@ def main() -> int:
     ap.add_argument("--extra-set", action="append", default=[], help="more --set overrides (repeatable)")
     args = ap.parse_args()
     sets = train_sets(args.seed, args.steps, args.decay_start) + args.extra_set
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    cmd = train_command(args.run, sets)
+    cmd = train_command("dcgan", args.run, sets)
     print("training: OMP_NUM_THREADS=1", " ".join(["genedit", *cmd[1:]]), flush=True)
     if not args.skip_train:
-        t0 = time.perf_counter()
-        subprocess.run(cmd, check=True, env=env)
-        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = (ru.ru_utime + ru.ru_stime) / 60
-        print(f"trained in {(time.perf_counter() - t0) / 60:.1f} min wall, {cpu:.1f} min CPU", flush=True)
+        wall, cpu = run_one_thread(cmd)
+        print(f"trained in {wall:.1f} min wall, {cpu:.1f} min CPU", flush=True)
         if cpu > CPU_BUDGET_MIN:
             print(f"warning: over the {CPU_BUDGET_MIN:.0f}-minute CPU budget")
     source = args.run if args.checkpoint is None else args.run / "checkpoints" / f"step-{args.checkpoint:06d}"
