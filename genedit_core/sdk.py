@@ -44,6 +44,7 @@ if TYPE_CHECKING:
         TinyWeights,
     )
     from .imageops import downscale, make_grid
+    from .images import read_image
     from .metrics import psnr, sr_metrics, ssim
     from .metrics_generative import class_histogram, fid, inception_score, kid
     from .model import LoadedModel
@@ -126,6 +127,7 @@ __all__ = [
     "kid",
     "make_grid",
     "psnr",
+    "read_image",
     "run_with_oom_retry",
     "sr_metrics",
     "ssim",
@@ -192,6 +194,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "load_strict": ("checkpoint", "load_strict"),
     "make_grid": ("imageops", "make_grid"),
     "downscale": ("imageops", "downscale"),
+    "read_image": ("images", "read_image"),
     "run_with_oom_retry": ("tiling", "run_with_oom_retry"),
     "psnr": ("metrics", "psnr"),
     "ssim": ("metrics", "ssim"),
