@@ -1,7 +1,7 @@
 """genedit hook implementations for GANs (task ``generate``; training and the ``generate`` metric).
 
 Imported by ``genedit list``: keep it free of torch. Networks are built in :mod:`genedit_gan.build`,
-sampling lives in :mod:`genedit_gan.sampling`, training tasks in :mod:`genedit_gan.tasks`. genedit
+sampling lives in :mod:`genedit_gan.sampling`, training tasks in :mod:`genedit_gan.training`. genedit
 calls these hooks for this plugin's own cards only, so none of them asks whose card it is.
 """
 
@@ -34,7 +34,7 @@ def generate(request):
 
 @hookimpl
 def train(request):
-    from .tasks import task_for
+    from .training import task_for
 
     return task_for(request.card.name)
 

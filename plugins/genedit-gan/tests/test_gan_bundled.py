@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from genedit_gan.cards import read_manifest
 from genedit_gan.sampling import _generate_images, generate_images
-from genedit_gan.tasks import task_for
+from genedit_gan.training import task_for
 from PIL import Image
 
 import genedit_core

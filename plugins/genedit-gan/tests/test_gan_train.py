@@ -10,7 +10,7 @@ import pytest
 import torch
 from genedit_gan.losses import d_hinge, d_logistic
 from genedit_gan.sampling import generate_images
-from genedit_gan.tasks import task_for
+from genedit_gan.training import task_for
 from PIL import Image
 
 import genedit_core
@@ -140,13 +140,13 @@ def test_collapse_warnings_after_the_warm_up():
 
 
 def test_diversity_metric_sees_a_collapsed_generator():
-    from genedit_gan.tasks import _diversity
+    from genedit_gan.training.common import diversity
 
     g = torch.Generator().manual_seed(0)
     real = torch.rand(16, 1, 8, 8, generator=g)
     same = real[:1].expand(16, -1, -1, -1) + 0.001 * torch.randn(16, 1, 8, 8, generator=g)
-    assert _diversity(same, real) < 0.05
-    assert 0.7 < _diversity(torch.rand(16, 1, 8, 8, generator=g), real) < 1.3
+    assert diversity(same, real) < 0.05
+    assert 0.7 < diversity(torch.rand(16, 1, 8, 8, generator=g), real) < 1.3
 
 
 def test_ema_decay_comes_from_the_config():
