@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from ._limits import positive_int_env
 from .errors import ImageError, OutputExistsError
 
 SUPPORTED_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
@@ -90,18 +91,7 @@ class ImageData:
 
 def max_pixels_default() -> int:
     """``GENEDIT_MAX_PIXELS`` when set (a positive whole number, ``_`` allowed), else the default."""
-    env = os.environ.get("GENEDIT_MAX_PIXELS", "").strip()
-    if not env:
-        return DEFAULT_MAX_PIXELS
-    from .errors import UsageError
-
-    try:
-        value = int(env)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise UsageError(f"GENEDIT_MAX_PIXELS={env[:40]!r}: expected a positive whole number of pixels")
-    return value
+    return positive_int_env("GENEDIT_MAX_PIXELS", DEFAULT_MAX_PIXELS, "pixels")
 
 
 def is_image_path(path: Path) -> bool:

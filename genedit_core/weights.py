@@ -34,6 +34,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ._limits import positive_int_env, read_capped
 from .cards import ModelCard, WeightVariant
 from .errors import UsageError, WeightsError
 from .progress import activity
@@ -628,13 +629,8 @@ def _read_config(path: Path | None) -> dict[str, Any]:
     """A weights file's ``config.json``: only a regular file (``is_file``), at most 1 MiB read."""
     if path is None or not path.is_file():
         return {}
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_CONFIG_BYTES + 1)
-    except OSError as exc:
-        raise WeightsError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise WeightsError(f"{path}: more than {MAX_CONFIG_BYTES >> 20} MiB, too large for a model config")
+    too_large = f"more than {MAX_CONFIG_BYTES >> 20} MiB, too large for a model config"
+    raw = read_capped(path, MAX_CONFIG_BYTES, WeightsError, cannot="cannot read", too_large=too_large)
     try:
         data = json.loads(raw.decode("utf-8"))
     except ValueError as exc:
@@ -644,16 +640,7 @@ def _read_config(path: Path | None) -> dict[str, Any]:
 
 def max_weights_bytes() -> int:
     """``GENEDIT_MAX_WEIGHTS_BYTES`` when set (a positive whole number), else 8 GiB."""
-    env = os.environ.get(MAX_WEIGHTS_ENV, "").strip()
-    if not env:
-        return DEFAULT_MAX_WEIGHTS_BYTES
-    try:
-        value = int(env)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise UsageError(f"{MAX_WEIGHTS_ENV}={env[:40]!r}: expected a positive whole number of bytes")
-    return value
+    return positive_int_env(MAX_WEIGHTS_ENV, DEFAULT_MAX_WEIGHTS_BYTES, "bytes")
 
 
 def check_local_weights(path: Path, shown: str | None = None) -> bool:

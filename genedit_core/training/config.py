@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .._limits import read_capped
 from ..errors import GeneditError, UsageError
 
 DEFAULTS: dict[str, Any] = {
@@ -222,13 +223,8 @@ def _read_text(path: Path, what: str, error: type[GeneditError]) -> str:
         raise error(f"{path}: {what} not found")
     if not path.is_file():
         raise error(f"{path}: {what} is not a regular file")
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_CONFIG_BYTES + 1)
-    except OSError as exc:
-        raise error(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise error(f"{path}: larger than {MAX_CONFIG_BYTES >> 20} MiB, not a {what}")
+    too_large = f"larger than {MAX_CONFIG_BYTES >> 20} MiB, not a {what}"
+    raw = read_capped(path, MAX_CONFIG_BYTES, error, cannot=f"cannot read {what}", too_large=too_large)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
