@@ -1,9 +1,4 @@
-"""genedit's conformance check (genedit_core.testing) on every card of genedit-gan.
-
-One case per check: the hooks module imports no torch, registration, typed options and no name
-clash with another installed plugin, then per card tiny random weights from the tiny_weights hook
-loaded through genedit_core.load and every task run once (float32, 0–1, right shape).
-"""
+"""genedit's conformance check on every card of genedit-gan (what it checks, and why: genedit_core.testing)."""
 
 import pytest
 
