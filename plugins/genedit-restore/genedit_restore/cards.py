@@ -1,0 +1,125 @@
+"""Model cards of the restoration plugin: denoising and inpainting, classical and learned.
+
+Plain metadata, no torch: genedit reads cards for every command, ``genedit list`` included. The
+classical baselines need no weights and are real models a user can pick (and the benchmark compares
+against). Bundled weights are described by ``weights/manifest.json`` (file, sha256, recipe, measured
+numbers), written by ``scripts/train_bundled_restore.py``; a card lists a bundled variant only when
+the file is really installed.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+from genedit_core.sdk import ModelCard, Option, WeightFile, WeightVariant
+
+SIGMA = Option(
+    "sigma",
+    str,
+    "auto",
+    "noise level σ on the 0-255 scale (0-255), or 'auto' to estimate it from the image",
+)
+MASK = Option(
+    "mask",
+    str,
+    None,
+    "mask image, white = hole, the input's size (required; grey levels above half count as hole)",
+)
+RADIUS = Option("radius", int, 3, "neighbourhood radius in pixels that OpenCV fills each pixel from")
+
+DENOISE_OPTIONS = {"denoise": (SIGMA,)}
+INPAINT_OPTIONS = {"inpaint": (MASK,)}
+
+
+def _bundled(model: str) -> tuple[WeightVariant, ...]:
+    """The bundled variants of ``model`` from the manifest, or none if no file is shipped."""
+    try:
+        text = resources.files("genedit_restore").joinpath("weights/manifest.json").read_text()
+        manifest = json.loads(text)
+    except (FileNotFoundError, OSError, ValueError):
+        return ()
+    variants = []
+    for entry in manifest.get(model, []):
+        path = resources.files("genedit_restore").joinpath(f"weights/{entry['filename']}")
+        if not path.is_file():
+            continue
+        variants.append(
+            WeightVariant(
+                name=entry["variant"],
+                files={0: WeightFile(f"weights/{entry['filename']}", entry.get("sha256"))},
+                package="genedit_restore",
+                config=entry.get("config", {}),
+                licence=entry.get("licence", "Apache-2.0"),
+                description=entry.get("description", "Trained by genedit's own trainer; see docs/models."),
+            )
+        )
+    return tuple(variants)
+
+
+def _classical(name: str, task: str, summary: str, **kw) -> ModelCard:
+    return ModelCard(
+        name=name,
+        tasks=(task,),
+        family=task,
+        summary=summary,
+        needs_weights=False,
+        licence="n/a (no weights)",
+        channels_last=False,
+        **kw,
+    )
+
+
+def _cards() -> list[ModelCard]:
+    return [
+        _classical(
+            "nlmeans",
+            "denoise",
+            "Non-local means (Buades et al. 2005; scikit-image, fast mode): averages similar patches.",
+            aliases=("nl-means", "non-local-means"),
+            options=DENOISE_OPTIONS,
+            paper="https://doi.org/10.1109/CVPR.2005.38",
+        ),
+        _classical(
+            "wavelet",
+            "denoise",
+            "Wavelet shrinkage, BayesShrink soft thresholds in YCbCr (scikit-image + PyWavelets).",
+            aliases=("bayesshrink",),
+            options=DENOISE_OPTIONS,
+            paper="https://doi.org/10.1109/83.862633",
+        ),
+        _classical(
+            "tv",
+            "denoise",
+            "Total-variation denoising (Chambolle 2004; scikit-image), weight from σ.",
+            aliases=("tv-chambolle", "total-variation"),
+            options=DENOISE_OPTIONS,
+            paper="https://doi.org/10.1023/B:JMIV.0000011325.36760.1e",
+        ),
+        _classical(
+            "telea",
+            "inpaint",
+            "Fast-marching inpainting (Telea 2004; OpenCV INPAINT_TELEA).",
+            aliases=("inpaint-telea",),
+            options={"inpaint": (MASK, RADIUS)},
+            paper="https://doi.org/10.1080/10867651.2004.10487596",
+        ),
+        _classical(
+            "navier-stokes",
+            "inpaint",
+            "Navier-Stokes inpainting (Bertalmio et al. 2001; OpenCV INPAINT_NS).",
+            aliases=("ns-inpaint",),
+            options={"inpaint": (MASK, RADIUS)},
+            paper="https://doi.org/10.1109/CVPR.2001.990497",
+        ),
+        _classical(
+            "biharmonic",
+            "inpaint",
+            "Biharmonic inpainting (Damelin & Hoang 2018; scikit-image): smooth fill from the border.",
+            options=INPAINT_OPTIONS,
+            paper="https://doi.org/10.1155/2018/3950312",
+        ),
+    ]
+
+
+CARDS = _cards()
