@@ -1,0 +1,74 @@
+"""The CycleGAN card (torch-free: ``genedit list`` imports this).
+
+Bundled weights are trained by ``scripts/train_bundled_cyclegan.py`` and described in
+``weights/manifest.json`` (file, sha256, recipe, measured scores); the card lists a bundled variant
+only when the manifest names a file that is really installed.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+from genedit_core.sdk import ModelCard, Option, WeightFile, WeightVariant
+
+PACKAGE = "genedit_cyclegan"
+
+OPTIONS = {
+    "translate": (
+        Option(
+            "direction",
+            str,
+            "a2b",
+            "a2b maps domain A to B, b2a back (weights with both generators; a junyanz "
+            "G_A or G_B file runs its own direction, a2b)",
+            choices=("a2b", "b2a"),
+        ),
+    ),
+}
+
+
+def read_manifest() -> dict:
+    try:
+        return json.loads(resources.files(PACKAGE).joinpath("weights/manifest.json").read_text())
+    except (FileNotFoundError, OSError, ValueError):
+        return {}
+
+
+def _bundled() -> tuple[WeightVariant, ...]:
+    out = []
+    for name, entry in sorted(read_manifest().items()):
+        filename = f"weights/{entry['filename']}"
+        if not resources.files(PACKAGE).joinpath(filename).is_file():
+            continue
+        out.append(
+            WeightVariant(
+                name=name,
+                files={0: WeightFile(filename, entry.get("sha256"))},
+                package=PACKAGE,
+                config=entry.get("config", {}),
+                licence=entry.get("licence", "Apache-2.0"),
+                description=entry.get("description", ""),
+            )
+        )
+    return tuple(out)
+
+
+_VARIANTS = _bundled()
+
+CARDS = [
+    ModelCard(
+        name="cyclegan",
+        tasks=("translate",),
+        family="cyclegan",
+        summary="CycleGAN unpaired image-to-image translation (ResNet generator, PatchGAN); "
+        "loads junyanz checkpoints, trains on two image folders",
+        variants=_VARIANTS,
+        default_variant=_VARIANTS[0].name if _VARIANTS else None,
+        licence="Apache-2.0 (code); weights: per variant",
+        paper="Zhu, Park, Isola, Efros 2017, Unpaired Image-to-Image Translation using "
+        "Cycle-Consistent Adversarial Networks (arXiv:1703.10593)",
+        channels_last=False,
+        options=OPTIONS,
+    ),
+]
