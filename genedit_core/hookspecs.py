@@ -134,8 +134,10 @@ def edit(request: EditRequest) -> EditResult | None:
     """Run an editing task (``upscale``, ``denoise``, ...) on one image batch.
 
     ``request.image`` is a float tensor N×C×H×W in 0–1 on the model's device; return the edited
-    tensor in 0–1. Use ``request.tiler`` to run big images tile by tile. Called for the card's
-    owner only; return ``None`` if you do not serve ``request.task`` with this model.
+    tensor in 0–1. Use ``request.tiler`` to run big images tile by tile. ``request.alpha`` holds
+    the input's alpha channel, if any (the core puts it back unless the hook returns 4 channels).
+    Called for the card's owner only; return ``None`` if you do not serve ``request.task`` with this
+    model.
     """
 
 

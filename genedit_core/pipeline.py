@@ -195,6 +195,10 @@ def apply_all(
     request = _request(model, task, tile, overlap, params, progress)
     x, alpha, colour_ch = _split(image, model)
     request.image = x
+    if alpha is not None:
+        import torch
+
+        request.alpha = torch.from_numpy(np.ascontiguousarray(alpha.transpose(2, 0, 1)))[None].float()
     where = f"{image.source}: " if image.source is not None else ""
     outputs = _call_edit(request, where)
     return [_merge(y, alpha, _out_channels(model, task, colour_ch), image) for y in outputs]

@@ -54,6 +54,10 @@ class TransformRequest:
 
 @dataclass
 class EditRequest:
+    """``alpha`` is the input's alpha channel (1×1×H×W floats in 0–1, ``None`` without one), for
+    tasks that read transparency (inpainting takes transparent pixels as the hole). The core puts it
+    back on the output unless the hook returns 4 channels, whose last one is then the alpha."""
+
     task: str
     card: ModelCard
     model: Any
@@ -61,6 +65,7 @@ class EditRequest:
     tiler: Any
     params: dict[str, Any] = field(default_factory=dict)
     images: list[Any] | None = None
+    alpha: Any = None
 
 
 @dataclass

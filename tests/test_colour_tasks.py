@@ -80,3 +80,51 @@ def test_other_tasks_keep_grey_grey(tinter):
     (out,) = apply_all(tinter, ImageData(grey), task="shade", tile=None)
     assert out.pixels.shape == (3, 5, 1)
     assert np.allclose(out.pixels, 0.4, atol=1e-6)  # the mean of (0.8, 0.4, 0)
+
+
+class Holes:
+    """``fill`` sees the input's alpha: it paints transparent pixels white and returns RGBA, opaque."""
+
+    name = "holes"
+
+    @hookimpl
+    def register_models(self, register):
+        register(ModelCard(name="holes", tasks=("fill", "keep"), family="test", summary="tests only",
+                           needs_weights=False))  # fmt: skip
+
+    @hookimpl
+    def load_model(self, request):
+        import torch
+
+        from genedit_core.model import LoadedModel
+
+        return LoadedModel(card=request.card, module=None, forward=lambda x: x, device=request.device,
+                           dtype=torch.float32, receptive_field=0)  # fmt: skip
+
+    @hookimpl
+    def edit(self, request):
+        import torch
+
+        if request.task == "keep":
+            return request.image
+        if request.alpha is None:
+            return request.image
+        hole = request.alpha < 0.5
+        rgb = torch.where(hole, torch.ones_like(request.image), request.image)
+        return torch.cat([rgb, torch.ones_like(request.alpha)], dim=1)
+
+
+def test_edit_hooks_see_the_alpha_and_may_replace_it(install):
+    install(Holes())
+    model = genedit_core.load("holes", device="cpu")
+    rgba = np.full((2, 3, 4), 0.25, np.float32)
+    rgba[..., 3] = 1.0
+    rgba[0, 0, 3] = 0.0  # one transparent pixel
+    (out,) = apply_all(model, ImageData(rgba), task="fill", tile=None)
+    assert out.pixels.shape == (2, 3, 4)
+    assert np.allclose(out.pixels[0, 0], [1, 1, 1, 1])  # the hole, filled and made opaque
+    assert np.allclose(out.pixels[1, 2], [0.25, 0.25, 0.25, 1])
+    (kept,) = apply_all(model, ImageData(rgba), task="keep", tile=None)
+    assert np.allclose(kept.pixels[..., 3], rgba[..., 3])  # a 3-channel output gets the input's alpha back
+    (plain,) = apply_all(model, ImageData(rgba[..., :3].copy()), task="fill", tile=None)
+    assert plain.pixels.shape == (2, 3, 3)  # no alpha: request.alpha is None
