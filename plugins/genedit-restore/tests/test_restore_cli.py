@@ -90,3 +90,13 @@ def test_inpaint_masks_from_file_and_from_alpha(cli, photo, tmp_path):
     )
     assert code == 0 and "the hole is empty" in err
     assert np.array_equal(_png(tmp_path / "e.png"), rgb)
+    rgba = np.dstack([rgb, np.where(mask > 0, 0, 255).astype(np.uint8)])
+    Image.fromarray(rgba, mode="RGBA").save(tmp_path / "holes.png")
+    code, _, err = cli(
+        "run", "inpaint", "-m", "biharmonic", str(tmp_path / "holes.png"), "-o", str(tmp_path / "h.png")
+    )
+    assert code == 0, err
+    out = _png(tmp_path / "h.png")
+    assert out.shape[2] == 4 and (out[..., 3] == 255).all()  # the transparent hole is filled: opaque
+    assert np.array_equal(out[mask == 0][:, :3], rgb[mask == 0])
+    assert np.abs(out[mask > 0][:, :3].astype(int) - rgb[mask > 0]).mean() < 40
