@@ -1,5 +1,8 @@
 """Every shell example and Python snippet in README.md and docs/**/*.md runs as written (issue 18).
 
+An integration test (tests/integration/): the pages name the real models of every in-tree plugin
+(edsr, dcgan, vae, ...) and genedit-compress's commands, so only the installed plugins can run them.
+
 Why: a newcomer copies commands from the docs first. Commands that name files nobody has, need a
 folder nobody made, or use names a snippet never defined cost the first hour, so the docs are
 tested like code: one test per page, offline, in a fresh copy of the repository.
@@ -59,7 +62,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
 SHELL = {"bash", "sh", "shell", "console"}
 PYTHON = {"python", "py"}

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 from genedit_core.training import unwrap
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for _tiny_task
 from _tiny_task import TinyTask  # noqa: E402
 
 

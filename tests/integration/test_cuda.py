@@ -2,6 +2,9 @@
 
 They check what the CPU suite cannot: device and dtype choice on a GPU, GPU results against the CPU
 reference, training and resume on CUDA, the DDP device rule with fewer GPUs than processes, and 2:4 sparse tensor cores.
+
+An integration test (tests/integration/): GPU kernels are checked on the real networks (EDSR, ESPCN,
+DCGAN) and genedit-compress's 2:4 sparsity, where a toy model would not exercise them.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from genedit_core.tiling import run_tiled
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
-HERE = Path(__file__).parent
+TESTS = Path(__file__).resolve().parents[1]  # _tiny_task.py lives there
 CARD = ModelCard(
     name="cuda-test", tasks=("upscale",), family="test", summary="cuda tests", needs_weights=False
 )
@@ -99,10 +102,10 @@ def test_generate_on_cuda_is_seeded_and_close_to_cpu():
 
 
 def _tiny_train(run: Path, *extra: str, env_extra: dict | None = None, launcher: list[str] | None = None):
-    env = {**os.environ, "PYTHONPATH": str(HERE) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = {**os.environ, "PYTHONPATH": str(TESTS) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     env.update(env_extra or {})
     args = ["train.steps=30", "train.ckpt_every=10", "train.log_every=1", *extra]
-    cmd = [*(launcher or [sys.executable]), str(HERE / "_tiny_task.py"), str(run), *args]
+    cmd = [*(launcher or [sys.executable]), str(TESTS / "_tiny_task.py"), str(run), *args]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
 
 

@@ -11,7 +11,8 @@ that this check fires.
 
 All the trainings share one torchrun launch (see ``_ddp_train_all.py``): starting two processes
 that import torch costs more than a tiny training, and one launch per model would take minutes.
-The tests live here, not in each plugin, because the list is the registry's, across plugins.
+The tests live here, not in each plugin, because the list is the registry's, across plugins: an
+integration test (tests/integration/), it needs every installed training plugin, real models and all.
 """
 
 from __future__ import annotations
