@@ -10,6 +10,7 @@ warm-up, every timed call) is reported through ``progress`` (see :mod:`genedit_c
 
 from __future__ import annotations
 
+import functools
 import statistics
 import tempfile
 import time
@@ -142,54 +143,19 @@ def bench_model(
 
     base = load(name, weights=weights, scale=scale, device=device, dtype="fp32")
     x = example_input(base, h, w)
+    # every variant is the same model on the same input; only its method, dtype and options differ
+    same = functools.partial(
+        prepare, name, weights=weights, scale=scale, device=device, x=x, progress=progress
+    )
     with tempfile.TemporaryDirectory(prefix="genedit-bench-") as tmp:
-        variants = [
-            prepare(
-                name,
-                None,
-                weights=weights,
-                scale=scale,
-                device=device,
-                dtype="fp32",
-                x=x,
-                params={},
-                workdir=Path(tmp),
-                progress=progress,
-            )
-        ]
+        variants = [same(None, dtype="fp32", params={}, workdir=Path(tmp))]
         if dtype not in ("fp32", "auto"):
-            variants.append(
-                prepare(
-                    name,
-                    None,
-                    weights=weights,
-                    scale=scale,
-                    device=device,
-                    dtype=dtype,
-                    x=x,
-                    params={},
-                    workdir=Path(tmp),
-                    progress=progress,
-                )
-            )
+            variants.append(same(None, dtype=dtype, params={}, workdir=Path(tmp)))
         for i, method in enumerate(methods or []):
             mparams = dict(params)
             if variants_params and i < len(variants_params):
                 mparams.update(variants_params[i])
-            variants.append(
-                prepare(
-                    name,
-                    method,
-                    weights=weights,
-                    scale=scale,
-                    device=device,
-                    dtype="fp32",
-                    x=x,
-                    params=mparams,
-                    workdir=Path(tmp) / f"{i}-{method}",
-                    progress=progress,
-                )
-            )
+            variants.append(same(method, dtype="fp32", params=mparams, workdir=Path(tmp) / f"{i}-{method}"))
         times = time_round_robin(variants, repeats, progress=progress)
         base_median = statistics.median(times[variants[0].name])
         rows = []

@@ -17,6 +17,15 @@ from genedit_core.cards import ModelCard
 from genedit_core.model import LoadedModel
 
 MEAN = (0.4488, 0.4371, 0.4040)
+# method options that keep an optimize call on a tiny model to a second or two (strings, as from the CLI)
+FAST = {
+    "bench_size": "24",
+    "repeats": "1",
+    "eval_crop": "24",
+    "eval_count": "1",
+    "calib_size": "16",
+    "calib_count": "3",
+}
 
 
 class Block(nn.Module):

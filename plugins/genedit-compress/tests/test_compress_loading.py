@@ -18,19 +18,10 @@ FAST = ["--eval", "none", "--calib-count", "3", "--calib-size", "16", "--bench-s
 
 
 @pytest.fixture
-def cli(plugins, capsys, monkeypatch, tmp_path):
-    from genedit_cli.app import main
-
+def cli(cli, monkeypatch, tmp_path):
+    """conftest's in-process ``genedit``, run from ``tmp_path`` (default output folders land there)."""
     monkeypatch.chdir(tmp_path)
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exc:
-            main(list(argv))
-        captured = capsys.readouterr()
-        return exc.value.code, captured.out, captured.err
-
-    return run
+    return cli
 
 
 def _optimize(plugins, model, method, out, images, **params):

@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import json
 
+import compress_tiny
 import pytest
 import torch
 from torch import nn
 
 from genedit_core.requests import OptimizeRequest
 
-FAST = {
-    "bench_size": "24",
-    "repeats": "1",
-    "eval_crop": "24",
-    "eval_count": "1",
-    "calib_size": "16",
-    "calib_count": "3",
-}
+FAST = dict(compress_tiny.FAST)
 
 
 @pytest.fixture(autouse=True)

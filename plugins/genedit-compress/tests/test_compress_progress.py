@@ -6,16 +6,11 @@ nothing in the plugin prints. The CLI shows it on stderr, never on stdout.
 
 from __future__ import annotations
 
+import compress_tiny
+
 from genedit_core.requests import OptimizeRequest
 
-FAST = {
-    "bench_size": "24",
-    "repeats": "1",
-    "eval_crop": "24",
-    "eval_count": "1",
-    "calib_size": "16",
-    "calib_count": "2",
-}
+FAST = {**compress_tiny.FAST, "calib_count": "2"}
 
 
 class Recorder:
