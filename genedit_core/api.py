@@ -53,10 +53,15 @@ BACKEND_SUFFIXES = {".onnx": "onnxruntime"}
 def find_backend(backend: str) -> Any:
     """The runtime entry point ``backend`` of the ``genedit.backends`` group.
 
-    A backend is a callable ``(path, *, card, device, weights) -> LoadedModel`` that runs a file
-    PyTorch does not (genedit-compress provides ``onnxruntime``); ``weights`` is the
-    :class:`~genedit_core.weights.ResolvedWeights` the core already made of it, so the backend
-    neither resolves nor hashes the file again. The core knows no runtime by name, only the group.
+    A backend is one of two kinds (the core knows no runtime by name, only the group):
+
+    * a callable ``(path, *, card, device, weights) -> LoadedModel`` that runs a file PyTorch does
+      not (genedit-compress provides ``onnxruntime``); ``weights`` is the
+      :class:`~genedit_core.weights.ResolvedWeights` the core already made of it, so the backend
+      neither resolves nor hashes the file again;
+    * an object (a module will do) with ``convert(model) -> LoadedModel``
+      (:class:`~genedit_core.hooktypes.ModuleBackend`): it runs the network the owner built from
+      any weights in another runtime (genedit-openvino), so it needs no exported file.
     """
     from importlib import metadata
 
@@ -95,6 +100,10 @@ def load(
        (layers a pruning removed, an int8 program), the plugin that answers ``transform_model`` for
        that method finishes the model, asking the owner to build it and reading the tensors only
        when it needs them.
+    5. **convert**, only when ``backend`` names a runtime that converts built networks (a
+       :class:`~genedit_core.hooktypes.ModuleBackend` such as ``openvino``): it takes the model
+       from steps 1–4, whatever its weights, and returns the model it runs, or the torch model
+       with a warning saying why the network did not convert. ``model.backend`` says which ran.
     """
     from pathlib import Path
 
@@ -109,7 +118,11 @@ def load(
     scale = check_scale(card, scale)
     # Wrong requests fail before any download: an unknown backend, a bad --device/--dtype.
     runner = find_backend(backend) if backend != "torch" else None
-    if runner is not None and weights is None:
+    runner_name = backend
+    converter = getattr(runner, "convert", None) if runner is not None else None
+    if converter is not None:  # runs the built network: the torch steps below come first
+        runner = None
+    elif runner is not None and weights is None:
         raise UsageError(f"--backend {backend} needs --weights FILE (an exported model)")
     dev = choose_device(device)
     dt = choose_dtype(dtype, dev, card)
@@ -120,12 +133,14 @@ def load(
     if resolved is not None and resolved.warning:
         warnings.warn(resolved.warning, GeneditWarning, stacklevel=2)
     if runner is None and resolved is not None and Path(resolved.path).suffix.lower() in BACKEND_SUFFIXES:
-        runner = find_backend(BACKEND_SUFFIXES[Path(resolved.path).suffix.lower()])
+        runner_name = BACKEND_SUFFIXES[Path(resolved.path).suffix.lower()]
+        runner = find_backend(runner_name)
 
     # 2. read (or hand the file to the runtime that runs it)
     if runner is not None:
         assert resolved is not None
         model = runner(str(resolved.path), card=card, device=device, weights=resolved)
+        model.backend = runner_name
     else:
         request = LoadRequest(
             card, resolved, None, scale if (explicit_scale or not is_file_spec) else None, dev, dt, options
@@ -142,7 +157,30 @@ def load(
             f"{resolved.origin if resolved else card.name}: weights are x{model.scale}, but x{scale} was asked for"
         )
     model.weights = resolved
+    if converter is not None:
+        model = _convert(converter, backend, model)
     return model
+
+
+def _convert(converter: Any, backend: str, model: LoadedModel) -> LoadedModel:
+    """Step 5, for ``--backend`` of the converting kind: the runtime takes over the built model.
+
+    It returns the model it runs (``backend`` set to its name), or the torch model unchanged when
+    the network does not convert, having said why in one warning.
+    """
+    from .plugins import _describe
+
+    try:
+        converted = converter(model)
+    except GeneditError:
+        raise
+    except (Exception, SystemExit) as exc:
+        raise PluginError(
+            f"backend '{backend}' failed to convert model '{model.name}': {_describe(exc)}"
+        ) from exc
+    if converted is None:
+        raise PluginError(f"backend '{backend}' returned no model for '{model.name}'")
+    return converted
 
 
 def read_state(card: ModelCard, resolved: ResolvedWeights | None) -> dict[str, Any] | None:

@@ -30,6 +30,7 @@ __all__ = [
     "EditResult",
     "EvalReport",
     "ExportReport",
+    "ModuleBackend",
     "RegisterDataset",
     "RegisterMethod",
     "RegisterModel",
@@ -137,3 +138,17 @@ class Backend(Protocol):
         device: str = "cpu",
         weights: ResolvedWeights | None = None,
     ) -> LoadedModel: ...
+
+
+class ModuleBackend(Protocol):
+    """An entry point of group ``genedit.backends`` that runs a built network in another runtime.
+
+    Unlike :class:`Backend`, it needs no exported file: :func:`genedit_core.load` builds the model
+    as for torch (any weights, ``--dtype`` and ``--device`` chosen as usual) and hands it over. The
+    entry point is any object with this method (a module whose ``convert`` is a function will do).
+    ``convert`` returns the model its runtime runs, with ``backend`` set to the runtime's name, or
+    ``model`` unchanged, after one :class:`~genedit_core.api.GeneditWarning` saying why, when the
+    network does not convert, so the user still gets a result.
+    """
+
+    def convert(self, model: LoadedModel) -> LoadedModel: ...

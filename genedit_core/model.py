@@ -37,6 +37,8 @@ class LoadedModel:
     * ``activation_bytes_per_pixel``: peak memory a forward pass holds per input pixel, in bytes at
       fp32 (the core scales it for bf16/fp16); ``tile="auto"`` sizes tiles from it. ``None``: the
       core assumes a 64-feature network (see :func:`genedit_core.tiling.auto_tile`).
+    * ``backend``: the runtime ``forward`` runs in, recorded in provenance: ``"torch"``, or the name
+      of the ``genedit.backends`` entry point that runs it (a converting backend sets its own).
     """
 
     card: ModelCard
@@ -55,6 +57,7 @@ class LoadedModel:
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     latent_shape: tuple[int, ...] | None = None
     activation_bytes_per_pixel: float | None = None
+    backend: str = "torch"
 
     @property
     def takes_latent(self) -> bool:

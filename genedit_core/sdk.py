@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         EditResult,
         EvalReport,
         ExportReport,
+        ModuleBackend,
         RegisterDataset,
         RegisterMethod,
         RegisterModel,
@@ -65,7 +66,7 @@ if TYPE_CHECKING:
     from .training.config import DEFAULTS as TRAIN_DEFAULTS
     from .training.config import Field, deep_merge, fields_from, load_config
     from .training.data import ImageFolder, digits_dataset, resolve_data
-    from .weights import ResolvedWeights, hub_error, sha256_of
+    from .weights import ResolvedWeights, genedit_cache_dir, hub_error, sha256_of
 
 __all__ = [
     # declaring models and hooks
@@ -91,6 +92,7 @@ __all__ = [
     "EvalReport",
     "ExportReport",
     "LoadedModel",
+    "ModuleBackend",
     "RegisterDataset",
     "RegisterMethod",
     "RegisterModel",
@@ -133,6 +135,7 @@ __all__ = [
     "ssim",
     # checkpoints and weights files
     "canonicalize",
+    "genedit_cache_dir",
     "hub_error",
     "load_state_dict",
     "load_strict",
@@ -165,6 +168,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "EditResult": ("hooktypes", "EditResult"),
     "EvalReport": ("hooktypes", "EvalReport"),
     "ExportReport": ("hooktypes", "ExportReport"),
+    "ModuleBackend": ("hooktypes", "ModuleBackend"),
     "RegisterDataset": ("hooktypes", "RegisterDataset"),
     "RegisterMethod": ("hooktypes", "RegisterMethod"),
     "RegisterModel": ("hooktypes", "RegisterModel"),
@@ -188,6 +192,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "LoadedModel": ("model", "LoadedModel"),
     "ResolvedWeights": ("weights", "ResolvedWeights"),
     "hub_error": ("weights", "hub_error"),
+    "genedit_cache_dir": ("weights", "genedit_cache_dir"),
     "sha256_of": ("weights", "sha256_of"),
     "canonicalize": ("checkpoint", "canonicalize"),
     "load_state_dict": ("checkpoint", "load_state_dict"),
