@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from inline_plugin import CardsPlugin, nearest_x2_model
 from PIL import Image
 
 from genedit_core import hookimpl
@@ -25,7 +26,7 @@ SR_WEIGHTS = (
 )
 
 
-class GarbagePlugin:
+class GarbagePlugin(CardsPlugin):
     """Model 'junk' (x2 upscale, and generate): what ``edit`` and ``generate`` return is the test's.
 
     ``edit_fn(x)`` gets the input N×C×H×W; ``gen_fn(n)`` the number of seeds. ``only`` limits the
@@ -33,14 +34,8 @@ class GarbagePlugin:
     a batch can hold good and bad files.
     """
 
-    name = "junk"
-
     def __init__(self, edit_fn=None, gen_fn=None, only: int | None = None):
-        self.edit_fn, self.gen_fn, self.only = edit_fn, gen_fn, only
-
-    @hookimpl
-    def register_models(self, register):
-        register(
+        super().__init__(
             ModelCard(
                 name="junk",
                 tasks=("upscale", "generate"),
@@ -50,22 +45,14 @@ class GarbagePlugin:
                 needs_weights=False,
             )
         )
+        self.edit_fn, self.gen_fn, self.only = edit_fn, gen_fn, only
 
     @hookimpl
     def load_model(self, request):
-        if request.card.plugin != self.name:
-            return None
-        from genedit_core.model import LoadedModel
-
-        net = torch.nn.Upsample(scale_factor=2, mode="nearest")
-        return LoadedModel(
-            card=request.card, module=net, forward=net, device=request.device, dtype=request.dtype, scale=2
-        )
+        return nearest_x2_model(request)
 
     @hookimpl
     def edit(self, request):
-        if request.card.plugin != self.name:
-            return None
         x = request.image
         if self.only is not None and x.shape[-1] != self.only:
             return request.tiler(request.model, x)
@@ -73,8 +60,6 @@ class GarbagePlugin:
 
     @hookimpl
     def generate(self, request):
-        if request.card.plugin != self.name:
-            return None
         return self.gen_fn(len(request.seeds))
 
 
