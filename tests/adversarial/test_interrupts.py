@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import run_cli
+from inline_plugin import CardsPlugin, passthrough_model
 from PIL import Image
 
 from genedit_core import hookimpl
@@ -145,29 +146,18 @@ def test_what_kill_9_leaves_is_removed_by_the_next_run_into_that_folder(tmp_path
     assert outputs == ["a_bicubic_x2.png", "b_bicubic_x2.png", "c_bicubic_x2.png"]  # only b and c were done
 
 
-class Stopper:
+class Stopper(CardsPlugin):
     """A weight-free ``retouch`` model; Ctrl-C arrives inside its edit hook on the second image."""
 
-    name = "stopper"
-
     def __init__(self) -> None:
+        super().__init__(
+            ModelCard(name="stopper", tasks=("retouch",), family="test", summary="t", needs_weights=False)
+        )
         self.calls = 0
 
     @hookimpl
-    def register_models(self, register):
-        register(
-            ModelCard(name="stopper", tasks=("retouch",), family="test", summary="t", needs_weights=False)
-        )
-
-    @hookimpl
     def load_model(self, request):
-        import torch
-
-        from genedit_core.model import LoadedModel
-
-        return LoadedModel(
-            card=request.card, module=None, forward=lambda x: x, device=request.device, dtype=torch.float32
-        )
+        return passthrough_model(request)
 
     @hookimpl
     def edit(self, request):

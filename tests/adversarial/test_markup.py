@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from inline_plugin import CardsPlugin, nearest_x2_model
 from PIL import Image
 
 from genedit_core import hookimpl
@@ -26,20 +27,14 @@ from genedit_core.errors import UsageError
 HOSTILE = "[/x] pip install 'genedit-compress[onnx]' [bold]B[/bold] [red]"
 
 
-class MarkupPlugin:
+class MarkupPlugin(CardsPlugin):
     """Model 'mk': a card full of brackets; ``edit`` warns or raises what the test sets."""
 
-    name = "mk"
-
     def __init__(self, raise_usage: str | None = None, warn: str | None = None):
-        self.raise_usage, self.warn = raise_usage, warn
-
-    @hookimpl
-    def register_models(self, register):
         variant = WeightVariant(
             name="v[/x]", files={2: WeightFile("w[bold].safetensors")}, package="nowhere", licence="[dim]"
         )
-        register(
+        super().__init__(
             ModelCard(
                 name="mk",
                 tasks=("upscale",),
@@ -52,24 +47,14 @@ class MarkupPlugin:
                 paper="https://example.org/[/p]",
             )
         )
+        self.raise_usage, self.warn = raise_usage, warn
 
     @hookimpl
     def load_model(self, request):
-        if request.card.plugin != self.name:
-            return None
-        import torch
-
-        from genedit_core.model import LoadedModel
-
-        net = torch.nn.Upsample(scale_factor=2, mode="nearest")
-        return LoadedModel(
-            card=request.card, module=net, forward=net, device=request.device, dtype=request.dtype, scale=2
-        )
+        return nearest_x2_model(request)
 
     @hookimpl
     def edit(self, request):
-        if request.card.plugin != self.name:
-            return None
         if self.warn is not None:
             warnings.warn(self.warn, GeneditWarning, stacklevel=2)
         if self.raise_usage is not None:

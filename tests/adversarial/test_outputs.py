@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from inline_plugin import CardsPlugin, passthrough_model
 from PIL import Image
 
 from genedit_core import hookimpl
@@ -240,31 +241,18 @@ def test_recursive_inputs_with_one_name_keep_their_folders_apart(sr, cli, tmp_pa
 # --- generate ---------------------------------------------------------------------------------------
 
 
-class Dots:
+class Dots(CardsPlugin):
     """A weight-free generator: seed s gives a flat image of grey level s/100; it counts what it samples."""
 
-    name = "dots"
-
     def __init__(self) -> None:
+        super().__init__(
+            ModelCard(name="dots", tasks=("generate",), family="test", summary="dots", needs_weights=False)
+        )
         self.sampled: list[list[int]] = []
 
     @hookimpl
-    def register_models(self, register):
-        register(
-            ModelCard(name="dots", tasks=("generate",), family="test", summary="dots", needs_weights=False)
-        )
-
-    @hookimpl
     def load_model(self, request):
-        if request.card.plugin != self.name:
-            return None
-        import torch
-
-        from genedit_core.model import LoadedModel
-
-        return LoadedModel(
-            card=request.card, module=None, forward=lambda x: x, device=request.device, dtype=torch.float32
-        )
+        return passthrough_model(request)
 
     @hookimpl
     def generate(self, request):

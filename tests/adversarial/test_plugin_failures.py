@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from inline_plugin import CardsPlugin, passthrough_model
 from PIL import Image
 
 from genedit_core import hookimpl
@@ -29,13 +30,14 @@ def png(path: Path, seed: int) -> Path:
     return path
 
 
-class Fragile:
+class Fragile(CardsPlugin):
     """A weight-free ``retouch`` model (returns its input) whose hooks raise what a test asks for:
     ``edit`` on call number ``fail_on``, ``load_model`` and ``train`` whenever set."""
 
-    name = "fragile"
-
     def __init__(self) -> None:
+        super().__init__(
+            ModelCard(name="fragile", tasks=("retouch",), family="test", summary="tests", needs_weights=False)
+        )
         self.calls = 0
         self.fail_on: int | None = None
         self.edit_error: BaseException | None = None
@@ -43,24 +45,10 @@ class Fragile:
         self.train_error: BaseException | None = None
 
     @hookimpl
-    def register_models(self, register):
-        register(
-            ModelCard(name="fragile", tasks=("retouch",), family="test", summary="tests", needs_weights=False)
-        )
-
-    @hookimpl
     def load_model(self, request):
-        if request.card.plugin != self.name:
-            return None
         if self.load_error is not None:
             raise self.load_error
-        import torch
-
-        from genedit_core.model import LoadedModel
-
-        return LoadedModel(
-            card=request.card, module=None, forward=lambda x: x, device=request.device, dtype=torch.float32
-        )
+        return passthrough_model(request)
 
     @hookimpl
     def edit(self, request):
