@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from inline_plugin import CardsPlugin, passthrough_model
 
 import genedit_core
 from genedit_core import hookimpl
@@ -16,14 +17,11 @@ from genedit_core.images import ImageData
 from genedit_core.pipeline import apply_all
 
 
-class Tinter:
+class Tinter(CardsPlugin):
     """``paint`` and ``shade`` both tint the input orange; only ``paint`` is declared a colour task."""
 
-    name = "tinter"
-
-    @hookimpl
-    def register_models(self, register):
-        register(
+    def __init__(self) -> None:
+        super().__init__(
             ModelCard(
                 name="tinter",
                 tasks=("paint", "shade"),
@@ -36,26 +34,13 @@ class Tinter:
 
     @hookimpl
     def load_model(self, request):
-        if request.card.plugin != self.name:
-            return None
         import torch
 
-        from genedit_core.model import LoadedModel
-
         tint = torch.tensor([1.0, 0.5, 0.0]).view(1, 3, 1, 1)
-        return LoadedModel(
-            card=request.card,
-            module=None,
-            forward=lambda x: x * tint,
-            device=request.device,
-            dtype=torch.float32,
-            receptive_field=0,
-        )
+        return passthrough_model(request, lambda x: x * tint, receptive_field=0)
 
     @hookimpl
     def edit(self, request):
-        if request.card.plugin != self.name:
-            return None
         return request.tiler(request.model, request.image)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import run_cli, write_distribution
+from inline_plugin import CardsPlugin
 from PIL import Image
 
 from genedit_core import hookimpl
@@ -26,15 +27,10 @@ def card(name: str, aliases: tuple[str, ...] = ()) -> ModelCard:
     )
 
 
-class Cards:
+class Cards(CardsPlugin):
     def __init__(self, *cards: ModelCard):
-        self.cards = cards
+        super().__init__(*cards)
         self.loads = 0
-
-    @hookimpl
-    def register_models(self, register):
-        for c in self.cards:
-            register(c)
 
     @hookimpl
     def load_model(self, request):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from inline_plugin import CardsPlugin, passthrough_model
 from torch import nn
 
 import genedit_core
@@ -60,26 +61,17 @@ def test_card_json_shows_the_typed_fields():
     assert data["default_scale"] == 2 and data["any_scale"] is True and data["group_tasks"] == ["blend"]
 
 
-class Recorder:
+class Recorder(CardsPlugin):
     """Builds an identity model and records what the core handed it."""
 
-    name = "recorder"
-
     def __init__(self, *cards: ModelCard, follow_dtype: bool = True):
-        self.cards, self.follow_dtype, self.requests = cards, follow_dtype, []
-
-    @hookimpl
-    def register_models(self, register):
-        for c in self.cards:
-            register(c)
+        super().__init__(*cards, name="recorder")
+        self.follow_dtype, self.requests = follow_dtype, []
 
     @hookimpl
     def load_model(self, request):
         self.requests.append(request)
-        dtype = request.dtype if self.follow_dtype else torch.float32
-        return LoadedModel(
-            card=request.card, module=None, forward=lambda x: x, device=request.device, dtype=dtype
-        )
+        return passthrough_model(request, dtype=request.dtype if self.follow_dtype else torch.float32)
 
 
 def test_keep_keys_keep_top_level_entries_next_to_the_weights(install, tmp_path):
