@@ -36,6 +36,13 @@ def edit(request):
 
 
 @hookimpl
+def train(request):
+    from .training import CycleGANTask
+
+    return CycleGANTask()
+
+
+@hookimpl
 def tiny_weights(card, scale):
     """Random weights of a tiny generator pair, for genedit's conformance check (tests only)."""
     from .build import tiny_pair
