@@ -89,8 +89,16 @@ TINY: dict[str, tuple[str, list[str]]] = {
     # unpaired: --data is domain A, data.b domain B; both generators in one network (one all-reduce)
     "cyclegan": (
         PHOTOS,
-        ["data.b=builtin:skimage-photos:heldout", "model.ngf=4", "model.ndf=4", "model.n_blocks=1",
-         "model.n_layers_d=2", "data.crop=16", "data.load_size=0", "loss.pool=2"],
+        [
+            "data.b=builtin:skimage-photos:heldout",
+            "model.ngf=4",
+            "model.ndf=4",
+            "model.n_blocks=1",
+            "model.n_layers_d=2",
+            "data.crop=16",
+            "data.load_size=0",
+            "loss.pool=2",
+        ],
     ),  # fmt: skip
 }
 
