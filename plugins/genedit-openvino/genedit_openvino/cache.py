@@ -1,0 +1,72 @@
+"""Where converted programs live on disk, under which key, and how they are written.
+
+Why a disk cache: converting a network takes seconds to a minute, compiling it a fraction of a
+second; a second process should pay neither. Each entry is a folder
+``<genedit cache dir>/openvino/<key>/`` holding the OpenVINO IR (``model.xml``/``model.bin``), the
+result of checking it against torch (``check.json``), and one compiled blob per inference precision
+(``compiled-f32.blob``, ``compiled-bf16.blob``). The key hashes everything the program depends on:
+the card, the weights' sha256, scale, dtype, the input bucket, and the OpenVINO and cache-format
+versions (a newer OpenVINO converts again rather than read an old blob).
+
+Writes are atomic: a folder is filled under a temporary name and renamed into place, a blob is
+written to a temporary file and replaced, so a reader never sees half an entry and two processes
+converting at once both end with a whole one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+#: bumped when the folder layout or what the key covers changes
+FORMAT = 1
+
+
+def cache_root() -> Path:
+    from genedit_core.sdk import genedit_cache_dir
+
+    return genedit_cache_dir() / "openvino"
+
+
+def cache_key(fields: dict[str, Any]) -> str:
+    """A short hex name for ``fields`` (JSON with sorted keys, so the order of fields never matters)."""
+    text = json.dumps({"format": FORMAT, **fields}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def publish_folder(final: Path, fill: Callable[[Path], None]) -> Path:
+    """Create ``final`` atomically: ``fill`` writes into a temporary sibling, which is renamed into place.
+
+    If another process published ``final`` first, its entry is kept and ours is dropped.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
+    try:
+        fill(tmp)
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if not (final / "check.json").is_file():
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
