@@ -86,6 +86,10 @@ TINY: dict[str, tuple[str, list[str]]] = {
     "beta-vae": (DIGITS, VAE),
     # a learned σ is a parameter used outside forward (in the loss): its gradient must be all-reduced too
     "svae": (DIGITS, VAE + ["model.learn_sigma=true", "model.likelihood=gaussian"]),
+    "dncnn": (
+        PHOTOS,
+        ["model.features=4", "model.depth=3", "data.patch=16", "data.epoch_length=8", "data.eval=null"],
+    ),
     # unpaired: --data is domain A, data.b domain B; both generators in one network (one all-reduce)
     "cyclegan": (
         PHOTOS,

@@ -71,6 +71,7 @@ def _classical(name: str, task: str, summary: str, **kw) -> ModelCard:
 
 
 def _cards() -> list[ModelCard]:
+    dncnn = _bundled("dncnn")
     return [
         _classical(
             "nlmeans",
@@ -95,6 +96,18 @@ def _cards() -> list[ModelCard]:
             aliases=("tv-chambolle", "total-variation"),
             options=DENOISE_OPTIONS,
             paper="https://doi.org/10.1023/B:JMIV.0000011325.36760.1e",
+        ),
+        ModelCard(
+            name="dncnn",
+            tasks=("denoise",),
+            family="denoise",
+            summary="DnCNN (Zhang et al. 2017): residual CNN that predicts the noise; grey or colour, "
+            "fixed-σ or blind; KAIR and cszn layouts load.",
+            aliases=("cdncnn", "dncnn-b"),
+            variants=dncnn,
+            default_variant=dncnn[0].name if dncnn else None,
+            licence="Apache-2.0 (bundled weights); your --weights keep their own",
+            paper="https://arxiv.org/abs/1608.03981",
         ),
         _classical(
             "telea",

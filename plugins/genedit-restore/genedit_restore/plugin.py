@@ -32,6 +32,22 @@ def edit(request):
 
 
 @hookimpl
+def train(request):
+    from .training import RECIPES, DenoiseTask
+
+    if request.card.name not in RECIPES:
+        return None
+    return DenoiseTask(request.card.name)
+
+
+@hookimpl
+def evaluate(request):
+    from .evaluation import evaluate
+
+    return evaluate(request)
+
+
+@hookimpl
 def tiny_weights(card, scale):
     """Random weights of a tiny configuration, for genedit's conformance check (tests only)."""
     from .tiny import tiny_weights as make

@@ -1,0 +1,1 @@
+"""The networks of genedit-restore (torch); key names are the published checkpoint layouts'."""

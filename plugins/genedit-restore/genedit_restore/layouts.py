@@ -1,0 +1,105 @@
+"""DnCNN checkpoint layouts: recognise a state dict, map it onto :class:`DnCNN`, read the sizes.
+
+Three published layouts (facts from KAIR's ``network_dncnn.py`` and cszn/DnCNN's PyTorch training
+code; the code here is our own):
+
+* ``dncnn-kair``: KAIR's released files (``dncnn_15/25/50.pth``, ``dncnn_color_blind.pth``): batch
+  norm folded into the convs, ``model.{0,2,4,...}.weight/bias``, ReLUs at the odd indices.
+* ``dncnn-kair-bn``: KAIR before folding: ``model.0`` conv, then per body layer conv ``model.2+3i``,
+  BN ``model.3+3i`` (``weight, bias, running_mean, running_var``), ReLU; last conv ``model.2+3(D-2)``.
+* ``dncnn-cszn``: cszn/DnCNN's PyTorch model: the same stack named ``dncnn``, with BN, and only the
+  first conv has a bias.
+
+``detect`` looks only at the names that tell the layouts apart; ``convert`` renames to our module's
+keys (KAIR's) and reads channels, width, depth, BN and biases from the shapes. What the shapes
+cannot say (the σ a fixed-σ model was trained for) comes from config.json, for ``genedit info``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ._arch.dncnn import DnCNN
+
+State = dict[str, torch.Tensor]
+
+#: Hyperparameters of the tiny network per card, for the conformance check.
+TINY: dict[str, dict[str, Any]] = {"dncnn": {"channels": 3, "features": 4, "depth": 3}}
+
+
+class LayoutMismatch(ValueError):
+    """A detected layout whose tensors cannot describe a DnCNN (message without the file name)."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    name: str
+    detect: Callable[[Mapping[str, torch.Tensor]], bool]
+    convert: Callable[[Mapping[str, torch.Tensor]], tuple[State, dict[str, Any]]]
+    description: str
+
+
+def _conv_keys(state: Mapping[str, torch.Tensor], prefix: str) -> list[int]:
+    """Indices of the 4-D ``{prefix}.N.weight`` tensors (the convs), in order."""
+    rx = re.compile(rf"{re.escape(prefix)}\.(\d+)\.weight")
+    return sorted(int(m.group(1)) for k, v in state.items() if (m := rx.fullmatch(k)) and v.dim() == 4)
+
+
+def _hyper(state: Mapping[str, torch.Tensor], prefix: str) -> dict[str, Any]:
+    convs = _conv_keys(state, prefix)
+    if len(convs) < 2:
+        raise LayoutMismatch(f"found {len(convs)} conv layer(s) under '{prefix}.', a DnCNN has at least 2")
+    first = state[f"{prefix}.{convs[0]}.weight"]
+    bn = f"{prefix}.3.running_mean" in state
+    return {
+        "channels": int(first.shape[1]),
+        "features": int(first.shape[0]),
+        "depth": len(convs),
+        "bn": bn,
+        "body_bias": f"{prefix}.{convs[1]}.bias" in state,
+    }
+
+
+def _kair_detect(state: Mapping[str, torch.Tensor]) -> bool:
+    return "model.0.weight" in state and "model.3.running_mean" not in state
+
+
+def _kair_bn_detect(state: Mapping[str, torch.Tensor]) -> bool:
+    return "model.0.weight" in state and "model.3.running_mean" in state
+
+
+def _kair_convert(state: Mapping[str, torch.Tensor]) -> tuple[State, dict[str, Any]]:
+    return dict(state), _hyper(state, "model")
+
+
+def _cszn_detect(state: Mapping[str, torch.Tensor]) -> bool:
+    return "dncnn.0.weight" in state
+
+
+def _cszn_convert(state: Mapping[str, torch.Tensor]) -> tuple[State, dict[str, Any]]:
+    renamed = {("model." + k[len("dncnn.") :] if k.startswith("dncnn.") else k): v for k, v in state.items()}
+    return renamed, _hyper(renamed, "model")
+
+
+LAYOUTS: tuple[Layout, ...] = (
+    Layout("dncnn-kair", _kair_detect, _kair_convert, "KAIR, BN folded: model.{0,2,...}"),
+    Layout("dncnn-kair-bn", _kair_bn_detect, _kair_convert, "KAIR with batch norm: model.{0,2,3,5,...}"),
+    Layout("dncnn-cszn", _cszn_detect, _cszn_convert, "cszn/DnCNN PyTorch: dncnn.{0,2,3,...}"),
+)
+
+
+def find_layout(state: Mapping[str, torch.Tensor], hint: str | None = None) -> Layout | None:
+    """The first layout (``hint`` first) whose ``detect`` accepts ``state``."""
+    ordered = sorted(LAYOUTS, key=lambda layout: layout.name != hint)
+    return next((layout for layout in ordered if layout.detect(state)), None)
+
+
+def make_module(card: str, hyperparameters: Mapping[str, Any]) -> DnCNN:
+    """Our network for ``card`` from hyperparameters (unknown keys ignored); also what trainers build."""
+    keys = ("channels", "features", "depth", "bn", "body_bias")
+    return DnCNN(**{k: hyperparameters[k] for k in keys if k in hyperparameters})

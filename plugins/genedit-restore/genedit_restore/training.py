@@ -1,0 +1,174 @@
+"""Training recipe for DnCNN, run by genedit's shared trainer.
+
+Residual learning as in the paper: random crops of the training photos with flips and transposes,
+Gaussian noise added in the step (σ fixed, or for a blind model drawn per patch from
+``data.sigma_range``), MSE between the network's output and the clean patch, Adam. Noise comes
+from the step generator, so a resumed run sees exactly the noise an uninterrupted one would.
+Validation PSNR at ``data.eval_sigma`` on held-out photos picks the ``best`` checkpoint.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genedit_core.sdk import Field, TrainTask, UsageError, fields_from, resolve_data
+
+from ._arch.dncnn import DnCNN
+from .evaluation import evaluate_denoiser, reference_images
+from .layouts import make_module
+
+RECIPES: dict[str, dict[str, Any]] = {
+    "dncnn": {"channels": 3, "features": 64, "depth": 17, "bn": False, "body_bias": True},
+}
+
+
+class Patches:
+    """Random crops (flipped/transposed) of C×H×W images; ``channels`` 1 takes the grey mean."""
+
+    def __init__(self, source: Any, patch: int, length: int, channels: int):
+        images = []
+        for i in range(len(source)):
+            img = source[i][0] if isinstance(source[i], tuple) else source[i]
+            img = img.float()
+            img = img[:1].expand(3, -1, -1) if img.shape[0] in (1, 2) else img[:3]
+            if channels == 1:
+                img = img.mean(0, keepdim=True)
+            if min(img.shape[-2:]) >= patch:
+                images.append(img.contiguous())
+        if not images:
+            raise UsageError(f"every training image is smaller than data.patch ({patch}px); lower it")
+        self.images, self.patch, self.length = images, patch, length
+        areas = torch.tensor([im.shape[-1] * im.shape[-2] for im in images], dtype=torch.float64)
+        self.weights = areas / areas.sum()
+
+    def __len__(self) -> int:
+        return self.length
+
+    def get(self, index: int, gen: torch.Generator) -> torch.Tensor:
+        img = self.images[int(torch.multinomial(self.weights, 1, generator=gen))]
+        p = self.patch
+        h, w = img.shape[-2:]
+        y = int(torch.randint(0, h - p + 1, (1,), generator=gen))
+        x = int(torch.randint(0, w - p + 1, (1,), generator=gen))
+        crop = img[:, y : y + p, x : x + p]
+        flips = torch.randint(0, 2, (3,), generator=gen).tolist()
+        if flips[0]:
+            crop = crop.flip(-1)
+        if flips[1]:
+            crop = crop.flip(-2)
+        if flips[2]:
+            crop = crop.transpose(-1, -2)
+        return crop.contiguous()
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.get(index, torch.Generator().manual_seed(index))
+
+
+class DenoiseTask(TrainTask):
+    export_net = "model"
+    best_metric = ("psnr", "max")
+
+    def __init__(self, card_name: str):
+        self.name = card_name
+        self.default_config = {
+            "model": dict(RECIPES[card_name]),
+            "data": {
+                "patch": 40,
+                "epoch_length": 3200,
+                "sigma": None,  # a number: fixed-σ model; null: blind over sigma_range
+                "sigma_range": [0.0, 55.0],
+                "eval": "builtin:skimage-photos:heldout",
+                "eval_max_side": 128,
+                "eval_sigma": 25.0,
+            },
+            "train": {
+                "steps": 3000,
+                "batch_size": 16,
+                "lr": 1e-3,
+                "log_every": 20,
+                "ckpt_every": 250,
+                "eval_every": 250,
+                "schedule": {"type": "cosine", "warmup": 0},
+            },
+        }
+        self.config_fields = {
+            **fields_from(DnCNN, "model"),
+            "data.patch": Field("int", ge=8),
+            "data.epoch_length": Field("int", ge=1),
+            "data.sigma": Field("float", optional=True, ge=0, le=255),
+            "data.sigma_range": Field("list", item="float"),
+            "data.eval": Field("str", optional=True),
+            "data.eval_max_side": Field("int", optional=True, ge=1),
+            "data.eval_sigma": Field("float", ge=0, le=255),
+        }
+        self._refs: list | None = None
+
+    def build_networks(self, cfg: dict[str, Any]) -> dict[str, nn.Module]:
+        model = make_module(self.name, cfg["model"])
+        for m in model.modules():  # He init for the ReLU stack; small last layer: start near identity
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+        last = model.model[-1]
+        nn.init.normal_(last.weight, std=1e-3)
+        return {"model": model}
+
+    def build_optimizers(
+        self, nets: dict[str, nn.Module], cfg: dict[str, Any]
+    ) -> dict[str, torch.optim.Optimizer]:
+        return {"model": torch.optim.Adam(nets["model"].parameters(), lr=float(cfg["train"]["lr"]))}
+
+    def build_dataset(self, data: Any, cfg: dict[str, Any]) -> Patches:
+        d = cfg["data"]
+        lo, hi = _sigma_range(d)
+        if not 0 <= lo <= hi <= 255:
+            raise UsageError(f"data.sigma_range {d['sigma_range']}: need 0 <= low <= high <= 255")
+        return Patches(
+            resolve_data(data), int(d["patch"]), int(d["epoch_length"]), int(cfg["model"]["channels"])
+        )
+
+    def train_step(self, batch: Any, ctx) -> dict[str, float]:
+        clean = batch
+        d = ctx.cfg["data"]
+        n = clean.shape[0]
+        if d.get("sigma") is not None:
+            sigma = torch.full((n, 1, 1, 1), float(d["sigma"]) / 255.0, device=clean.device)
+        else:
+            lo, hi = _sigma_range(d)
+            sigma = (lo + (hi - lo) * ctx.rand(n)).view(n, 1, 1, 1) / 255.0
+        noisy = clean + sigma * ctx.randn(*clean.shape)
+        with ctx.autocast():
+            out = ctx.nets["model"](noisy)
+        loss = F.mse_loss(out.float(), clean)
+        ctx.backward(loss)
+        ctx.step_optimizer("model")
+        return {"mse": loss.detach()}
+
+    def evaluate(self, nets: dict[str, nn.Module], ctx) -> dict[str, float] | None:
+        d = ctx.cfg["data"]
+        if not d.get("eval"):
+            return None
+        if self._refs is None:
+            self._refs = reference_images(d["eval"], d.get("eval_max_side"))
+        model = nets["model"]
+        dev = next(model.parameters()).device
+        sigma = float(d["eval_sigma"])
+        report = evaluate_denoiser(lambda x, s: model(x.to(dev)).float().cpu(), self._refs, (sigma,))
+        return {"psnr": report["summary"][f"psnr_{sigma:g}"], "ssim": report["summary"][f"ssim_{sigma:g}"]}
+
+    def export_config(self, nets: dict[str, nn.Module], cfg: dict[str, Any]) -> dict[str, Any]:
+        d = cfg["data"]
+        noise = (
+            {"sigma": d["sigma"]} if d.get("sigma") is not None else {"sigma_range": list(_sigma_range(d))}
+        )
+        return {"layout": "dncnn-kair-bn" if cfg["model"]["bn"] else "dncnn-kair", **cfg["model"], **noise}
+
+
+def _sigma_range(d: dict[str, Any]) -> tuple[float, float]:
+    lo, hi = (list(d["sigma_range"]) + [55.0, 55.0])[:2]
+    return float(lo), float(hi)
