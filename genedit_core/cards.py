@@ -159,20 +159,7 @@ class ModelCard:
             "any_scale": self.any_scale,
             "colour_tasks": list(self.colour_tasks),
             "group_tasks": list(self.group_tasks),
-            "options": {
-                task: [
-                    {
-                        "name": o.name,
-                        "flag": o.flag,
-                        "type": o.type.__name__,
-                        "default": o.default,
-                        "choices": list(o.choices),
-                        "help": o.help,
-                    }
-                    for o in opts
-                ]
-                for task, opts in self.options.items()
-            },
+            "options": {task: [o.to_dict() for o in opts] for task, opts in self.options.items()},
             "variants": [
                 {
                     "name": v.name,

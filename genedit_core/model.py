@@ -87,18 +87,22 @@ class LoadedModel:
     def generate(self, seeds: list[int] | range, **params: Any) -> Any:
         """Sample one image per seed through the owning plugin's ``generate`` hook.
 
-        ``params`` are what ``genedit generate`` passes: ``truncation``, ``class``,
-        ``interpolate=(a, b)`` with ``steps``, ``style_mix``, plus plugin options. Returns a float
-        tensor N×C×H×W in 0–1: one image per seed, or ``steps`` frames for ``interpolate``.
+        ``params`` are ``interpolate=(a, b)`` with ``steps`` (every generator), plus the options
+        the card declares for ``generate`` (``genedit info NAME``; ``class_=`` for ``--class``),
+        checked first: an undeclared or mistyped one is a :class:`UsageError` naming the valid
+        ones. Returns a float tensor N×C×H×W in 0–1: one image per seed, or ``steps`` frames for
+        ``interpolate``.
         What the plugin returns is checked first (:func:`~genedit_core.pipeline.check_images`), so
         NaN weights or a wrong shape are one error naming the model and weights, not black images.
         """
         from .errors import PluginError
+        from .options import check_task_params
         from .pipeline import check_images
         from .plugins import get_plugins
         from .requests import GenerateRequest
 
-        request = GenerateRequest(self.card, self, [int(s) for s in seeds], dict(params))
+        params = check_task_params(self.card, "generate", params)
+        request = GenerateRequest(self.card, self, [int(s) for s in seeds], params)
         images = get_plugins().owner_hook("generate", self.card)(request=request)
         if images is None:
             raise PluginError(f"no installed plugin generates with model '{self.card.name}'")

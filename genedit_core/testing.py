@@ -18,14 +18,18 @@ one case per check, so each passes, fails or is marked on its own:
   (``genedit list`` and ``--help`` import it), and the plugin's package imports genedit only
   through ``genedit_core.sdk`` (``genedit_cli.sdk`` for commands), whose names are the promise.
 * ``NAME:names``: the plugin registers on its own (hook names known, cards valid), declares its
-  options as typed :class:`~genedit_core.options.Option` s with defaults of their type, and no model
-  name, alias or method name clashes with another installed plugin's.
+  options (each method's, and each card's per task) as typed :class:`~genedit_core.options.Option` s
+  with defaults of their type and within their range, none named like a front end's own option
+  (``--out-dir``, ``--seeds``, ...), and no model name, alias or method name clashes with another
+  installed plugin's.
 * ``NAME:CARD`` for every card: tiny random weights in the card's default layout, from the
   plugin's ``tiny_weights`` hook, are written to a file (with ``config.json``), loaded through
   :func:`genedit_core.load` on the CPU in fp32, and every task of the card is run once on a small
   input; outputs must be float32 image tensors of the right shape (``scale`` × the input for
   ``upscale``, one per seed for ``generate``) with values in 0–1, and the same seed must give the
-  same image. Cards that need no weights are loaded without any when the plugin gives none.
+  same image. Each task call gets the defaults the card declares for it, so a declared default the
+  plugin cannot take fails here. Cards that need no weights are loaded without any when the plugin
+  gives none.
 
 A case that cannot pass yet is marked in the test, never skipped:
 ``conformance_cases("sr", xfail={"realesrgan": "why"})`` (strict: it fails once it passes).
@@ -298,6 +302,11 @@ def _check_names(plugin: _Plugin) -> list[str]:
     problems += [f"registration: {w}" for w in info.warnings]
     for (kind, mname), method in alone.registry.methods.items():
         problems += _option_problems(f"{kind} method '{mname}'", method.options)
+    for card in alone.registry.list():
+        for task, options in card.options.items():
+            what = f"card '{card.name}' task '{task}'"
+            problems += _option_problems(what, options)
+            problems += _reserved_problems(what, task, options)
     problems += _clashes(plugin, alone)
     return problems
 
@@ -318,6 +327,12 @@ def _option_problems(what: str, options: Any) -> list[str]:
             continue
         if option.choices and option.default not in option.choices:
             problems.append(f"{what}: {option.flag} default {option.default!r} is not one of its choices")
+        low, high = getattr(option, "low", None), getattr(option, "high", None)
+        number = isinstance(option.default, (int, float)) and not isinstance(option.default, bool)
+        if number and (
+            (low is not None and option.default < low) or (high is not None and option.default > high)
+        ):
+            problems.append(f"{what}: {option.flag} default {option.default!r} is outside its range")
         ok = isinstance(option.default, option.type) and not (
             option.type is not bool and isinstance(option.default, bool)
         )
@@ -328,6 +343,24 @@ def _option_problems(what: str, options: Any) -> list[str]:
                 f"{what}: {option.flag} is {option.type.__name__} but its default is {option.default!r}"
             )
     return problems
+
+
+def _reserved_problems(what: str, task: str, options: Any) -> list[str]:
+    """A task option named like the front ends' own (``--out-dir``, ``--seeds``) would never arrive."""
+    from .options import Option, reserved_for
+
+    taken = reserved_for(task)
+    return [
+        f"{what}: {o.flag} is genedit's own option for this task; give the option another name"
+        for o in options
+        if isinstance(o, Option) and o.name in taken
+    ]
+
+
+def _declared_defaults(card: ModelCard, task: str) -> dict[str, Any]:
+    """The defaults ``card`` declares for ``task`` (options whose default is decided at run time
+    are left out, as a user who does not give them would)."""
+    return {o.name: o.default for o in card.task_options(task) if o.default is not None}
 
 
 def _clashes(plugin: _Plugin, alone: GeneditPlugins) -> list[str]:
@@ -479,16 +512,18 @@ def _output_problems(task: str, outputs: list[Any]) -> list[str]:
 def _run_task(model: LoadedModel, task: str) -> list[str]:
     import torch
 
+    from .options import check_task_params
     from .pipeline import _call_edit, _request, is_group_task
 
+    defaults = check_task_params(model.card, task, _declared_defaults(model.card, task))
     if task == "generate":
-        images = model.generate([0, 1])
+        images = model.generate([0, 1], **defaults)
         problems = _output_problems(task, [images])
-        again = model.generate([1])
+        again = model.generate([1], **defaults)
         if again.shape != images[1:].shape or not torch.allclose(again, images[1:], atol=1e-5):
             problems.append("task 'generate': seed 1 gives another image alone than next to seed 0")
         return problems
-    request = _request(model, task, None, None, {}, None)
+    request = _request(model, task, None, None, defaults, None)
     inputs = _random_images(model, 2 if is_group_task(model, task) else 1)
     if is_group_task(model, task):
         request.images = inputs

@@ -9,8 +9,9 @@ import genedit_core
 CARD_KEYS = {
     "name", "aliases", "tasks", "family", "plugin", "summary", "scales", "licence", "needs_weights",
     "default_variant", "bf16_safe", "fp16_safe", "paper", "variants", "default_scale", "any_scale",
-    "colour_tasks", "group_tasks",
+    "colour_tasks", "group_tasks", "options",
 }  # fmt: skip
+OPTION_KEYS = {"name", "flag", "type", "default", "choices", "low", "high", "help"}
 VARIANT_KEYS = {"name", "source", "hf_hub_id", "revision", "files", "config", "licence", "description"}
 
 
@@ -38,6 +39,8 @@ def test_list_json_schema(cli):
         assert isinstance(card["name"], str) and card["name"]
         assert isinstance(card["tasks"], list) and all(isinstance(t, str) for t in card["tasks"])
         assert all(isinstance(s, int) for s in card["scales"])
+        for task, options in card["options"].items():
+            assert task in card["tasks"] and all(set(o) == OPTION_KEYS for o in options), card["name"]
         assert isinstance(card["needs_weights"], bool)
         assert card["plugin"], f"{card['name']} has no plugin recorded"
         names = [v["name"] for v in card["variants"]]

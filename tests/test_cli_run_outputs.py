@@ -16,6 +16,7 @@ from genedit_core import hookimpl
 from genedit_core.cards import ModelCard
 from genedit_core.errors import UsageError
 from genedit_core.images import ImageData, read_provenance, write_image, written_by_genedit
+from genedit_core.options import Option
 
 
 def png(path: Path, size: tuple[int, int] = (6, 4), seed: int = 0) -> Path:
@@ -48,6 +49,8 @@ class Painter:
                 family="test",
                 summary="Returns the input, N times (tests only).",
                 needs_weights=False,
+                # a str on purpose: the plugin's own check of the value is what these tests exercise
+                options={"samples": (Option("samples", str, "1", "how many images"),)},
             )
         )
 

@@ -21,7 +21,7 @@ TOY = """
 from genedit_core.sdk import LoadedModel, ModelCard, Option, hookimpl
 {top}
 
-CARDS = [ModelCard(name="{card}", tasks=("shade",), family="toy", summary="toy", licence="MIT")]
+CARDS = [ModelCard(name="{card}", tasks=("shade",), family="toy", summary="toy", licence="MIT"{card_options})]
 
 
 @hookimpl
@@ -70,6 +70,7 @@ def make_toy(tmp_path: Path, monkeypatch, name: str, **changes: str):
         "option": 'Option("amount", float, 0.5, "how much")',
         "result": "y",
         "tiny": TINY,
+        "card_options": "",
         **changes,
     }
     module = f"toyconf_{name.replace('-', '_')}"
@@ -203,3 +204,32 @@ def test_xfail_marks_must_name_a_case(tmp_path, monkeypatch):
 def test_an_uninstalled_plugin_name_says_how_to_install(tmp_path):
     with pytest.raises(ConformanceError, match="no installed plugin has entry point 'no-such-plugin'"):
         conformance_cases("no-such-plugin")
+
+
+def _card_options(*options: str) -> str:
+    return ', options={"shade": (' + "".join(o + ", " for o in options) + ")}"
+
+
+def test_card_options_are_checked_like_method_options(tmp_path, monkeypatch):
+    """Each task option a card declares: typed default, within its range, not a name genedit keeps."""
+    opts = _card_options(
+        'Option("gain", float, 2.0, "how much", low=0.0, high=1.0)',
+        'Option("steps", int, "many", "how often")',
+        'Option("out_dir", str, None, "a name run keeps for itself")',
+    )
+    mod = make_toy(tmp_path, monkeypatch, "toy-copt", card_options=opts)
+    text = problems(mod, "toy-copt", tmp_path)
+    assert "card 'toy-copt' task 'shade': --gain default 2.0 is outside its range" in text
+    assert "card 'toy-copt' task 'shade': --steps is int but its default is 'many'" in text
+    assert "card 'toy-copt' task 'shade': --out-dir is genedit's own option for this task" in text
+
+
+def test_a_declared_default_the_task_cannot_take_is_named(tmp_path, monkeypatch):
+    """The task call gets the card's declared defaults: a declaration out of step with the code fails."""
+    opts = _card_options('Option("mode", str, "fast", "how", choices=("fast", "slow"))')
+    reads = 'y if get_choice(request.params, "mode", "slow", ("slow",)) else y'
+    top = "from genedit_core.sdk import get_choice"
+    mod = make_toy(tmp_path, monkeypatch, "toy-cdef", card_options=opts, result=reads, top=top)
+    text = problems(mod, "toy-cdef", tmp_path)
+    assert "toy-cdef:toy-cdef" in text and "task 'shade': --mode fast: expected one of slow" in text
+    assert "toy-cdef:names" not in text  # the declaration itself is well formed

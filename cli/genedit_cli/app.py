@@ -330,7 +330,8 @@ def run(
 ) -> None:
     """Run an editing task on images: [bold]genedit run upscale --model edsr photo.png[/bold].
 
-    Options a plugin understands beyond these (e.g. --steps 8) are passed to it as they are.
+    The model's own options for the task (e.g. --steps 8) follow; 'genedit run TASK -m MODEL --help'
+    lists them, and any other is refused before the model loads.
     """
     from .params import split_inputs_and_extras
     from .running import run_batch
@@ -388,20 +389,11 @@ def generate(
     seeds: Annotated[str, typer.Option(help="Seeds: 0-15, 0,3,7 or 0-3,9.")] = "0-7",
     out_dir: Annotated[Optional[str], typer.Option(help="Output folder (default generated/MODEL).")] = None,
     grid: Annotated[bool, typer.Option(help="Also write grid.png.")] = False,
-    truncation: Annotated[
-        Optional[float], typer.Option(help="Truncation between 0 and 1 (psi for StyleGAN2).")
-    ] = None,
-    class_: Annotated[
-        Optional[str], typer.Option("--class", help="Class index or name, for conditional models.")
-    ] = None,
     interpolate: Annotated[
-        Optional[tuple[int, int]], typer.Option(help="Two seeds to interpolate between (slerp).")
+        Optional[tuple[int, int]], typer.Option(help="Two seeds to interpolate between.")
     ] = None,
     steps: Annotated[int, typer.Option(help="Frames for --interpolate.")] = 8,
     gif: Annotated[bool, typer.Option(help="Also write interpolation.gif.")] = False,
-    style_mix: Annotated[
-        Optional[int], typer.Option(help="Seed whose styles mix into each image (StyleGAN2).")
-    ] = None,
     weights: Annotated[
         Optional[str], typer.Option(help="Variant name, hf://owner/repo/file@rev, or a path.")
     ] = None,
@@ -413,27 +405,34 @@ def generate(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary.")] = False,
 ) -> None:
-    """Sample images from a generative model: [bold]genedit generate dcgan --seeds 0-15 --grid[/bold]."""
-    from .generating import generate_images
-    from .params import parse_extras
+    """Sample images from a generative model: [bold]genedit generate dcgan --seeds 0-15 --grid[/bold].
 
+    Options of the model itself (--truncation, --class, ...) follow; 'genedit generate MODEL --help'
+    lists them.
+    """
+    from .generating import generate_images
+    from .params import split_inputs_and_extras
+
+    # An option of the model's before its name ('--class 3 biggan') leaves click's MODEL wrong.
+    names, extras = split_inputs_and_extras([model, *ctx.args])
+    if len(names) != 1:
+        raise UsageError(
+            f"genedit generate: give one model, then its options (got {' '.join(names) or 'none'})"
+        )
     raise typer.Exit(
         generate_images(
-            model=model,
+            model=names[0],
             seeds=seeds,
             weights=weights,
             device=device,
             dtype=dtype,
             out_dir=out_dir,
             grid=grid,
-            truncation=truncation,
-            class_=class_,
             interpolate=interpolate,
             steps=steps,
             gif=gif,
-            style_mix=style_mix,
             as_json=as_json,
-            extras=parse_extras(ctx.args),
+            extras=extras,
             overwrite=overwrite,
             skip_existing=skip_existing,
         )

@@ -27,12 +27,9 @@ def generate_images(
     dtype: str,
     out_dir: str | None,
     grid: bool,
-    truncation: float | None,
-    class_: str | None,
     interpolate: tuple[int, int] | None,
     steps: int,
     gif: bool,
-    style_mix: int | None,
     as_json: bool,
     extras: dict[str, str],
     overwrite: bool = False,
@@ -43,19 +40,18 @@ def generate_images(
     A file that cannot be written is one line and the others are still written (exit 1). An
     existing file is kept unless ``overwrite``; seeds whose file exists are not sampled again, and
     with ``skip_existing`` they count as done, so a rerun makes only what is missing.
+    ``extras`` are the model's own options (``--class 3``), checked against its card before it loads.
     """
     from genedit_core.api import get_card, load
     from genedit_core.device import dtype_name
     from genedit_core.images import check_output_path
+    from genedit_core.options import check_task_params
 
     card = get_card(model)
     if "generate" not in card.tasks:
         raise UsageError(f"model '{card.name}' does not generate images (it does: {', '.join(card.tasks)})")
-    if truncation is not None and not 0.0 <= truncation <= 1.0:
-        raise UsageError(f"--truncation {truncation}: expected a value in [0, 1]")
-    check_generate_options(
-        device=device, dtype=dtype, steps=steps, interpolate=interpolate, style_mix=style_mix
-    )
+    options = check_task_params(card, "generate", extras)
+    check_generate_options(device=device, dtype=dtype, steps=steps, interpolate=interpolate)
     if overwrite and skip_existing:
         raise UsageError("--overwrite and --skip-existing contradict each other; pass one")
     seed_list = list(interpolate) if interpolate else parse_seeds(seeds)
@@ -72,12 +68,9 @@ def generate_images(
     )
     check_output_path(plan.to_write[0])  # a folder that cannot exist fails before sampling
     params: dict[str, Any] = {
-        **extras,
-        "truncation": truncation,
-        "class": class_,
+        **options,
         "interpolate": tuple(interpolate) if interpolate else None,
         "steps": steps,
-        "style_mix": style_mix,
     }
     if plan.sample:
         # LoadedModel.generate checks what the plugin returns (count, shape, NaN) before anything is written
@@ -230,10 +223,14 @@ def generate_from_run(
     overwrite: bool = False,
     skip_existing: bool = False,
 ) -> int:
-    """``genedit run generate --model M --seeds ...``: the same as ``genedit generate M ...``."""
+    """``genedit run generate --model M --seeds ...``: the same as ``genedit generate M ...``.
+
+    Here ``generate``'s own options arrive as extras too: they are taken out by name, and what
+    is left is the model's options, checked against its card as ``genedit generate`` does.
+    """
     if inputs:
         raise UsageError("generate takes no input images (did you mean another task?)")
-    from genedit_core.params import get_float, get_int
+    from genedit_core.params import get_bool, get_int
 
     extras = dict(extras)  # typed reads: --steps abc is one line and exit 2, like every option
     seeds = extras.pop("seeds", "0-7")
@@ -247,6 +244,7 @@ def generate_from_run(
             get_int({"interpolate": parts[0]}, "interpolate", 0),
             get_int({"interpolate": parts[1]}, "interpolate", 0),
         )
+    own = {k: extras.pop(k) for k in ("steps", "grid", "gif") if k in extras}
     return generate_images(
         model=model,
         seeds=seeds,
@@ -254,15 +252,12 @@ def generate_from_run(
         device=device,
         dtype=dtype,
         out_dir=out_dir,
-        grid=extras.pop("grid", "false") == "true",
-        truncation=get_float(extras, "truncation", None),
-        class_=extras.pop("class", None),
+        grid=get_bool(own, "grid", False),
         interpolate=interpolate,
-        steps=get_int(extras, "steps", 8),
-        gif=extras.pop("gif", "false") == "true",
-        style_mix=get_int(extras, "style_mix", None),
+        steps=get_int(own, "steps", 8),
+        gif=get_bool(own, "gif", False),
         as_json=as_json,
-        extras={k: v for k, v in extras.items() if k not in ("truncation", "steps", "style_mix")},
+        extras=extras,
         overwrite=overwrite,
         skip_existing=skip_existing,
     )

@@ -1,42 +1,27 @@
-"""``genedit run``: load once, then each input in turn; one bad file never stops the batch.
+"""``genedit run``: :func:`genedit_core.batch.run_batch` does the work; this module shows it.
 
-A bad option is different from a bad file: a :class:`UsageError` from the plugin (raised on the
-first image, since options are the same for every image) stops the batch at once with exit code 2,
-instead of being repeated for every image.
-
-Each file has one error boundary: whatever goes wrong with it (unreadable, a plugin's exception,
-an output that cannot be written or already exists) is one line naming the file and the cause,
-and the batch goes on. Two inputs that would write one output are found before any work (exit 2).
-An existing output is kept unless ``--overwrite``; ``--skip-existing`` skips inputs whose output
-is there, so an interrupted batch can be rerun and does only what is missing.
+The core expands the inputs, checks everything it can before the model loads (exit 2), runs each
+file inside one error boundary, writes outputs with their provenance and returns the per-file
+report (see :mod:`genedit_core.batch`). What is left here is the terminal: the note about genedit's
+own outputs left out, the progress bars, one ``input -> output`` line per output as soon as it is
+written, one ``error:`` line per failed file (with its traceback under ``--debug``), the summary
+line or ``--json``, and the exit code: 1 when a file failed.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import time
 from pathlib import Path
 from typing import Any
 
-from genedit_core.errors import ImageError, OutputExistsError, UsageError
+from genedit_core.batch import EXISTS_HINT, BatchProgress, BatchReport, FileResult, Inputs, skipped_note
+from genedit_core.batch import file_error as _core_file_error
+from genedit_core.errors import GeneditError, OutputExistsError
 
-from .checks import check_outputs_writable, check_run_options
 from .console import err, fail, one_line, out
 from .failures import describe, show_traceback
-from .inputs import expand_inputs, output_path, skipped_note
 
-EXISTS_HINT = "use --overwrite or --skip-existing"
-
-
-def _parse_tile(tile: str) -> int | str | None:
-    if tile == "auto":
-        return "auto"
-    try:
-        value = int(tile)
-    except ValueError:
-        raise UsageError(f"--tile {tile}: expected a number of pixels, 'auto' or 0") from None
-    return value or None
+__all__ = ["EXISTS_HINT", "file_error", "model_label", "result_lines", "run_batch"]
 
 
 def run_batch(
@@ -62,174 +47,131 @@ def run_batch(
     params: dict[str, str] | None = None,
     skip_existing: bool = False,
 ) -> int:
-    from genedit_core.api import get_card
+    """``genedit run``'s body: the core batch with this terminal's display; the exit code."""
+    from genedit_core.batch import run_batch as core_run_batch
 
-    card = get_card(model)
-    if task not in card.tasks:
-        raise UsageError(f"model '{card.name}' does not do '{task}' (it does: {', '.join(card.tasks)})")
-    if overwrite and skip_existing:
-        raise UsageError("--overwrite and --skip-existing contradict each other; pass one")
-    check_run_options(
+    display = _Display(quiet=quiet or as_json, errors=not as_json)
+    report = core_run_batch(
+        task,
+        inputs,
+        model=model,
+        output=output,
+        out_dir=out_dir,
+        scale=scale,
+        weights=weights,
         device=device,
         dtype=dtype,
+        backend=backend,
         tile=tile,
         tile_overlap=tile_overlap,
-        max_pixels=max_pixels,
         ext=ext,
-        output=output,
+        recursive=recursive,
+        overwrite=overwrite,
+        skip_existing=skip_existing,
+        max_pixels=max_pixels,
+        progress=display,
+        options=params or {},
     )
-    tile_size = _parse_tile(tile)
-    found = expand_inputs(inputs, recursive)
-    files = found.files
-    check_outputs_writable(files, output=output, ext=ext)
-    if found.skipped and not (quiet or as_json):
-        err.print(f"note: {skipped_note(len(found.skipped))} (name a file to process it anyway)")
-    if output and len(files) > 1:
-        raise UsageError("-o/--output names one file; use --out-dir for several inputs")
-    group = task in card.group_tasks
-    # The tag needs the loaded scale; the clash check only needs names to differ, which any tag keeps.
-    planned = {
-        src: output_path(src, output=output, out_dir=out_dir, tag="x", ext=ext, subdir=found.subdirs.get(src))
-        for src in files
-    }
-    if not group:
-        check_collisions(planned)
-
-    from genedit_core.api import load
-    from genedit_core.device import dtype_name
-    from genedit_core.images import check_output_path, read_image, write_image
-    from genedit_core.pipeline import apply_all, is_group_task
-    from genedit_core.tiling import resolve_overlap
-
-    # the card's qualified name: 'acme:espcn' must load acme's card, not the bare name's owner
-    qualified = f"{card.plugin}:{card.name}" if card.plugin else card.name
-    loaded = load(qualified, scale=scale, weights=weights, device=device, dtype=dtype, backend=backend)
-    tag = f"{card.name}_x{loaded.scale}" if task == "upscale" else f"{card.name}_{task}"
-    inputs_by_path = {_key(f): f for f in files}
-    written: dict[str, Path] = {}
-    results: list[dict[str, Any]] = []
-    provenance_base = {
-        "genedit": __import__("genedit_core").__version__,
-        "task": task,
-        "model": card.name,
-        "weights": loaded.weights.origin if loaded.weights else None,
-        "weights_sha256": loaded.weights.sha256 if loaded.weights else None,
-        "scale": loaded.scale,
-        "device": str(loaded.device),
-        "dtype": dtype_name(loaded.dtype),
-    }
-    if is_group_task(loaded, task):
-        return _run_group(
-            loaded,
-            files,
-            task,
-            tag,
-            output,
-            out_dir,
-            ext,
-            overwrite,
-            max_pixels,
-            as_json,
-            params or {},
-            provenance_base,
-            skip_existing,
-        )
-    progress, bar = _progress(quiet or as_json, len(files))
-    with progress:
-        for src in files:
-            started = time.perf_counter()
-            entry: dict[str, Any] = {"input": str(src)}
-            dest = output_path(
-                src, output=output, out_dir=out_dir, tag=tag, ext=ext, subdir=found.subdirs.get(src)
-            )
-            tiles = None
-            try:
-                there = existing_output(dest, numbered=skip_existing)
-                if there is not None and skip_existing:
-                    entry.update(status="skipped", output=str(there), reason="output exists")
-                    raise _Skip
-                if there is not None and not overwrite:  # numbered outputs: the writer refuses them
-                    refuse_clobber(src, there, inputs_by_path, written, overwrite)  # an input: say so
-                    raise OutputExistsError(there)
-                refuse_clobber(src, dest, inputs_by_path, written, overwrite)
-                check_output_path(dest)  # before the work it would waste
-                image = read_image(src, max_pixels=max_pixels)
-                tiles = image_bar(progress, src.name) if not (quiet or as_json) else None
-                on_tile = tile_callback(progress, tiles)
-                results_ = apply_all(
-                    loaded,
-                    image,
-                    task=task,
-                    tile=tile_size,
-                    overlap=tile_overlap,
-                    params=params,
-                    progress=on_tile,
-                )
-                overlap = resolve_overlap(loaded, tile_overlap)  # what ran: the default is the model's
-                info = {"tile": tile, "tile_overlap": overlap, "input": src.name, "params": params or {}}
-                dests = _numbered(dest, len(results_))
-                for d in dests:
-                    refuse_clobber(src, d, inputs_by_path, written, overwrite)
-                for d, r in zip(dests, results_):
-                    write_image(
-                        d,
-                        r,
-                        protect=(src,),
-                        overwrite=overwrite,
-                        exist_ok=overwrite,
-                        provenance={**provenance_base, **info},
-                    )
-                    written[_key(d)] = src
-                entry.update(
-                    status="ok",
-                    output=str(dests[0]),
-                    outputs=[str(d) for d in dests],
-                    size=list(results_[0].size),
-                )
-            except _Skip:
-                pass
-            except UsageError:
-                raise  # a bad option is wrong for every image: stop now, exit 2, say it once
-            except Exception as exc:  # one file's failure, whatever it is, never stops the batch
-                show_traceback(exc)
-                entry.update(status="failed", error=file_error(src, dest, exc))
-                if not as_json:
-                    fail(entry["error"])
-            finally:
-                if tiles is not None:
-                    progress.remove_task(tiles)
-            entry["seconds"] = round(time.perf_counter() - started, 3)
-            results.append(entry)
-            if entry["status"] == "ok" and not (quiet or as_json):
-                for line in result_lines(entry):
-                    out.print(line, markup=False)
-            elif entry["status"] == "skipped" and not (quiet or as_json):
-                out.print(one_line(f"{src} -> {entry['output']}  (exists, skipped)"), markup=False)
-            progress.advance(bar)
-    failed = [r for r in results if r["status"] == "failed"]
-    skipped = [r for r in results if r["status"] == "skipped"]
+    if report.group:
+        return _group_summary(report, as_json)
     if as_json:
-        out.print_json(
-            json.dumps(
-                {
-                    **provenance_base,
-                    "results": results,
-                    "failed": len(failed),
-                    "skipped_existing": len(skipped),
-                    "skipped": [str(p) for p in found.skipped],
-                }
-            )
-        )
+        data = report.to_dict()
+        for entry, result in zip(data["results"], report.results):
+            if result.status == "failed":
+                entry["error"] = _error_line(result)
+        out.print_json(json.dumps(data))
     elif not quiet:
-        done = len(results) - len(failed) - len(skipped)
+        done, skipped, failed = len(report.done), len(report.skipped), len(report.failed)
         err.print(
-            f"{done} of {len(results)} image(s) done with {model_label(card.name, task, loaded.scale)} "
-            f"on {loaded.device} ({dtype_name(loaded.dtype)})"
-            + (f"; {len(skipped)} skipped (output exists)" if skipped else "")
-            + (f"; {len(failed)} failed" if failed else ""),
+            f"{done} of {len(report.results)} image(s) done with "
+            f"{model_label(report.model, task, report.scale)} on {report.device} ({report.dtype})"
+            + (f"; {skipped} skipped (output exists)" if skipped else "")
+            + (f"; {failed} failed" if failed else ""),
             markup=False,
         )
-    return 1 if failed else 0
+    return 0 if report.ok else 1
+
+
+def _group_summary(report: BatchReport, as_json: bool) -> int:
+    """A group task (all inputs at once) has one result: its outputs, or the existing one kept."""
+    result = report.results[0]
+    inputs = ", ".join(map(str, result.inputs))
+    if result.status == "skipped":
+        if not as_json:
+            out.print(one_line(f"{inputs} -> {result.output}  (exists, skipped)"), markup=False)
+        return 0
+    if as_json:
+        out.print_json(
+            json.dumps({**report.provenance, "outputs": [str(d) for d in result.outputs], "failed": 0})
+        )
+    else:
+        for d in result.outputs:
+            out.print(one_line(f"{inputs} -> {d}"), markup=False)
+    return 0
+
+
+def _error_line(result: FileResult) -> str:
+    """The core's line for a failed file, with the --debug hint when nobody foresaw the error."""
+    exc = result.exception
+    if exc is None or isinstance(exc, GeneditError):
+        return result.error or ""
+    dest = result.output or result.input
+    return file_error(result.input, dest, exc)
+
+
+def file_error(src: Path, dest: Path, exc: BaseException) -> str:
+    """One line for one file's failure, naming the file; an unforeseen error gets the --debug hint."""
+    if isinstance(exc, (GeneditError, OutputExistsError)):
+        return _core_file_error(src, dest, exc)
+    message = describe(exc)
+    named = (str(src), str(dest.parent / dest.stem))
+    return message if message.startswith(named) else f"{src}: {message}"
+
+
+class _Display(BatchProgress):
+    """The batch on this terminal: bars on stderr, a line per output on stdout as it is written."""
+
+    def __init__(self, *, quiet: bool, errors: bool) -> None:
+        self.quiet = quiet  # no bars, notes or result lines (-q, --json)
+        self.errors = errors  # one error: line per failed file (not with --json, which reports them)
+        self.progress: Any = None
+        self.bar: Any = None
+        self.tiles: Any = None
+
+    def planned(self, inputs: Inputs) -> None:
+        if inputs.skipped and not self.quiet:
+            err.print(f"note: {skipped_note(len(inputs.skipped))} (name a file to process it anyway)")
+
+    def start(self, total: int, model: Any) -> None:
+        self.progress, self.bar = _progress(self.quiet, total)
+        self.progress.start()
+
+    def image(self, src: Path):
+        if self.quiet or self.progress is None:
+            return None
+        self.tiles = image_bar(self.progress, src.name)
+        return tile_callback(self.progress, self.tiles)
+
+    def file_done(self, result: FileResult) -> None:
+        if self.progress is not None and self.tiles is not None:
+            self.progress.remove_task(self.tiles)
+            self.tiles = None
+        if result.status == "failed":
+            if result.exception is not None:
+                show_traceback(result.exception)
+            if self.errors:
+                fail(_error_line(result))
+        elif result.status == "ok" and not self.quiet:
+            for line in result_lines(result.to_dict()):
+                out.print(line, markup=False)
+        elif result.status == "skipped" and not self.quiet:
+            out.print(one_line(f"{result.input} -> {result.output}  (exists, skipped)"), markup=False)
+        if self.progress is not None:
+            self.progress.advance(self.bar)
+
+    def finish(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
 
 
 def model_label(name: str, task: str, scale: int) -> str:
@@ -245,146 +187,6 @@ def result_lines(entry: dict[str, Any]) -> list[str]:
     if len(outputs) == 1:
         return [f"{src} -> {one_line(outputs[0])}  ({secs})"]
     return [f"{src} -> {one_line(o)}  ({i} of {len(outputs)}, {secs})" for i, o in enumerate(outputs, 1)]
-
-
-def _key(path: Path) -> str:
-    return os.path.normcase(os.path.realpath(path))
-
-
-class _Skip(Exception):
-    """This input's output is already there and --skip-existing was given."""
-
-
-def file_error(src: Path, dest: Path, exc: BaseException) -> str:
-    """One line for one file's failure, naming the file: the input, or the output it concerns."""
-    if isinstance(exc, OutputExistsError):
-        return f"{exc.path}: exists ({EXISTS_HINT})"
-    message = describe(exc)
-    named = (str(src), str(dest.parent / dest.stem))  # numbered outputs share the stem
-    return message if message.startswith(named) else f"{src}: {message}"
-
-
-def existing_output(dest: Path, *, numbered: bool = False) -> Path | None:
-    """``dest`` if a file is there; with ``numbered``, also its first numbered file (``_000``), which
-    a task with several outputs per input writes instead (used by --skip-existing, where an input
-    counts as done when its first output exists).
-
-    A folder with that name is no output: the writer reports it as what it is."""
-    for p in (dest, *(_numbered(dest, 2)[:1] if numbered else ())):
-        if os.path.lexists(p) and not os.path.isdir(p):
-            return p
-    return None
-
-
-def check_collisions(planned: dict[Path, Path]) -> None:
-    """Stop before any work (exit 2) when two inputs would write the same output file.
-
-    ``p.png`` and ``p.jpg`` with ``--ext png``, or ``x/a.png`` and ``y/a.png`` named one by one,
-    map to one output name; the second would silently replace the first.
-    """
-    by_output: dict[str, list[Path]] = {}
-    for src, dest in planned.items():
-        by_output.setdefault(_key(dest), []).append(src)
-    clashes = [srcs for srcs in by_output.values() if len(srcs) > 1]
-    if not clashes:
-        return
-    shown = "; ".join(" and ".join(map(str, srcs)) for srcs in clashes[:5])
-    more = f" (and {len(clashes) - 5} more)" if len(clashes) > 5 else ""
-    raise UsageError(
-        f"inputs would write the same output file: {shown}{more}. Nothing was done; "
-        "rename one, or run them with separate --out-dir folders"
-    )
-
-
-def refuse_clobber(
-    src: Path, dest: Path, inputs: dict[str, Path], written: dict[str, Path], overwrite: bool
-) -> None:
-    """Raise an :class:`ImageError` naming the real cause when ``dest`` would replace a file it must not.
-
-    Three causes, three messages: the output is its own input; it is another input of this run;
-    or an earlier input of this run (with the same file name, from another folder) already wrote it.
-    """
-    key = _key(dest)
-    if key in written:
-        raise ImageError(
-            f"{dest}: already written in this run from {written[key]}; {src} has the same name. "
-            "Process them with separate --out-dir folders"
-        )
-    if overwrite or key not in inputs:
-        return
-    if key == _key(src):
-        raise ImageError(
-            f"{dest}: output would overwrite its input; choose another -o/--out-dir or pass --overwrite"
-        )
-    raise ImageError(
-        f"{dest}: output of {src} would overwrite {inputs[key]}, another input of this run; "
-        "choose another --out-dir or pass --overwrite"
-    )
-
-
-def exists_error(path: Path) -> ImageError:
-    """The CLI's wording of an existing output: it names the two flags that decide."""
-    return ImageError(f"{path}: exists ({EXISTS_HINT})")
-
-
-def _numbered(dest: Path, n: int) -> list[Path]:
-    if n == 1:
-        return [dest]
-    return [dest.with_name(f"{dest.stem}_{i:03d}{dest.suffix}") for i in range(n)]
-
-
-def _run_group(
-    loaded,
-    files,
-    task,
-    tag,
-    output,
-    out_dir,
-    ext,
-    overwrite,
-    max_pixels,
-    as_json,
-    params,
-    prov,
-    skip_existing,
-) -> int:
-    """All inputs go to the plugin together; any unreadable input fails the whole group."""
-    from genedit_core.images import check_output_path, read_image, write_image
-    from genedit_core.pipeline import apply_group
-
-    dest = output_path(files[0], output=output, out_dir=out_dir, tag=tag, ext=ext)
-    there = existing_output(dest, numbered=skip_existing)
-    if there is not None and skip_existing:
-        if not as_json:
-            out.print(one_line(f"{', '.join(map(str, files))} -> {there}  (exists, skipped)"), markup=False)
-        return 0
-    if there is not None and not overwrite:
-        raise exists_error(there)
-    check_output_path(dest)
-    images = [read_image(f, max_pixels=max_pixels) for f in files]
-    outputs = apply_group(loaded, images, task=task, params=params)
-    dests = _numbered(dest, len(outputs))
-    inputs_by_path = {_key(f): f for f in files}
-    for d in dests:
-        refuse_clobber(files[0], d, inputs_by_path, {}, overwrite)
-    for d, r in zip(dests, outputs):
-        try:
-            write_image(
-                d,
-                r,
-                protect=tuple(files),
-                overwrite=overwrite,
-                exist_ok=overwrite,
-                provenance={**prov, "inputs": [f.name for f in files], "params": params},
-            )
-        except OutputExistsError as exc:
-            raise exists_error(exc.path) from None
-    if as_json:
-        out.print_json(json.dumps({**prov, "outputs": [str(d) for d in dests], "failed": 0}))
-    else:
-        for d in dests:
-            out.print(one_line(f"{', '.join(map(str, files))} -> {d}"), markup=False)
-    return 0
 
 
 def _progress(disabled: bool, total: int, console=None, get_time=None):

@@ -21,6 +21,7 @@ from PIL import Image
 
 from genedit_core import hookimpl
 from genedit_core.cards import ModelCard
+from genedit_core.options import Option
 
 SR_WEIGHTS = (
     Path(__file__).resolve().parents[2] / "plugins/genedit-sr/genedit_sr/weights/espcn-x2.safetensors"
@@ -45,6 +46,12 @@ class CountingPlugin:
             family="toy",
             summary="counts loads",
             needs_weights=False,
+            options={
+                "generate": (
+                    Option("truncation", float, None, "z scale", low=0.0, high=1.0),
+                    Option("style_mix", int, None, "a seed", low=0, high=2**63 - 1),
+                )
+            },
         )
         register(card)
 
@@ -102,6 +109,7 @@ RUN_CASES = [
     (["--dtype", ""], "--dtype '': expected one of auto, fp32, bf16, fp16"),
     (["--ext", "gif"], f"--ext gif: genedit cannot write this type (use {TYPES})"),
     (["--ext", ".exe"], f"--ext .exe: genedit cannot write this type (use {TYPES})"),
+    (["--sharpen", "2"], "model 'cnt' (upscale): unknown option --sharpen (valid options: none)"),
 ]
 
 
@@ -164,7 +172,17 @@ GENERATE_CASES = [
     (["--seeds", "9-2"], "--seeds 9-2: expected e.g. 0-15, 0,3,7 or 0-3,9"),
     (["--steps", "1"], "--steps 1: expected 2 to 1,000 frames"),
     (["--steps", "100000"], "--steps 100000: expected 2 to 1,000 frames"),
-    (["--style-mix", BIG], f"--style-mix {BIG}: a seed must be between 0 and {2**63 - 1}"),
+    (["--style-mix", BIG], f"--style-mix {BIG}: expected a value from 0 to {2**63 - 1}"),
+    (["--truncation", "1.5"], "--truncation 1.5: expected a value from 0 to 1"),
+    (
+        ["--truncaton", "0.5"],
+        "model 'cnt' (generate): unknown option --truncaton; did you mean --truncation? "
+        "(valid options: --truncation, --style-mix)",
+    ),
+    (
+        ["--class", "3"],
+        "model 'cnt' (generate): unknown option --class (valid options: --truncation, --style-mix)",
+    ),
     (["--device", ""], f"--device '': {DEVICES}"),
 ]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from importlib import resources
 
-from genedit_core.sdk import ModelCard, WeightFile, WeightVariant
+from genedit_core.sdk import ModelCard, Option, WeightFile, WeightVariant
 
 UNPINNED = "Hub revision not pinned: tracks 'main' (commit unknown when this card was written)."
 PACKAGE = "genedit_gan"
@@ -76,8 +76,60 @@ _BIGGAN_DEEP_128 = WeightVariant(
 )
 
 
-def _card(name: str, **kw) -> ModelCard:
-    return ModelCard(name=name, tasks=("generate",), family="gan", channels_last=False, **kw)
+SEED_MAX = 2**63 - 1  # what torch.Generator.manual_seed takes
+
+# What sampling.py reads from request.params, per family (--interpolate/--steps are genedit's own).
+_TRUNCATION_Z = Option(
+    "truncation",
+    float,
+    None,
+    "z from a truncated normal, scaled by this; 0 gives one image for every seed (unset: plain normal z)",
+    low=0.0,
+    high=1.0,
+)
+_TRUNCATION_BIGGAN = Option(
+    "truncation",
+    float,
+    None,
+    "z from a truncated normal, scaled by this (unset: the weights' default_truncation, else 1)",
+    low=0.0,
+    high=1.0,
+)
+_CLASS = Option("class", str, None, "class index or name for every image (unset: a class per seed)")
+_STYLEGAN2 = (
+    Option(
+        "truncation", float, 1.0, "psi: w pulled towards the mean w (0: the mean image)", low=0.0, high=1.0
+    ),
+    Option(
+        "style_mix",
+        int,
+        None,
+        "seed whose styles replace the fine layers of each image",
+        low=0,
+        high=SEED_MAX,
+    ),
+    Option(
+        "mix_layer", int, None, "first layer that takes --style-mix's styles (unset: half the layers)", low=1
+    ),
+    Option(
+        "noise",
+        str,
+        "const",
+        "noise maps: the trained constants, per-seed random, or none",
+        choices=("const", "random", "none"),
+    ),
+)
+
+
+def _card(name: str, options: tuple[Option, ...] = (_TRUNCATION_Z,), **kw) -> ModelCard:
+    return ModelCard(
+        name=name,
+        tasks=("generate",),
+        family="gan",
+        channels_last=False,
+        options={"generate": options},
+        **kw,
+    )
 
 
 def _default(variants: tuple[WeightVariant, ...]) -> str | None:
@@ -118,6 +170,7 @@ def _cards() -> list[ModelCard]:
             default_variant=_default(biggan),
             licence="Apache-2.0 (code); weights: see variant",
             paper="https://arxiv.org/abs/1809.11096",
+            options=(_TRUNCATION_BIGGAN, _CLASS),
         ),
         _card(
             "stylegan2",
@@ -128,6 +181,7 @@ def _cards() -> list[ModelCard]:
             licence="Apache-2.0 (code); weights: see variant",
             paper="https://arxiv.org/abs/1912.04958",
             keep_keys=("latent_avg",),
+            options=_STYLEGAN2,
         ),
     ]
 
