@@ -1,7 +1,8 @@
 """A Hub that accepts connections and never answers: the wait is bounded, announced and paid once.
 
 ``GENEDIT_HUB_TIMEOUT`` makes the limit explicit; the tests set it to a fraction of a second so they
-stay quick, and assert on what is said and on how often the Hub is asked, never on timings.
+stay quick, and assert on what is said and on how often the Hub is asked, never on timings. The cards
+are toys (``toy_plugin``): a Hub variant, with or without a bundled fallback.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 from helpers import run_cli
+from toy_plugin import bundled_variant, hub_variant, toy_card, toy_site
 
 from genedit_core.errors import UsageError, WeightsError
-from genedit_core.plugins import get_plugins
 from genedit_core.weights import (
     HubUnavailable,
     forget_stalled_endpoints,
@@ -72,8 +73,8 @@ def silent_hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[SilentHub]:
         hub.close()
 
 
-def test_stalled_hub_falls_back_to_bundled_weights(silent_hub):
-    card = get_plugins().registry.get("edsr")
+def test_stalled_hub_falls_back_to_bundled_weights(silent_hub, bundle):
+    card = toy_card(hub_variant(), bundled_variant(bundle(b"resolved, never read here")))
     resolved = resolve_weights(card, None, 2)
     assert resolved.variant == "bundled"
     assert "not reachable and not cached; using the bundled weights" in resolved.warning
@@ -98,12 +99,12 @@ def test_bad_timeout_is_a_usage_error(monkeypatch):
     assert hub_timeout() == 2.5
 
 
-def test_pull_from_a_stalled_hub_shows_a_status_line_and_one_error(silent_hub, monkeypatch):
+def test_pull_from_a_stalled_hub_shows_a_status_line_and_one_error(silent_hub, monkeypatch, tmp_path):
     monkeypatch.setenv("GENEDIT_HUB_TIMEOUT", "2")  # long enough for the status line (shown after 0.5 s)
-    result = run_cli("pull", "edsr", "--scale", "2")
+    result = run_cli("pull", "toy", "--scale", "2", env=toy_site(tmp_path / "site"))
     assert result.returncode == 1, result.stderr
     lines = result.stderr.splitlines()
-    status = [ln for ln in lines if ln.startswith("contacting the Hub for hf://eugenesiow/edsr/")]
+    status = [ln for ln in lines if ln.startswith("contacting the Hub for hf://genedit-test/toy/")]
     assert len(status) == 1, result.stderr
     assert "waiting up to 2 s, GENEDIT_HUB_TIMEOUT" in status[0]
     errors = [ln for ln in lines if ln.startswith("error:")]
@@ -111,14 +112,14 @@ def test_pull_from_a_stalled_hub_shows_a_status_line_and_one_error(silent_hub, m
     assert "Traceback" not in result.stderr
 
 
-def test_a_hub_that_answers_quickly_shows_no_status_line(hub):
+def test_a_hub_that_answers_quickly_shows_no_status_line(hub, tmp_path):
     """The status line appears only for a wait that lasts: an answering Hub (here a 404) prints none."""
-    result = run_cli("pull", "edsr", "--scale", "2")
+    result = run_cli("pull", "toy", "--scale", "2", env=toy_site(tmp_path / "site"))
     assert "contacting the Hub" not in result.stderr
     assert result.returncode == 1 and "repository not found" in result.stderr
 
 
 def test_weights_error_names_the_timeout_for_model_cards(silent_hub):
-    card = get_plugins().registry.get("realesrgan")  # no bundled fallback
+    card = toy_card(hub_variant())  # no bundled fallback
     with pytest.raises(WeightsError, match="not reachable and the file is not cached"):
-        resolve_weights(card, None, 4)
+        resolve_weights(card, None, 2)

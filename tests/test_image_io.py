@@ -15,6 +15,7 @@ import tifffile
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageCms
+from toy_plugin import ResizePlugin
 
 import genedit_core
 from genedit_core.errors import ImageError
@@ -27,8 +28,9 @@ SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 @pytest.fixture
 def bicubic(install):
-    install(sr=True)
-    return genedit_core.load("bicubic", scale=2, device="cpu")
+    """A toy bicubic x2 upscaler (F.interpolate), so expected pixels can be computed here."""
+    install(ResizePlugin(mode="bicubic"))
+    return genedit_core.load("resize", scale=2, device="cpu")
 
 
 def _upscale(model, path: Path, out: Path) -> ImageData:

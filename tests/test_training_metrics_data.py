@@ -1,4 +1,5 @@
-"""Metric maths against scikit-image, datasets, and the train -> run -> eval round trip via the CLI."""
+"""Metric maths against scikit-image, datasets and their command (the SR train -> run -> eval round trip
+through the CLI is genedit-sr's: plugins/genedit-sr/tests/test_sr_train_run_eval.py)."""
 
 from __future__ import annotations
 
@@ -65,72 +66,6 @@ def test_datasets_command_lists_licences():
     rows = {r["name"]: r for r in json.loads(res.stdout)}
     assert {"builtin:digits", "builtin:skimage-photos", "builtin:skimage-photos:heldout"} <= set(rows)
     assert "BSD" in rows["builtin:digits"]["licence"]
-
-
-@pytest.mark.slow
-def test_train_then_run_then_eval_through_the_cli(tmp_path):
-    run = tmp_path / "run"
-    tiny = [
-        "--set",
-        "model.num_feat=8",
-        "--set",
-        "model.num_block=1",
-        "--set",
-        "train.steps=6",
-        "--set",
-        "train.batch_size=4",
-        "--set",
-        "train.ckpt_every=3",
-        "--set",
-        "train.eval_every=3",
-        "--set",
-        "data.patch=16",
-        "--set",
-        "data.eval_max_side=48",
-    ]
-    res = run_cli(
-        "train", "edsr-baseline", "--data", "builtin:skimage-photos", "--out", str(run), *tiny, "-q"
-    )
-    assert res.returncode == 0, res.stderr
-    assert (run / "model.safetensors").is_file() and (run / "checkpoints" / "best.json").is_file()
-    again = run_cli("train", "edsr-baseline", "--data", "builtin:skimage-photos", "--out", str(run), "-q")
-    assert again.returncode == 2 and "--resume" in again.stderr
-    img = tmp_path / "in.png"
-    Image.fromarray(np.random.default_rng(0).integers(0, 255, (20, 24, 3), dtype=np.uint8)).save(img)
-    up = run_cli(
-        "run",
-        "upscale",
-        "--model",
-        "edsr-baseline",
-        "--weights",
-        str(run),
-        str(img),
-        "-o",
-        str(tmp_path / "out.png"),
-        "--dtype",
-        "fp32",
-        "-q",
-    )
-    assert up.returncode == 0, up.stderr
-    assert Image.open(tmp_path / "out.png").size == (48, 40)
-    ev = run_cli(
-        "eval",
-        "upscale",
-        "--model",
-        "edsr-baseline",
-        "--weights",
-        str(run),
-        "--data",
-        "builtin:skimage-photos:heldout",
-        "--json",
-    )
-    assert ev.returncode == 0, ev.stderr
-    report = json.loads(ev.stdout)
-    assert [r["image"] for r in report["rows"]] == ["astronaut", "camera", "chelsea", "coffee", "coins"]
-    assert report["summary"]["bicubic_psnr"] > 25 and report["scale"] == 2
-    more = run_cli("train", "edsr-baseline", "--resume", str(run), "--set", "train.steps=8", "-q")
-    assert more.returncode == 0, more.stderr
-    assert json.loads((run / "checkpoints" / "last.json").read_text())["step"] == 8
 
 
 def test_paired_folders_match_by_relative_name(tmp_path):

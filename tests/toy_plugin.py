@@ -12,6 +12,8 @@ import hashlib
 import uuid
 from pathlib import Path
 
+from inline_plugin import CardsPlugin, passthrough_model
+
 from genedit_core import hookimpl
 from genedit_core.cards import ModelCard, WeightFile, WeightVariant
 
@@ -144,3 +146,90 @@ def build_toy(state: dict):
     net = ToyNet()
     net.load_state_dict(state)
     return net.eval()
+
+
+def resize_card(name: str = "resize", scales: tuple[int, ...] = (2, 3, 4), **kw) -> ModelCard:
+    """A weightless upscaler card (what core tests once borrowed genedit-sr's ``bicubic`` for)."""
+    return ModelCard(
+        name=name,
+        tasks=("upscale",),
+        family="toy",
+        summary="Bicubic resize by F.interpolate, clamped to 0-1 (tests only).",
+        scales=scales,
+        needs_weights=False,
+        channels_last=False,
+        **kw,
+    )
+
+
+class ResizePlugin(CardsPlugin):
+    """Owns weightless :func:`resize_card` cards: ``F.interpolate(mode)`` at the asked scale, 0–1.
+
+    Core tests of images, outputs and batches need a model whose output they can predict and that
+    loads with no weights; this one is that, without depending on any real plugin's resampler.
+    """
+
+    def __init__(self, *cards: ModelCard, name: str = "toyresize", mode: str = "bicubic"):
+        super().__init__(*(cards or (resize_card(),)), name=name)
+        self.mode = mode
+
+    @hookimpl
+    def load_model(self, request):
+        scale = request.scale or request.card.scales[0]
+        net = build_resize(scale, self.mode)
+        return passthrough_model(
+            request, net, module=net, dtype=request.dtype, scale=scale, receptive_field=2
+        )
+
+    @hookimpl
+    def edit(self, request):
+        if request.task != "upscale":
+            return None
+        return request.tiler(request.model, request.image)
+
+
+def build_resize(scale: int, mode: str = "bicubic"):
+    import torch.nn.functional as F
+    from torch import nn
+
+    class _Resize(nn.Module):
+        def forward(self, x):
+            kw = {} if mode == "nearest" else {"align_corners": False}
+            return F.interpolate(x, scale_factor=scale, mode=mode, **kw).clamp(0, 1)
+
+    return _Resize()
+
+
+ENTRY_POINT_MODULE = '''
+"""The toy plugins as installed entry points, for tests that run genedit in a subprocess."""
+import sys
+
+sys.path.insert(0, {tests!r})
+from toy_plugin import ResizePlugin, ToyPlugin, hub_variant, toy_card  # noqa: E402
+
+TOY = ToyPlugin(toy_card(hub_variant()))
+RESIZE = ResizePlugin()
+'''
+
+
+def toy_site(root: Path) -> dict[str, str]:
+    """Install the toy plugins as entry points under ``root``; return the environment that loads them alone.
+
+    ``toy`` is :class:`ToyPlugin` with a Hub card (``genedit-test/toy``) and ``toyresize`` is
+    :class:`ResizePlugin` (card ``resize``). A subprocess sees only installed entry points, so
+    this is how a test that runs ``genedit`` as a command uses a toy instead of a real plugin.
+    """
+    from helpers import write_distribution
+
+    tests = str(Path(__file__).resolve().parent)
+    site = write_distribution(
+        root,
+        "genedit-toy",
+        "0.1",
+        {"toy": "genedit_toy_entry:TOY", "toyresize": "genedit_toy_entry:RESIZE"},
+        {"genedit_toy_entry": ENTRY_POINT_MODULE.format(tests=tests)},
+    )
+    import os
+
+    path = os.pathsep.join([str(site), tests, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return {"PYTHONPATH": path, "GENEDIT_LOAD_PLUGINS": "toy,toyresize"}

@@ -1,4 +1,9 @@
-"""``genedit --help``, ``list``, ``info`` and ``plugins`` never import torch, with every installed plugin loaded."""
+"""``genedit --help``, ``list``, ``info`` and ``plugins`` never import torch, with every installed plugin loaded.
+
+An integration test (tests/integration/): the promise is about the real set (`genedit list` with
+genedit-sr, -gan, -vae, -compress, ... all loaded stays light), which no toy can stand in for; each
+plugin's own import lightness is also part of its conformance test.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""`genedit optimize` on a generator (DCGAN): latents in, not image crops; the result still generates."""
+"""`genedit optimize` on a generator (DCGAN): latents in, not image crops; the result still generates.
+
+An integration test (tests/integration/): genedit-compress's methods applied to genedit-gan's model,
+two real plugins meeting only through the core (latent_shape, the transform step of loading).
+"""
 
 from __future__ import annotations
 
