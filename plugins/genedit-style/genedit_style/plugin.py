@@ -1,0 +1,47 @@
+"""The genedit hooks of genedit-style.
+
+genedit imports this module for every command, `genedit list` and `--help` included, so it
+imports no torch: networks and optimisation are imported inside the hook bodies. genedit calls
+these hooks for this plugin's own cards only.
+"""
+
+from genedit_core.sdk import hookimpl
+
+from .cards import CARDS
+
+
+@hookimpl
+def register_models(register):
+    for card in CARDS:
+        register(card)
+
+
+@hookimpl
+def load_model(request):
+    from .build import build_gatys
+
+    return build_gatys(request)
+
+
+@hookimpl
+def edit(request):
+    """Stylize request.image (1×3×H×W, 0-1) with the options in request.params."""
+    from .gatys import stylize
+    from .options import GatysSettings
+    from .styleimage import read_style
+
+    defaults = request.model.hyperparameters.get("option_defaults", {})
+    params = {**defaults, **request.params}
+    settings = GatysSettings.from_params(params)  # before any work: a bad option stops the batch
+    image = request.image
+    style = read_style(params.get("style"), image.shape[-2] * image.shape[-1])
+    return stylize(request.model.module, image, style, settings).image.float()
+
+
+@hookimpl
+def tiny_weights(card, scale):
+    """A narrow random VGG16 in the default (vgg16-hed) layout, for the conformance check."""
+    from .build import tiny_vgg16_hed
+
+    # a tiny network's folder also says how long to optimise (see build.option_defaults)
+    return {"state_dict": tiny_vgg16_hed(), "config": {"options": {"steps": 4}}}
