@@ -1,0 +1,216 @@
+"""EDSR-baseline x2 on a 512×512 input through each runtime genedit has, as ratios measured in one run.
+
+The paths, all on the CPU, at the same thread count, with the same weights:
+
+* **torch fp32 eager**: the network in fp32 on an NCHW tensor, called directly (the baseline a
+  user of the bare network gets);
+* **genedit default**: what ``genedit run upscale`` does with ``--backend torch``: ``dtype auto``
+  (bf16 where the card allows it and the CPU has AMX/AVX512-BF16) and a channels-last input;
+* **openvino**: ``--backend openvino`` at the same ``dtype auto`` (bf16 inference precision under
+  the same rule), and **openvino f32** (``--dtype fp32``), when genedit-openvino is installed.
+
+Runs are interleaved, so every path meets the same load on a shared machine, and the ratios are
+against fp32 eager. For each path it prints the median time, GFLOP/s against this CPU's conv peak
+(a 64→64 3×3 conv on 256², measured here), the PSNR of its output against the fp32 output, and
+the change of held-out Y-PSNR against fp32. It also prints the CPU's flags and load average, what
+converting cost once (cold cache) and loading again (warm cache), and, with ``--processes``, whole
+``genedit run`` processes of the default and the warm openvino path.
+
+    nice -n 10 .venv/bin/python benchmarks/backends.py [--repeats 3 --threads 2 --processes]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from sr_inference import SIZE, conv_flops, conv_peak, test_image, weights_file
+
+import genedit_core
+from genedit_core.device import cpu_flags, dtype_name
+from genedit_core.metrics import psnr, rgb_to_y, to_uint8_range
+from genedit_core.tiling import run_model
+
+REPO = Path(__file__).resolve().parents[1]
+SHOWN_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+
+
+def cpu_line() -> str:
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            name = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), name)
+    except OSError:
+        pass
+    flags = cpu_flags()
+    have = [f for f in SHOWN_FLAGS if f in flags]
+    return f"{name}, {os.cpu_count()} cores; flags: {' '.join(have) or 'none of ' + ' '.join(SHOWN_FLAGS)}"
+
+
+def load_line() -> str:
+    try:
+        return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "load average unknown"
+
+
+def agreement(y: torch.Tensor, ref: torch.Tensor) -> float:
+    a = to_uint8_range(ref[0].float().numpy().transpose(1, 2, 0))
+    b = to_uint8_range(y[0].float().numpy().transpose(1, 2, 0))
+    return psnr(rgb_to_y(b), rgb_to_y(a))
+
+
+def whole_process(args: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    proc = subprocess.run(args, env=env, capture_output=True, text=True, cwd=REPO)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed: {proc.stderr.strip()[-300:]}")
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per path, interleaved")
+    parser.add_argument("--threads", type=int, default=2, help="threads, the same for every path")
+    parser.add_argument("--processes", action="store_true", help="also time whole genedit run processes")
+    parser.add_argument("--no-quality", action="store_true", help="skip the held-out Y-PSNR evaluation")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"cpu          : {cpu_line()}")
+    print(f"machine      : {load_line()} at start; torch {torch.__version__}, {args.threads} threads")
+
+    tmp = Path(tempfile.mkdtemp(prefix="genedit-backends-"))
+    os.environ["GENEDIT_CACHE_DIR"] = str(tmp / "cache")  # a cold cache: conversion is timed once
+    weights, described = weights_file(tmp)
+    x = test_image()
+    base = genedit_core.load("edsr-baseline", scale=2, weights=weights, device="cpu", dtype="fp32")
+    baseline = base.module.eval().to(memory_format=torch.contiguous_format)
+    paths = {"torch fp32 eager": lambda t: baseline(t)}
+    default = genedit_core.load("edsr-baseline", scale=2, weights=weights, device="cpu", dtype="auto")
+    paths["genedit default"] = lambda t: run_model(default, t)
+    kinds = {"torch fp32 eager": "fp32 NCHW", "genedit default": f"torch {dtype_name(default.dtype)}"}
+    notes = []
+    try:
+        import genedit_openvino.runtime as ov_runtime
+    except ImportError:
+        notes.append("openvino     : genedit-openvino is not installed; its paths are left out")
+    else:
+        for label, dtype in (("openvino", "auto"), ("openvino f32", "fp32")):
+            started = time.perf_counter()
+            cold = genedit_core.load(
+                "edsr-baseline", scale=2, weights=weights, device="cpu", dtype=dtype, backend="openvino"
+            )
+            t_cold = time.perf_counter() - started
+            started = time.perf_counter()
+            model = genedit_core.load(
+                "edsr-baseline", scale=2, weights=weights, device="cpu", dtype=dtype, backend="openvino"
+            )
+            t_warm = time.perf_counter() - started
+            if model.backend != "openvino":
+                notes.append(f"{label:<13}: did not convert (see the warning above); left out")
+                continue
+            precision = model.hyperparameters["openvino"]["precision"]
+            kinds[label] = f"openvino {precision}"
+            notes.append(
+                f"{label:<13}: load {t_cold:.2f} s with a cold cache (convert {ov_runtime.COUNTS['convert']}, "
+                f"compile {ov_runtime.COUNTS['compile']} so far), {t_warm:.2f} s warm (same process)"
+            )
+            paths[label] = lambda t, m=model: run_model(m, t)
+            del cold
+
+    outputs = {}
+    with torch.inference_mode():
+        for label, fn in paths.items():  # warm-up, and the outputs to compare
+            outputs[label] = fn(x)
+        times: dict[str, list[float]] = {label: [] for label in paths}
+        for _ in range(args.repeats):
+            for label, fn in paths.items():
+                started = time.perf_counter()
+                fn(x)
+                times[label].append(time.perf_counter() - started)
+    medians = {label: statistics.median(t) for label, t in times.items()}
+
+    flops = conv_flops(baseline, x)
+    peak_bf16 = conv_peak(torch.bfloat16, channels_last=True) if default.dtype == torch.bfloat16 else None
+    peak_fp32 = conv_peak(torch.float32, channels_last=False)
+    quality = {}
+    if not args.no_quality:
+        from genedit_sr.evaluation import evaluate_upscaler, reference_images
+
+        refs = reference_images("builtin:skimage-photos:heldout")
+        for label, fn in paths.items():
+            with torch.inference_mode():
+                quality[label] = evaluate_upscaler(fn, refs, 2)["summary"]["psnr"]
+
+    print(f"weights      : {described}")
+    print(f"input        : 1×3×{SIZE}×{SIZE} -> {tuple(outputs['torch fp32 eager'].shape)}")
+    print(f"work         : {flops / 1e9:.1f} GFLOP per pass (convs)")
+    peaks = f"{peak_fp32:.0f} GFLOP/s fp32 NCHW" + (
+        f", {peak_bf16:.0f} bf16 channels_last" if peak_bf16 else ""
+    )
+    print(f"conv peak    : {peaks} (torch, 64->64 3x3 on 256²)")
+    for note in notes:
+        print(note)
+    ref_time, ref_out = medians["torch fp32 eager"], outputs["torch fp32 eager"]
+    header = f"{'path':<17} {'runs':<15} {'median':>8} {'vs fp32':>8} {'GFLOP/s':>8} {'floor':>7} {'Y-PSNR vs fp32':>15}"
+    if quality:
+        header += f" {'held-out dB':>12}"
+    print(header)
+    for label, median in medians.items():
+        gflops = flops / median / 1e9
+        peak = peak_bf16 if ("bf16" in kinds[label] and peak_bf16) else peak_fp32
+        floor = flops / (peak * 1e9)
+        same = label == "torch fp32 eager"
+        line = (
+            f"{label:<17} {kinds[label]:<15} {median:>7.3f}s {ref_time / median:>7.2f}x {gflops:>8.0f} "
+            f"{median / floor:>6.2f}x {'(itself)' if same else f'{agreement(outputs[label], ref_out):.2f} dB':>15}"
+        )
+        if quality:
+            change = quality[label] - quality["torch fp32 eager"]
+            line += f" {quality[label]:>7.3f} {'' if same else f'{change:+.3f}':>5}"
+        print(line)
+    print(
+        "             (floor: median over the time the convs take at this CPU's conv peak for that precision)"
+    )
+
+    if args.processes and "openvino" in paths:
+        env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+        genedit = str(Path(sys.executable).with_name("genedit"))
+        src = tmp / "astronaut.png"
+        from PIL import Image
+
+        Image.fromarray(to_uint8_range(x[0].numpy().transpose(1, 2, 0))).save(src)
+        base_cmd = [
+            genedit,
+            "run",
+            "upscale",
+            "-m",
+            "edsr-baseline",
+            "--weights",
+            weights,
+            str(src),
+            "--overwrite",
+        ]
+        runs: dict[str, list[float]] = {"genedit default": [], "openvino (warm cache)": []}
+        for i in range(args.repeats):
+            runs["genedit default"].append(whole_process([*base_cmd, "-o", str(tmp / f"d{i}.png")], env))
+            runs["openvino (warm cache)"].append(
+                whole_process([*base_cmd, "--backend", "openvino", "-o", str(tmp / f"o{i}.png")], env)
+            )
+        for label, t in runs.items():
+            compute = medians["genedit default" if label == "genedit default" else "openvino"]
+            m = statistics.median(t)
+            print(f"process      : {label:<22} median {m:.2f} s, of which {m - compute:.2f} s is not compute")
+    print(f"machine      : {load_line()} at the end")
+
+
+if __name__ == "__main__":
+    main()
