@@ -512,6 +512,7 @@ def run_batch(
             "scale": loaded.scale,
             "device": str(loaded.device),
             "dtype": dtype_name(loaded.dtype),
+            "backend": loaded.backend,
         },
         skipped_inputs=found.skipped,
         group=group,

@@ -90,7 +90,9 @@ def test_a_converting_backend_takes_the_built_model_without_an_exported_file(ins
     assert built.dtype == torch.float32 and isinstance(built.module, torch.nn.Module)
 
 
-def test_a_network_that_does_not_convert_runs_in_torch_with_one_warning(install, runtimes, tmp_path):
+def test_a_network_that_does_not_convert_runs_in_torch_with_one_warning(
+    install, runtimes, tmp_path, monkeypatch
+):
     install(ToyPlugin(toy_card()))
     weights = _weights(tmp_path)
     original = runtimes.convert
@@ -99,7 +101,7 @@ def test_a_network_that_does_not_convert_runs_in_torch_with_one_warning(install,
         model.hyperparameters["refuse"] = True
         return original(model)
 
-    runtimes.convert = refusing
+    monkeypatch.setattr(runtimes, "convert", refusing)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model = genedit_core.load("toy", weights=weights, device="cpu", backend="toyconv")
@@ -107,13 +109,13 @@ def test_a_network_that_does_not_convert_runs_in_torch_with_one_warning(install,
     assert [str(w.message) for w in caught] == ["toyconv: does not convert; running it in torch"]
 
 
-def test_a_converter_that_crashes_is_one_plugin_error_naming_it(install, runtimes, tmp_path):
+def test_a_converter_that_crashes_is_one_plugin_error_naming_it(install, runtimes, tmp_path, monkeypatch):
     install(ToyPlugin(toy_card()))
 
     def crashing(model):
         raise RuntimeError("boom")
 
-    runtimes.convert = crashing
+    monkeypatch.setattr(runtimes, "convert", crashing)
     with pytest.raises(PluginError, match="backend 'toyconv' failed to convert model 'toy': .*boom"):
         genedit_core.load("toy", weights=_weights(tmp_path), device="cpu", backend="toyconv")
 
@@ -126,3 +128,27 @@ def test_a_file_runner_still_needs_a_file_and_is_recorded(install, runtimes, tmp
     assert model.backend == "toyfile" and torch.equal(model(X), torch.zeros_like(X))
     with pytest.raises(UsageError, match="no such backend .*toyconv.*toyfile"):
         genedit_core.load("toy", device="cpu", backend="nosuch")
+
+
+def test_provenance_records_the_backend_that_ran(install, runtimes, tmp_path):
+    from PIL import Image
+
+    from genedit_core.batch import run_batch
+    from genedit_core.images import read_provenance
+
+    install(ToyPlugin(toy_card()))
+    src = tmp_path / "in.png"
+    Image.new("RGB", (6, 5), (10, 200, 30)).save(src)
+    weights = _weights(tmp_path)
+    for backend in ("torch", "toyconv"):
+        report = run_batch(
+            "upscale",
+            [src],
+            model="toy",
+            weights=weights,
+            device="cpu",
+            backend=backend,
+            out_dir=tmp_path / backend,
+        )
+        (result,) = report.results
+        assert read_provenance(result.outputs[0])["backend"] == backend
