@@ -222,13 +222,15 @@ def toy_site(root: Path) -> dict[str, str]:
     from helpers import write_distribution
 
     tests = str(Path(__file__).resolve().parent)
-    site = write_distribution(
-        root,
-        "genedit-toy",
-        "0.1",
-        {"toy": "genedit_toy_entry:TOY", "toyresize": "genedit_toy_entry:RESIZE"},
-        {"genedit_toy_entry": ENTRY_POINT_MODULE.format(tests=tests)},
-    )
+    site = root
+    if not (root / "genedit_toy_entry.py").exists():  # once per root: later calls reuse it
+        write_distribution(
+            root,
+            "genedit-toy",
+            "0.1",
+            {"toy": "genedit_toy_entry:TOY", "toyresize": "genedit_toy_entry:RESIZE"},
+            {"genedit_toy_entry": ENTRY_POINT_MODULE.format(tests=tests)},
+        )
     import os
 
     path = os.pathsep.join([str(site), tests, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)

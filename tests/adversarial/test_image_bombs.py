@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from toy_plugin import toy_site
 
 from genedit_core.errors import ImageError
 from genedit_core.images import read_image
@@ -153,14 +154,14 @@ def _bombs() -> dict[str, tuple[str, bytes, str]]:
 
 
 # ---- running the CLI and measuring it ---------------------------------------------------------------
-def _genedit(*args: str, cwd: Path) -> tuple[int, str, str, int]:
+def _genedit(*args: str, cwd: Path, toy: dict[str, str]) -> tuple[int, str, str, int]:
     """``genedit ARGS`` in a subprocess: exit code, stdout, stderr and peak resident memory in bytes.
 
     ``wait4`` reports the peak of this one child, where ``RUSAGE_CHILDREN`` would give the largest
     child the test process ever waited for.
     """
     env = {k: v for k, v in os.environ.items() if k != "GENEDIT_MAX_PIXELS"}
-    env.update(COLUMNS="200", GENEDIT_LOAD_PLUGINS="sr", HF_HUB_OFFLINE="1")
+    env.update(COLUMNS="200", HF_HUB_OFFLINE="1", **toy)
     out_file, err_file = cwd / ".stdout", cwd / ".stderr"
     with open(out_file, "w") as out, open(err_file, "w") as err:
         proc = subprocess.Popen(
@@ -180,13 +181,21 @@ def _genedit(*args: str, cwd: Path) -> tuple[int, str, str, int]:
 
 
 @pytest.fixture(scope="module")
-def baseline(tmp_path_factory: pytest.TempPathFactory) -> int:
+def toy(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The environment that makes ``genedit`` load the toy plugins alone (model ``resize``)."""
+    return toy_site(tmp_path_factory.mktemp("toy-site"))
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory: pytest.TempPathFactory, toy: dict[str, str]) -> int:
     """Peak memory of a run on a tiny valid image: Python, torch and the model, nothing more."""
     root = tmp_path_factory.mktemp("baseline")
     Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(root / "tiny.png")
-    code, _, err, peak = _genedit("run", "upscale", "-m", "bicubic", "tiny.png", "--out-dir", "out", cwd=root)
+    code, _, err, peak = _genedit(
+        "run", "upscale", "-m", "resize", "tiny.png", "--out-dir", "out", cwd=root, toy=toy
+    )
     assert code == 0, err
-    assert (root / "out" / "tiny_bicubic_x2.png").exists()
+    assert (root / "out" / "tiny_resize_x2.png").exists()
     return peak
 
 
@@ -196,14 +205,14 @@ def bombs() -> dict[str, tuple[str, bytes, str]]:
 
 
 @pytest.mark.parametrize("name", ["planar_tiff", "png16_icc", "png16_pixel_data", "tiff16_strip", "png8_xmp"])
-def test_bomb_is_refused_cheaply(name, bombs, baseline, tmp_path):
+def test_bomb_is_refused_cheaply(name, bombs, baseline, toy, tmp_path):
     file_name, data, message = bombs[name]
     assert len(data) < 1_200_000  # a small file ...
     src = tmp_path / file_name
     src.write_bytes(data)
 
     code, out, err, peak = _genedit(
-        "run", "upscale", "-m", "bicubic", file_name, "--out-dir", "out", "-q", cwd=tmp_path
+        "run", "upscale", "-m", "resize", file_name, "--out-dir", "out", "-q", cwd=tmp_path, toy=toy
     )
 
     assert code == 1, (out, err)

@@ -20,6 +20,7 @@ import pytest
 from helpers import run_cli
 from inline_plugin import CardsPlugin, passthrough_model
 from PIL import Image
+from toy_plugin import toy_site
 
 from genedit_core import hookimpl
 from genedit_core.cards import ModelCard
@@ -66,13 +67,13 @@ def temporaries(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.rglob("*.part"))
 
 
-def start_slow(tmp_path: Path, where: str, *args: str) -> tuple[subprocess.Popen, Path]:
+def start_slow(tmp_path: Path, toy: dict[str, str], where: str, *args: str) -> tuple[subprocess.Popen, Path]:
     script = tmp_path / "slow_genedit.py"
     script.write_text(SLOW_GENEDIT)
     marker = tmp_path / "marker"
-    env = {**os.environ, "GENEDIT_LOAD_PLUGINS": "sr", "SLOW_AT": where, "SLOW_MARKER": str(marker)}
+    env = {**os.environ, **toy, "SLOW_AT": where, "SLOW_MARKER": str(marker)}
     proc = subprocess.Popen(
-        [sys.executable, str(script), "run", "upscale", "-m", "bicubic", "in", *args],
+        [sys.executable, str(script), "run", "upscale", "-m", "resize", "in", *args],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -89,6 +90,12 @@ def start_slow(tmp_path: Path, where: str, *args: str) -> tuple[subprocess.Popen
     return proc, marker
 
 
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """genedit loads the toy plugins alone; ``resize`` (a toy bicubic x2) is the batch's model."""
+    return toy_site(tmp_path_factory.mktemp("toy-site"))
+
+
 @pytest.fixture
 def inputs(tmp_path):
     files = [png(tmp_path / "in" / f"{name}.png", seed=i) for i, name in enumerate("abc")]
@@ -96,8 +103,8 @@ def inputs(tmp_path):
 
 
 @pytest.mark.parametrize("where", ["edit", "encode"])
-def test_ctrl_c_is_one_line_exit_130_and_leaves_no_temporary_file(tmp_path, inputs, where):
-    proc, _ = start_slow(tmp_path, where)
+def test_ctrl_c_is_one_line_exit_130_and_leaves_no_temporary_file(tmp_path, toy, inputs, where):
+    proc, _ = start_slow(tmp_path, toy, where)
     if where == "encode":
         assert len(temporaries(tmp_path / "results")) == 1  # interrupted with the temporary file there
 
@@ -107,19 +114,19 @@ def test_ctrl_c_is_one_line_exit_130_and_leaves_no_temporary_file(tmp_path, inpu
     assert proc.returncode == 130, err
     assert err.splitlines()[-1] == "interrupted" and "Traceback" not in err
     assert "error:" not in err
-    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["a_bicubic_x2.png"]  # no partial b
-    assert Image.open(tmp_path / "results" / "a_bicubic_x2.png").size == (12, 8)
-    assert out.splitlines()[0].startswith("in/a.png -> results/a_bicubic_x2.png")
+    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["a_resize_x2.png"]  # no partial b
+    assert Image.open(tmp_path / "results" / "a_resize_x2.png").size == (12, 8)
+    assert out.splitlines()[0].startswith("in/a.png -> results/a_resize_x2.png")
     assert all(f.read_bytes() == data for f, data in inputs.items())
 
 
-def test_what_kill_9_leaves_is_removed_by_the_next_run_into_that_folder(tmp_path, inputs):
-    proc, _ = start_slow(tmp_path, "encode")
+def test_what_kill_9_leaves_is_removed_by_the_next_run_into_that_folder(tmp_path, toy, inputs):
+    proc, _ = start_slow(tmp_path, toy, "encode")
     proc.kill()
     proc.communicate(timeout=60)
     results = tmp_path / "results"
     [leftover] = temporaries(results)
-    assert leftover.startswith(".b_bicubic_x2.png.genedit-")
+    assert leftover.startswith(".b_resize_x2.png.genedit-")
     old = time.time() - 60  # the killed writer has been quiet for a minute
     os.utime(results / leftover, (old, old))
     # not ours to remove: a live process's temporary file (pid 1), and files that only look similar
@@ -132,18 +139,18 @@ def test_what_kill_9_leaves_is_removed_by_the_next_run_into_that_folder(tmp_path
         "run",
         "upscale",
         "-m",
-        "bicubic",
+        "resize",
         "in",
         "--skip-existing",
         "-q",
-        env={"GENEDIT_LOAD_PLUGINS": "sr"},
+        env=toy,
         cwd=tmp_path,
     )
 
     assert rerun.returncode == 0, rerun.stderr
     assert temporaries(results) == sorted(keep)
     outputs = sorted(p.name for p in results.iterdir() if not p.name.endswith(".part"))
-    assert outputs == ["a_bicubic_x2.png", "b_bicubic_x2.png", "c_bicubic_x2.png"]  # only b and c were done
+    assert outputs == ["a_resize_x2.png", "b_resize_x2.png", "c_resize_x2.png"]  # only b and c were done
 
 
 class Stopper(CardsPlugin):
