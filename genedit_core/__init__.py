@@ -15,9 +15,11 @@ from .hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from .api import get_card, list_models, load
+    from .batch import BatchReport, run_batch
     from .model import LoadedModel
 
 __all__ = [
+    "BatchReport",
     "GeneditError",
     "LoadedModel",
     "ModelCard",
@@ -28,9 +30,17 @@ __all__ = [
     "hookimpl",
     "list_models",
     "load",
+    "run_batch",
 ]
 
-_LAZY = {"load": "api", "get_card": "api", "list_models": "api", "LoadedModel": "model"}
+_LAZY = {
+    "load": "api",
+    "get_card": "api",
+    "list_models": "api",
+    "LoadedModel": "model",
+    "run_batch": "batch",
+    "BatchReport": "batch",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -88,9 +88,22 @@ def test_without_weights_the_templates_do_what_their_cards_say(tmp_path, capsys,
         assert torch.equal(up, x.repeat_interleave(3, 2).repeat_interleave(3, 3))  # nearest neighbour
         same = genedit_core.load("bare-denoise", device="cpu").module(x)
         assert torch.equal(same, x)  # the identity until trained
-        images = genedit_core.load("bare-generate", device="cpu").generate([0, 1])
+        generator = genedit_core.load("bare-generate", device="cpu")
+        images = generator.generate([0, 1])
         assert images.shape == (2, 3, 64, 64)
         assert (images[0] - images[1]).abs().mean() > 0.01  # one pattern per seed
+        # the declared example option, and genedit's own interpolation, reach the hook
+        flat = generator.generate([0, 1], temperature=0.0)
+        assert torch.equal(flat[0], flat[1])  # z = 0 for every seed
+        frames = generator.generate([0, 1], interpolate=(0, 1), steps=3)
+        assert frames.shape == (3, 3, 64, 64)
+        assert torch.allclose(frames[0], images[0], atol=1e-6) and torch.allclose(
+            frames[2], images[1], atol=1e-6
+        )
+        with pytest.raises(
+            genedit_core.GeneditError, match="unknown option --temprature; did you mean --temperature"
+        ):
+            generator.generate([0], temprature=0.5)
 
 
 def test_plugin_new_never_touches_an_existing_folder(tmp_path, capsys):

@@ -193,6 +193,12 @@ def info(
             f"  no weights shipped for: {', '.join(f'x{s}' for s in missing)} "
             "(pass --weights FILE, a run directory or hf://owner/repo)"
         )
+    for task in card.tasks:
+        options = card.task_options(task)
+        if options:
+            out.print(f"  options for {task}:")
+            for o in options:
+                out.print(f"    {o.describe()}", markup=False)
     if card.variants:
         out.print("  variants:")
     elif card.needs_weights:
@@ -567,6 +573,59 @@ def _describe_tasks() -> None:
             command.epilog = text
 
 
+def _model_of(command: str, args: list[str]) -> tuple[str | None, str | None]:
+    """The (task, model) a ``run``/``generate`` command line names, read before click parses it."""
+    if command == "generate":
+        names = [a for a in args if not a.startswith("-")]
+        return "generate", names[0] if names else None
+    task, model = None, None
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a in ("-m", "--model") and i + 1 < len(args):
+            model, i = args[i + 1], i + 2
+            continue
+        if a.startswith("--model="):
+            model = a.split("=", 1)[1]
+        elif task is None and not a.startswith("-"):
+            task = a
+        i += 1
+    return task, model
+
+
+def _describe_model_options(argv: list[str]) -> None:
+    """Give 'genedit run TASK -m MODEL --help' and 'genedit generate MODEL --help' that model's
+    options for the task (typed, with defaults), from its card: no model loads, no torch."""
+    from rich.markup import escape
+
+    from genedit_core.options import task_options_help
+
+    if "--help" not in argv:
+        return
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command not in ("run", "generate"):
+        return
+    task, name = _model_of(command, argv[argv.index(command) + 1 :])
+    if name is None:
+        return
+    try:
+        card = _plugins().registry.get(name)
+    except GeneditError as exc:
+        text = f"{exc}"
+    else:
+        if task is None:
+            text = f"{card.name} does: {', '.join(card.tasks)}; name the task to see its options."
+        elif task not in card.tasks:
+            text = f"{card.name} does not do '{task}' (it does: {', '.join(card.tasks)})."
+        else:
+            # an unindented last line: click dedents an epilog whose later lines are all indented
+            more = f"'genedit info {card.name}' lists the options of each of its tasks."
+            text = "\n".join([*task_options_help(card, task), more])
+    for c in app.registered_commands:
+        if c.callback is not None and c.callback.__name__ == command:
+            c.epilog = "\n\n".join(x for x in (escape(text), c.epilog) if x)
+
+
 def main(argv: list[str] | None = None) -> None:
     """The entry point, and the last boundary: whatever happens, one line and an exit code.
 
@@ -578,6 +637,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         _add_plugin_commands()
         _describe_tasks()
+        _describe_model_options(sys.argv[1:] if argv is None else argv)
         if missing := _missing_plugin_command(sys.argv[1:] if argv is None else argv):
             raise UsageError(missing)
         # Without standalone mode, click returns the code of a raised typer.Exit instead of raising it.

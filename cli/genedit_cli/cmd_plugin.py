@@ -39,6 +39,11 @@ _SUMMARIES = {
     "edit": "A tiny learnable filter for '{task}': the identity plus a residual conv net.",
 }
 _FAMILIES = {"upscale": "super-resolution", "generate": "generative"}
+# The one example option each template declares in cards.py and reads in plugin.py: name, help, high.
+_OPTIONS = {
+    "image": ("strength", "how much of the network's change to keep (0: plain resampling)", "1.0"),
+    "generate": ("temperature", "spread of the latents (0: one image for every seed)", "4.0"),
+}
 
 
 def register(app: typer.Typer) -> None:
@@ -84,6 +89,12 @@ def plan(name: str, task: str) -> dict[str, str]:
         "family": _FAMILIES.get(kind, task),
         "summary": _SUMMARIES[kind].format(task=task),
         "card_fields": "\n        scales=(2, 3, 4)," if kind == "upscale" else "",
+        **dict(
+            zip(
+                ("option_name", "option_help", "option_high"),
+                _OPTIONS["generate" if kind == "generate" else "image"],
+            )
+        ),
         "genedit_version": __version__,
         "example": example,
     }

@@ -193,6 +193,12 @@ def test_generate_option(extra, line, counting, cli, tmp_path):
     _refused(cli("generate", "cnt", "--out-dir", str(out), *extra), line, counting, out)
 
 
+def test_generate_help_lists_the_models_options_without_loading_it(counting, cli):
+    shown = cli("generate", "cnt", "--help")
+    assert shown.code == 0 and counting.loads == 0
+    assert "Options of cnt for generate:" in shown.out and "--style-mix INT  a seed (0 to" in shown.out
+
+
 @pytest.mark.parametrize(
     ("extra", "line"),
     [
