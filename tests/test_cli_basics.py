@@ -1,10 +1,18 @@
-"""The light commands: --version, list, info, plugins."""
+"""The light commands: --version, list, info, plugins, over toy plugins: an upscaler with Hub and
+bundled weights and an alias, a weightless resize at three scales, and a generator with an option.
+(That every real card serialises to this schema is tests/integration/test_real_cards.py.)"""
 
 from __future__ import annotations
 
 import json
 
+import pytest
+from inline_plugin import CardsPlugin
+from toy_plugin import ResizePlugin, ToyPlugin, bundled_variant, hub_variant, toy_card
+
 import genedit_core
+from genedit_core.cards import ModelCard
+from genedit_core.options import Option
 
 CARD_KEYS = {
     "name", "aliases", "tasks", "family", "plugin", "summary", "scales", "licence", "needs_weights",
@@ -13,6 +21,21 @@ CARD_KEYS = {
 }  # fmt: skip
 OPTION_KEYS = {"name", "flag", "type", "default", "choices", "low", "high", "help"}
 VARIANT_KEYS = {"name", "source", "hf_hub_id", "revision", "files", "config", "licence", "description"}
+
+TOYGEN = ModelCard(
+    name="toygen",
+    tasks=("generate",),
+    family="toy",
+    summary="a generator that is only a card (tests only)",
+    needs_weights=False,
+    options={"generate": (Option("truncation", float, 1.0, "how far from the mean", low=0.0, high=1.0),)},
+)
+
+
+@pytest.fixture(autouse=True)
+def toys(install):
+    toy = toy_card(hub_variant(), bundled_variant("genedit_toy_bundle"), aliases=("nn-x2",))
+    return install(ToyPlugin(toy), ResizePlugin(), CardsPlugin(TOYGEN, name="toygen"))
 
 
 def test_version(cli):
@@ -52,40 +75,45 @@ def test_list_json_schema(cli):
                 assert scale.isdigit() and set(f) == {"filename", "sha256"}
     names = [c["name"] for c in cards]
     assert len(names) == len(set(names))
+    assert names == ["resize", "toy", "toygen"]
     by_name = {c["name"]: c for c in cards}
-    assert by_name["bicubic"]["plugin"] == "sr" and by_name["bicubic"]["needs_weights"] is False
-    assert by_name["edsr"]["scales"] == [2, 3, 4]
+    assert by_name["resize"]["plugin"] == "toyresize" and by_name["resize"]["needs_weights"] is False
+    assert by_name["resize"]["scales"] == [2, 3, 4]
+    assert [o["name"] for o in by_name["toygen"]["options"]["generate"]] == ["truncation"]
+    assert by_name["toy"]["default_variant"] == "hub" and len(by_name["toy"]["variants"]) == 2
 
 
 def test_list_task_filter(cli):
     everything = json.loads(cli("list", "--json").out)
     upscale = json.loads(cli("list", "--task", "upscale", "--json").out)
     assert {c["name"] for c in upscale} == {c["name"] for c in everything if "upscale" in c["tasks"]}
-    assert {"bicubic", "lanczos", "edsr", "edsr-baseline"} <= {c["name"] for c in upscale}
+    assert {c["name"] for c in upscale} == {"resize", "toy"}
 
     table = cli("list", "--task", "upscale")
     assert table.code == 0
-    assert "edsr-baseline" in table.out and "upscale x2,3,4" in table.out
-    assert "dcgan" not in table.out and "generate" not in table.out
+    assert "resize" in table.out and "upscale x2,3,4" in table.out
+    assert "toygen" not in table.out and "generate" not in table.out
 
     none = cli("list", "--task", "no-such-task")
     assert none.code == 0 and "No models installed for task 'no-such-task'." in none.out
 
 
-def test_info_edsr(cli):
-    result = cli("info", "edsr")
+def test_info_shows_the_card_and_its_variants(cli):
+    result = cli("info", "toy")
     assert result.code == 0, result
     lines = result.out.splitlines()
-    assert lines[0].startswith("edsr  (super-resolution, plugin sr)")
-    assert "  scales: 2, 3, 4" in lines
-    assert any(line.strip().startswith("super-image (default): hf://eugenesiow/edsr@main") for line in lines)
-    assert "      x4: pytorch_model_4x.pt" in lines
+    assert lines[0].startswith("toy  (toy, plugin toy)")
+    assert "  scales: 2" in lines and "  aliases: nn-x2" in lines
+    assert any(line.strip().startswith("hub (default): hf://genedit-test/toy@main") for line in lines)
+    assert "      x2: toy_x2.safetensors" in lines
+    assert any(line.strip().startswith("bundled: bundled in genedit_toy_bundle") for line in lines)
+    assert "  scales: 2, 3, 4" in cli("info", "resize").out.splitlines()
 
 
 def test_info_json_and_alias(cli):
-    by_alias = json.loads(cli("info", "esrgan", "--json").out)
-    assert by_alias["name"] == "realesrgan"
-    assert "esrgan" in by_alias["aliases"]
+    by_alias = json.loads(cli("info", "nn-x2", "--json").out)
+    assert by_alias["name"] == "toy"
+    assert "nn-x2" in by_alias["aliases"]
 
 
 def test_info_unknown_model(cli):
@@ -95,21 +123,21 @@ def test_info_unknown_model(cli):
 
 
 def test_info_misspelt_model_suggests(cli):
-    result = cli("info", "edsr-basline")
+    result = cli("info", "resiz")
     assert result.code == 2
     assert len(result.error_lines) == 1
-    assert result.error_lines[0].startswith(
-        "error: Unknown model 'edsr-basline'. Did you mean: edsr-baseline"
-    )
+    assert result.error_lines[0].startswith("error: Unknown model 'resiz'. Did you mean: resize")
 
 
 def test_plugins_table_and_json(cli):
     table = cli("plugins")
-    assert table.code == 0 and "sr" in table.out and "ok" in table.out
+    assert table.code == 0 and "toyresize" in table.out and "ok" in table.out
     infos = {p["name"]: p for p in json.loads(cli("plugins", "--json").out)}
-    sr = infos["sr"]
-    assert sr["distribution"] == "genedit-sr" and sr["error"] is None
-    assert {"register_models", "load_model", "edit"} <= set(sr["hooks"])
+    assert set(infos) == {"toy", "toyresize", "toygen"}
+    resize = infos["toyresize"]
+    assert resize["models"] == ["resize"] and resize["error"] is None
+    assert {"register_models", "load_model", "edit"} <= set(resize["hooks"])
+    assert infos["toygen"]["hooks"] == ["register_models"]
 
 
 def test_click_usage_errors_exit_2(cli):

@@ -55,7 +55,6 @@ ALLOWED: dict[str, str] = {
     "tests/adversarial/test_upfront_checks.py": _OTHER_HELPER + " (uncommitted edits)",
     "tests/adversarial/test_outputs.py": "install(sr=True) for bicubic; " + _OTHER_HELPER,
     "tests/adversarial/test_plugin_failures.py": "install(sr=True) for bicubic; " + _OTHER_HELPER,
-    "tests/test_cli_basics.py": "list/info output checked on real cards; convert to toy cards",
     "tests/test_cli_discover.py": "80-column list layout checked on real cards; " + _SUBPROCESS,
     "tests/test_plugin_system.py": "real entry points (sr:bicubic, an outsider's espcn); " + _SUBPROCESS,
     "tests/conftest.py": "install(sr=True), for the files above that still use it; goes with the last",
