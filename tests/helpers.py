@@ -50,3 +50,14 @@ def write_distribution(
     for name, source in modules.items():
         (root / f"{name}.py").write_text(textwrap.dedent(source))
     return root
+
+
+def imported_modules(importtime_stderr: str) -> set[str]:
+    """Module names from ``-X importtime`` lines: 'import time: self | cumulative | <indent>name'."""
+    names = set()
+    for line in importtime_stderr.splitlines():
+        if line.startswith("import time:") and line.count("|") == 2:
+            name = line.rsplit("|", 1)[1].strip()
+            if name and name != "imported package":
+                names.add(name)
+    return names

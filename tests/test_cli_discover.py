@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import run_cli
+from helpers import imported_modules, run_cli
 
 from genedit_core.datasets import SampleSet, sample_sets
 from genedit_core.plugins import get_plugins
@@ -137,8 +137,6 @@ def test_a_plugin_whose_dataset_hook_fails_costs_only_its_own_sets(install):
 
 
 def test_datasets_and_list_import_no_torch():
-    from test_import_time import imported_modules
-
     for args in (["datasets"], ["list", "*esr*", "--wide"]):
         result = run_cli(*args, python_flags=("-X", "importtime"))
         assert result.returncode == 0, result.stderr[-2000:]

@@ -12,20 +12,9 @@ import subprocess
 import sys
 
 import pytest
-from helpers import run_cli, write_distribution
+from helpers import imported_modules, run_cli, write_distribution
 
 HEAVY = ("torch", "torchvision")
-
-
-def imported_modules(importtime_stderr: str) -> set[str]:
-    """Module names from ``-X importtime`` lines: 'import time: self | cumulative | <indent>name'."""
-    names = set()
-    for line in importtime_stderr.splitlines():
-        if line.startswith("import time:") and line.count("|") == 2:
-            name = line.rsplit("|", 1)[1].strip()
-            if name and name != "imported package":
-                names.add(name)
-    return names
 
 
 @pytest.mark.parametrize("args", [["list"], ["--help"], ["plugins"], ["info", "bicubic"]])
