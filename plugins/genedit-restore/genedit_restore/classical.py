@@ -7,7 +7,7 @@ hand; 8-bit inside, so a 16-bit input is 8-bit only inside the hole) and scikit-
 fill. Every method works on the whole image (the noise estimate and the fill are global), so the
 models are not tiled.
 
-The parameters that are not σ (NL-means ``h = 0.8σ``, 5×5 patches, 13×13 search; TV weight
+The parameters that are not σ (NL-means ``h = 0.6σ``, 5×5 patches, 13×13 search; TV weight
 ``σ/255 · 0.9``) were chosen on the training photos at σ = 25 (``benchmarks/restore_report.py``
 documents the sweep); the held-out photos were not used to choose them.
 """
@@ -24,7 +24,7 @@ from genedit_core.sdk import GeneditWarning, ImageError, LoadedModel, UsageError
 
 from .params import estimate_sigma
 
-NLM_H = 0.8
+NLM_H = 0.6
 TV_WEIGHT = 0.9
 DENOISERS = ("nlmeans", "wavelet", "tv")
 INPAINTERS = ("telea", "navier-stokes", "biharmonic")
