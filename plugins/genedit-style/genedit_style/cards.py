@@ -8,6 +8,9 @@ so each result names the network that made it.
 
 from __future__ import annotations
 
+import json
+from importlib import resources
+
 from genedit_core.sdk import ModelCard, WeightFile, WeightVariant
 
 from .options import GATYS_OPTIONS
@@ -44,6 +47,32 @@ VGG19_HUB = WeightVariant(
     ),
 )
 
+
+def _fast_style_bundled() -> tuple[WeightVariant, ...]:
+    """The bundled fast-style network, when the installed package has it (weights/manifest.json)."""
+    try:
+        entry = json.loads(resources.files(PACKAGE).joinpath("weights/manifest.json").read_text())[
+            "fast-style"
+        ]
+    except (FileNotFoundError, OSError, ValueError, KeyError):
+        return ()
+    filename = f"weights/{entry['filename']}"
+    if not resources.files(PACKAGE).joinpath(filename).is_file():
+        return ()
+    return (
+        WeightVariant(
+            name=entry["variant"],
+            files={0: WeightFile(filename, entry.get("sha256"))},
+            package=PACKAGE,
+            config=entry.get("config", {}),
+            licence=entry.get("licence", "Apache-2.0"),
+            description=entry.get("description", ""),
+        ),
+    )
+
+
+FAST_STYLE_BUNDLED = _fast_style_bundled()
+
 CARDS = [
     ModelCard(
         name="gatys",
@@ -58,5 +87,17 @@ CARDS = [
         colour_tasks=("stylize",),
         channels_last=False,
         options={"stylize": GATYS_OPTIONS},
+    ),
+    ModelCard(
+        name="fast-style",
+        aliases=("johnson",),
+        tasks=("stylize",),
+        family="style",
+        summary="Johnson et al. fast style transfer: one feed-forward network per style, trained with perceptual losses.",
+        variants=FAST_STYLE_BUNDLED,
+        default_variant=FAST_STYLE_BUNDLED[0].name if FAST_STYLE_BUNDLED else None,
+        licence="Apache-2.0 (code); weights: see the variant",
+        paper="Johnson, Alahi, Fei-Fei: Perceptual Losses for Real-Time Style Transfer and Super-Resolution (ECCV 2016)",
+        colour_tasks=("stylize",),
     ),
 ]

@@ -18,6 +18,10 @@ def register_models(register):
 
 @hookimpl
 def load_model(request):
+    if request.card.name == "fast-style":
+        from .fast_style import build
+
+        return build(request)
     from .build import build_gatys
 
     return build_gatys(request)
@@ -26,6 +30,8 @@ def load_model(request):
 @hookimpl
 def edit(request):
     """Stylize request.image (1×3×H×W, 0-1) with the options in request.params."""
+    if request.card.name == "fast-style":
+        return request.model(request.image).float()
     from .gatys import stylize
     from .options import GatysSettings
     from .styleimage import read_style
@@ -39,8 +45,22 @@ def edit(request):
 
 
 @hookimpl
+def train(request):
+    """Fast style only: Gatys optimises each image and has nothing to train."""
+    if request.card.name != "fast-style":
+        return None
+    from .fast_style import FastStyleTask
+
+    return FastStyleTask()
+
+
+@hookimpl
 def tiny_weights(card, scale):
-    """A narrow random VGG16 in the default (vgg16-hed) layout, for the conformance check."""
+    """Tiny random networks in each card's default layout, for the conformance check."""
+    if card.name == "fast-style":
+        from .fast_style import TransformerNet
+
+        return {"state_dict": TransformerNet(width=4).state_dict()}
     from .build import tiny_vgg16_hed
 
     # a tiny network's folder also says how long to optimise (see build.option_defaults)
