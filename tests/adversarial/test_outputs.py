@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from inline_plugin import CardsPlugin, passthrough_model
 from PIL import Image
+from toy_plugin import ResizePlugin
 
 from genedit_core import hookimpl
 from genedit_core.cards import ModelCard
@@ -48,62 +49,78 @@ def assert_clean(result, n_errors: int) -> None:
     assert len(result.error_lines) == n_errors, result
 
 
+class TinyTrainer(CardsPlugin):
+    """``tiny``: a trainable card (the trainer tests' TinyTask), for where ``train`` puts its run."""
+
+    @hookimpl
+    def train(self, request):
+        from _tiny_task import TinyTask
+
+        return TinyTask()
+
+
 @pytest.fixture
-def sr(install):
-    return install(sr=True)
+def toys(install):
+    """``resize`` (a toy bicubic upscaler, weightless) and the trainable ``tiny``."""
+    tiny = ModelCard(
+        name="tiny", tasks=("upscale",), family="toy", summary="trainable toy", needs_weights=False
+    )
+    return install(ResizePlugin(), TinyTrainer(tiny))
 
 
 # --- locations that cannot be written ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize("out_dir", ["afile", "afile/sub"])
-def test_an_out_dir_that_is_a_file_or_lies_under_one_fails_each_file_in_one_line(sr, cli, tmp_path, out_dir):
+def test_an_out_dir_that_is_a_file_or_lies_under_one_fails_each_file_in_one_line(
+    toys, cli, tmp_path, out_dir
+):
     for i in range(2):
         png(tmp_path / "in" / f"{i}.png", seed=i)
     (tmp_path / "afile").write_text("not a folder")
     before = snapshot(tmp_path / "in")
 
-    result = cli("run", "upscale", "-m", "bicubic", "in", "--out-dir", out_dir)
+    result = cli("run", "upscale", "-m", "resize", "in", "--out-dir", out_dir)
 
     assert result.code == 1
     assert_clean(result, 2)
     assert result.error_lines == [
-        f"error: {out_dir}/{i}_bicubic_x2.png: cannot write: afile is a file, not a folder" for i in range(2)
+        f"error: {out_dir}/{i}_resize_x2.png: cannot write: afile is a file, not a folder" for i in range(2)
     ]
     assert (tmp_path / "afile").read_text() == "not a folder"
     assert snapshot(tmp_path / "in") == before
     assert not temporaries(tmp_path)
 
 
-def test_bad_outputs_in_a_batch_cost_only_their_own_files(sr, cli, tmp_path):
+def test_bad_outputs_in_a_batch_cost_only_their_own_files(toys, cli, tmp_path):
     """EISDIR (a folder has the output's name) and ENAMETOOLONG, next to good files."""
-    long_stem = "n" * 245  # fits as an input name; with "_bicubic_x2.png" it is over 255 bytes
+    long_stem = "n" * 245  # fits as an input name; with "_resize_x2.png" it is over 255 bytes
     png(tmp_path / "in" / "a.png", seed=1)
     png(tmp_path / "in" / f"{long_stem}.png", seed=2)
     png(tmp_path / "in" / "c.png", seed=3)
     png(tmp_path / "in" / "d.png", seed=4)
-    (tmp_path / "results" / "c_bicubic_x2.png").mkdir(parents=True)
+    (tmp_path / "results" / "c_resize_x2.png").mkdir(parents=True)
     before = snapshot(tmp_path / "in")
 
-    result = cli("run", "upscale", "-m", "bicubic", "in")
+    result = cli("run", "upscale", "-m", "resize", "in")
 
     assert result.code == 1
     assert_clean(result, 2)
     assert sorted(result.error_lines) == sorted(
         [
-            f"error: results/{long_stem}_bicubic_x2.png: cannot write (File name too long)",
-            "error: results/c_bicubic_x2.png: cannot write (a folder has this name)",
+            f"error: results/{long_stem}_resize_x2.png: cannot write (File name too long)",
+            "error: results/c_resize_x2.png: cannot write (a folder has this name)",
         ]
     )
-    assert Image.open(tmp_path / "results" / "a_bicubic_x2.png").size == (12, 8)
-    assert Image.open(tmp_path / "results" / "d_bicubic_x2.png").size == (12, 8)  # after the bad ones
-    assert (tmp_path / "results" / "c_bicubic_x2.png").is_dir()
+    assert Image.open(tmp_path / "results" / "a_resize_x2.png").size == (12, 8)
+    assert Image.open(tmp_path / "results" / "d_resize_x2.png").size == (12, 8)  # after the bad ones
+    assert (tmp_path / "results" / "c_resize_x2.png").is_dir()
     assert "2 of 4 image(s) done" in result.err and "2 failed" in result.err
     assert snapshot(tmp_path / "in") == before
     assert not temporaries(tmp_path)
 
 
-def test_a_read_only_file_system_is_one_line_per_file(sr, cli, tmp_path, monkeypatch):
+def test_a_read_only_file_system_is_one_line_per_file(toys, cli, tmp_path, monkeypatch):
     """EROFS where a read-only mount raises it: creating the temporary file in the output folder."""
     import tempfile
 
@@ -117,12 +134,12 @@ def test_a_read_only_file_system_is_one_line_per_file(sr, cli, tmp_path, monkeyp
         return real_mkstemp(*args, **kwargs)
 
     monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
-    result = cli("run", "upscale", "-m", "bicubic", "in", "--out-dir", "ro")
+    result = cli("run", "upscale", "-m", "resize", "in", "--out-dir", "ro")
 
     assert result.code == 1
     assert_clean(result, 2)
     assert result.error_lines == [
-        f"error: ro/{i}_bicubic_x2.png: cannot write (Read-only file system)" for i in range(2)
+        f"error: ro/{i}_resize_x2.png: cannot write (Read-only file system)" for i in range(2)
     ]
 
 
@@ -140,47 +157,45 @@ def test_the_writer_turns_every_os_error_into_one_image_error_naming_the_output(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]  # no output, no temporary file
 
 
-def test_train_out_that_cannot_be_a_folder_is_one_line_before_training(sr, cli, tmp_path):
+def test_train_out_that_cannot_be_a_folder_is_one_line_before_training(toys, cli, tmp_path):
     (tmp_path / "runs").write_text("a file")
-    result = cli(
-        "train", "espcn", "--data", "builtin:digits", "--out", "runs/espcn", "--set", "train.steps=1"
-    )
+    result = cli("train", "tiny", "--data", "builtin:digits", "--out", "runs/tiny", "--set", "train.steps=1")
     assert result.code == 1
     assert_clean(result, 1)
-    assert result.error_lines == ["error: runs/espcn: cannot write: runs is a file, not a folder"]
+    assert result.error_lines == ["error: runs/tiny: cannot write: runs is a file, not a folder"]
 
 
 # --- existing outputs -------------------------------------------------------------------------------
 
 
-def test_an_existing_output_is_kept_unless_overwrite(sr, cli, tmp_path):
+def test_an_existing_output_is_kept_unless_overwrite(toys, cli, tmp_path):
     for name in ("a", "b", "c"):
         png(tmp_path / "in" / f"{name}.png", seed=ord(name))
     (tmp_path / "results").mkdir()
-    (tmp_path / "results" / "b_bicubic_x2.png").write_bytes(b"precious")
+    (tmp_path / "results" / "b_resize_x2.png").write_bytes(b"precious")
 
-    result = cli("run", "upscale", "-m", "bicubic", "in")
+    result = cli("run", "upscale", "-m", "resize", "in")
 
     assert result.code == 1
     assert_clean(result, 1)
-    assert result.error_lines == [f"error: results/b_bicubic_x2.png: {HINT}"]
-    assert (tmp_path / "results" / "b_bicubic_x2.png").read_bytes() == b"precious"
-    assert (tmp_path / "results" / "c_bicubic_x2.png").is_file()  # the batch went on
+    assert result.error_lines == [f"error: results/b_resize_x2.png: {HINT}"]
+    assert (tmp_path / "results" / "b_resize_x2.png").read_bytes() == b"precious"
+    assert (tmp_path / "results" / "c_resize_x2.png").is_file()  # the batch went on
 
-    again = cli("run", "upscale", "-m", "bicubic", "in", "--overwrite", "-q")
+    again = cli("run", "upscale", "-m", "resize", "in", "--overwrite", "-q")
     assert again.code == 0, again
-    assert Image.open(tmp_path / "results" / "b_bicubic_x2.png").size == (12, 8)
+    assert Image.open(tmp_path / "results" / "b_resize_x2.png").size == (12, 8)
 
 
-def test_skip_existing_does_only_what_is_missing(sr, cli, tmp_path):
+def test_skip_existing_does_only_what_is_missing(toys, cli, tmp_path):
     for name in ("a", "b", "c"):
         png(tmp_path / "in" / f"{name}.png", seed=ord(name))
-    first = cli("run", "upscale", "-m", "bicubic", "in/a.png", "in/b.png", "-q")
+    first = cli("run", "upscale", "-m", "resize", "in/a.png", "in/b.png", "-q")
     assert first.code == 0, first
     kept = snapshot(tmp_path / "results")
     stamps = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "results").iterdir()}
 
-    result = cli("run", "upscale", "-m", "bicubic", "in", "--skip-existing", "--json")
+    result = cli("run", "upscale", "-m", "resize", "in", "--skip-existing", "--json")
 
     assert result.code == 0, result
     report = json.loads(result.out)
@@ -188,14 +203,14 @@ def test_skip_existing_does_only_what_is_missing(sr, cli, tmp_path):
     assert report["skipped_existing"] == 2 and report["failed"] == 0
     assert {k: v for k, v in snapshot(tmp_path / "results").items() if k in kept} == kept
     assert all((tmp_path / "results" / n).stat().st_mtime_ns == t for n, t in stamps.items())
-    assert (tmp_path / "results" / "c_bicubic_x2.png").is_file()
-    text = cli("run", "upscale", "-m", "bicubic", "in", "--skip-existing")
+    assert (tmp_path / "results" / "c_resize_x2.png").is_file()
+    text = cli("run", "upscale", "-m", "resize", "in", "--skip-existing")
     assert text.code == 0 and "0 of 3 image(s) done" in text.err and "3 skipped (output exists)" in text.err
 
 
-def test_overwrite_and_skip_existing_together_are_a_usage_error(sr, cli, tmp_path):
+def test_overwrite_and_skip_existing_together_are_a_usage_error(toys, cli, tmp_path):
     png(tmp_path / "a.png")
-    result = cli("run", "upscale", "-m", "bicubic", "a.png", "--overwrite", "--skip-existing")
+    result = cli("run", "upscale", "-m", "resize", "a.png", "--overwrite", "--skip-existing")
     assert result.code == 2
     assert result.error_lines == ["error: --overwrite and --skip-existing contradict each other; pass one"]
 
@@ -213,13 +228,13 @@ def test_an_output_that_appears_while_the_model_runs_is_kept(tmp_path):
 # --- collisions -------------------------------------------------------------------------------------
 
 
-def test_inputs_that_would_write_one_output_are_refused_before_any_work(sr, cli, tmp_path):
+def test_inputs_that_would_write_one_output_are_refused_before_any_work(toys, cli, tmp_path):
     png(tmp_path / "p.png", seed=1)
     Image.open(png(tmp_path / "q.png", seed=2)).save(tmp_path / "p.jpg")
     png(tmp_path / "x" / "a.png", seed=3)
     png(tmp_path / "y" / "a.png", seed=4)
 
-    result = cli("run", "upscale", "-m", "bicubic", "p.png", "p.jpg", "x/a.png", "y/a.png", "--ext", "png")
+    result = cli("run", "upscale", "-m", "resize", "p.png", "p.jpg", "x/a.png", "y/a.png", "--ext", "png")
 
     assert result.code == 2
     assert_clean(result, 1)
@@ -230,12 +245,12 @@ def test_inputs_that_would_write_one_output_are_refused_before_any_work(sr, cli,
     assert not (tmp_path / "results").exists()
 
 
-def test_recursive_inputs_with_one_name_keep_their_folders_apart(sr, cli, tmp_path):
+def test_recursive_inputs_with_one_name_keep_their_folders_apart(toys, cli, tmp_path):
     png(tmp_path / "in" / "a" / "x.png", seed=1)
     png(tmp_path / "in" / "b" / "x.png", seed=2)
-    result = cli("run", "upscale", "-m", "bicubic", "in", "--recursive", "-q")
+    result = cli("run", "upscale", "-m", "resize", "in", "--recursive", "-q")
     assert result.code == 0, result
-    assert sorted(snapshot(tmp_path / "results")) == ["a/x_bicubic_x2.png", "b/x_bicubic_x2.png"]
+    assert sorted(snapshot(tmp_path / "results")) == ["a/x_resize_x2.png", "b/x_resize_x2.png"]
 
 
 # --- generate ---------------------------------------------------------------------------------------

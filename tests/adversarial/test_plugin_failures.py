@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from inline_plugin import CardsPlugin, passthrough_model
 from PIL import Image
+from toy_plugin import ResizePlugin, toy_site
 
 from genedit_core import hookimpl
 from genedit_core.cards import ModelCard
@@ -150,14 +151,14 @@ def test_an_unforeseen_error_anywhere_is_one_line(install, cli, monkeypatch, tmp
     def broken(**kwargs):
         return {}["no such key"]
 
-    install(sr=True)
+    install(ResizePlugin())
     monkeypatch.setattr(genedit_cli.running, "run_batch", broken)
     png(tmp_path / "a.png", seed=0)
-    result = cli("run", "upscale", "-m", "bicubic", "a.png")
+    result = cli("run", "upscale", "-m", "resize", "a.png")
     assert result.code == 1
     assert result.err == f"error: unexpected KeyError: 'no such key' {HINT}\n"
 
-    debug = cli("--debug", "run", "upscale", "-m", "bicubic", "a.png")
+    debug = cli("--debug", "run", "upscale", "-m", "resize", "a.png")
     assert debug.code == 1 and "Traceback (most recent call last)" in debug.err
     assert debug.err.endswith(f"error: unexpected KeyError: 'no such key' {HINT}\n")
 
@@ -172,9 +173,9 @@ def test_the_real_entry_point_shows_no_traceback(tmp_path):
         "main(sys.argv[1:])\n"
     )
     png(tmp_path / "a.png", seed=0)
-    env = {"GENEDIT_LOAD_PLUGINS": "sr", "COLUMNS": "200"}
+    env = {**toy_site(tmp_path / "toy-site"), "COLUMNS": "200"}
     proc = subprocess.run(
-        [sys.executable, "-c", code, "run", "upscale", "-m", "bicubic", "a.png"],
+        [sys.executable, "-c", code, "run", "upscale", "-m", "resize", "a.png"],
         cwd=tmp_path,
         env={**os.environ, **env},
         capture_output=True,
@@ -183,20 +184,3 @@ def test_the_real_entry_point_shows_no_traceback(tmp_path):
     )
     assert proc.returncode == 1
     assert proc.stderr == f"error: unexpected ZeroDivisionError: division by zero {HINT}\n"
-
-
-@pytest.mark.parametrize("command", ["optimize", "bench"])
-def test_prune_unstructured_on_espcn_runs_from_the_cli(cli, monkeypatch, tmp_path, command):
-    """ESPCN's loaded weights are strided views; torch's pruning flattened them with .view and the
-    command died with a traceback. Both commands now run end to end."""
-    pytest.importorskip("genedit_compress")
-    monkeypatch.setenv("GENEDIT_LOAD_PLUGINS", "sr,compress")
-    args = {
-        "optimize": ("--out", "pruned", "--eval", "none", "--bench-size", "16", "--repeats", "1"),
-        "bench": ("--size", "16", "--repeats", "1"),
-    }[command]
-    result = cli(command, "espcn", "--method", "prune-unstructured", "-q", *args)
-    assert result.code == 0, result
-    assert "Traceback" not in result.err and "prune-unstructured" in result.out
-    if command == "optimize":
-        assert (tmp_path / "pruned" / "report.json").is_file()
