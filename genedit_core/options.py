@@ -132,6 +132,7 @@ def check_params(params: Mapping[str, Any], options: Iterable[Option], what: str
             key = key.rstrip("_")
             option = known[key]
         if option is None:
+            key = key.rstrip("_") or key
             flag = "--" + key.replace("_", "-")
             close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
             hint = f"; did you mean {known[close[0]].flag}?" if close else ""
