@@ -19,9 +19,12 @@ is not bf16-safe).
 
 from __future__ import annotations
 
+import atexit
 import io
 import json
 import logging
+import shutil
+import tempfile
 import time
 import warnings
 from collections import Counter
@@ -79,7 +82,13 @@ def _convert(model: LoadedModel) -> LoadedModel:
     fields = key_fields(model, ov.get_version())
     entry = cache_root() / cache_key(fields)
     if not (entry / "check.json").is_file():
-        publish_folder(entry, lambda folder: _convert_into(folder, model, fields))
+        try:
+            publish_folder(entry, lambda folder: _convert_into(folder, model, fields))
+        except OSError as exc:  # an unwritable cache: convert for this process only
+            log.info("openvino: cannot write the cache (%s); converting without it", exc)
+            entry = Path(tempfile.mkdtemp(prefix="genedit-openvino-"))
+            atexit.register(shutil.rmtree, entry, True)
+            _convert_into(entry, model, fields)
     else:
         COUNTS["ir_cache_hit"] += 1
         log.info("openvino: %s from the cache (%s)", model.name, entry)

@@ -135,3 +135,15 @@ def test_bf16_only_where_the_cpu_has_it(monkeypatch):
     monkeypatch.setattr(device, "cpu_flags", lambda: frozenset({"avx512f", "amx_bf16", "amx_tile"}))
     assert runtime.inference_precision(torch.bfloat16) == "bf16"
     assert runtime.inference_precision(torch.float32) == "f32"  # never for a card the core kept in fp32
+
+
+def test_an_unwritable_cache_still_converts(tiny, tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("GENEDIT_CACHE_DIR", str(blocker))
+    model = load("tinyov", weights=tiny, device="cpu", dtype="fp32", backend="openvino")
+    ref = load("tinyov", weights=tiny, device="cpu", dtype="fp32")
+    assert model.backend == "openvino" and runtime.COUNTS["convert"] == 1
+    with torch.no_grad():
+        assert float((model(X) - ref(X)).abs().max()) < 1e-5
+    assert blocker.read_text() == ""
