@@ -55,6 +55,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import KW_ONLY, asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 TESTS = REPO / "tests"
@@ -418,6 +419,11 @@ class Step:
     timeout: float = 90.0
 
 
+def fails(args: tuple[str, ...], expect: int, *says: str, **kw: Any) -> Step:
+    """The commonest promise: exit ``expect`` with exactly one ``error:`` line, every ``says`` shown."""
+    return Step(args, expect, errors=1, says=says, **kw)
+
+
 @dataclass
 class Attack:
     cls: str
@@ -640,7 +646,7 @@ def _bad_names_in_batch(ctx: Ctx) -> list[Step]:
 def _train_out_under_file(ctx: Ctx) -> list[Step]:
     ctx.install("tinytrain")
     (ctx.work / "runs").write_text("a file")
-    return [Step(("train", "tiny", "--out", "runs/x", "-q"), 1, errors=1, says=("runs is a file",))]
+    return [fails(("train", "tiny", "--out", "runs/x", "-q"), 1, "runs is a file")]
 
 
 @attack("outputs", "generate into a folder under a file")
@@ -651,76 +657,44 @@ def _generate_under_file(ctx: Ctx) -> list[Step]:
 
 
 # ---- 2. plugin failures -------------------------------------------------------------------------------
-def _three_inputs(ctx: Ctx) -> None:
+def _fragile(
+    ctx: Ctx,
+    mode: str,
+    says: str,
+    forbid: str = "results/1_*",
+    written: tuple[str, ...] = ("results/2_fragile_retouch.png",),
+) -> list[Step]:
+    """The 'fragile' plugin fails as ``mode`` says on a batch of three: one error line, the rest done."""
+    ctx.install("fragile")
     for i in range(3):
         png(ctx.work / "in" / f"{i}.png", seed=i)
+    ctx.forbid(forbid)
+    if written:
+        ctx.check(lambda: exists(ctx, *written))
+    run = ("run", "retouch", "-m", "fragile", "in")
+    return [fails(run, 1, says, env={"ADV_FRAGILE": mode})]
 
 
 @attack("plugins", "edit raises ValueError on file 2 of 3")
 def _edit_value_error(ctx: Ctx) -> list[Step]:
-    ctx.install("fragile")
-    _three_inputs(ctx)
-    ctx.forbid("results/1_*")
-    ctx.check(lambda: exists(ctx, "results/0_fragile_retouch.png", "results/2_fragile_retouch.png"))
-    return [
-        Step(
-            ("run", "retouch", "-m", "fragile", "in"),
-            1,
-            errors=1,
-            says=("in/1.png: plugin 'fragile' failed in its edit hook for model 'fragile': ValueError",),
-            env={"ADV_FRAGILE": "value"},
-        )
-    ]
+    says = "in/1.png: plugin 'fragile' failed in its edit hook for model 'fragile': ValueError"
+    both = ("results/0_fragile_retouch.png", "results/2_fragile_retouch.png")
+    return _fragile(ctx, "value", says, written=both)
 
 
 @attack("plugins", "edit raises KeyError on file 2 of 3")
 def _edit_key_error(ctx: Ctx) -> list[Step]:
-    ctx.install("fragile")
-    _three_inputs(ctx)
-    ctx.forbid("results/1_*")
-    ctx.check(lambda: exists(ctx, "results/2_fragile_retouch.png"))
-    return [
-        Step(
-            ("run", "retouch", "-m", "fragile", "in"),
-            1,
-            errors=1,
-            says=("KeyError",),
-            env={"ADV_FRAGILE": "key"},
-        )
-    ]
+    return _fragile(ctx, "key", "KeyError")
 
 
 @attack("plugins", "edit calls sys.exit(3) on file 2 of 3")
 def _edit_sys_exit(ctx: Ctx) -> list[Step]:
-    ctx.install("fragile")
-    _three_inputs(ctx)
-    ctx.forbid("results/1_*")
-    ctx.check(lambda: exists(ctx, "results/2_fragile_retouch.png"))
-    return [
-        Step(
-            ("run", "retouch", "-m", "fragile", "in"),
-            1,
-            errors=1,
-            says=("SystemExit: 3",),
-            env={"ADV_FRAGILE": "exit"},
-        )
-    ]
+    return _fragile(ctx, "exit", "SystemExit: 3")
 
 
 @attack("plugins", "load_model raises AttributeError")
 def _load_error(ctx: Ctx) -> list[Step]:
-    ctx.install("fragile")
-    _three_inputs(ctx)
-    ctx.forbid("results/*")
-    return [
-        Step(
-            ("run", "retouch", "-m", "fragile", "in"),
-            1,
-            errors=1,
-            says=("failed in its load_model hook",),
-            env={"ADV_FRAGILE": "load"},
-        )
-    ]
+    return _fragile(ctx, "load", "failed in its load_model hook", forbid="results/*", written=())
 
 
 @attack("plugins", "a plugin calls sys.exit at import: list, --help, run")
@@ -768,9 +742,7 @@ def _model_of_failed_plugin(ctx: Ctx) -> list[Step]:
     png(ctx.work / "a.png")
     ctx.forbid("results/*")
     return [
-        Step(
-            ("run", "upscale", "-m", "brokenmodel", "a.png"), 2, errors=1, says=("'broken' failed to load",)
-        ),
+        fails(("run", "upscale", "-m", "brokenmodel", "a.png"), 2, "'broken' failed to load"),
         Step(("plugins", "--json"), 0, errors=0, says=("RuntimeError: this plugin is broken on purpose",)),
     ]
 
@@ -783,11 +755,12 @@ def _bomb(ctx: Ctx, name: str, data: bytes, needle: str) -> list[Step]:
     ctx.check(lambda: exists(ctx, "out/good_bicubic_x2.png"))
     ctx.check(lambda: _peak_ok(ctx))
     return [
-        Step(
+        fails(
             ("run", "upscale", "-m", "bicubic", name, "good.png", "--out-dir", "out", "-q"),
             1,
-            errors=1,
-            says=(f"error: {name}: ", needle, "decompression bomb"),
+            f"error: {name}: ",
+            needle,
+            "decompression bomb",
         )
     ]
 
@@ -873,11 +846,10 @@ HOSTILE = "[/x] pip install 'genedit-compress[onnx]' [bold]B[/bold] [red]"
 def _markup_hub_hint(ctx: Ctx) -> list[Step]:
     png(ctx.work / "x.png")
     return [
-        Step(
+        fails(
             ("run", "upscale", "-m", "bicubic", "--weights", "hf://", "x.png"),
             2,
-            errors=1,
-            says=("expected hf://owner/repo[/file][@revision]",),
+            "expected hf://owner/repo[/file][@revision]",
         )
     ]
 
@@ -903,13 +875,7 @@ def _markup_plugin_hint(ctx: Ctx) -> list[Step]:
     hint = "exporting needs the onnx extra: pip install 'genedit-compress[onnx]' [/x]"
     ctx.forbid("results/*")
     return [
-        Step(
-            ("run", "upscale", "-m", "mk", "a.png"),
-            2,
-            errors=1,
-            says=(f"error: {hint}",),
-            env={"ADV_MARKUP_HINT": hint},
-        )
+        fails(("run", "upscale", "-m", "mk", "a.png"), 2, f"error: {hint}", env={"ADV_MARKUP_HINT": hint})
     ]
 
 
@@ -935,9 +901,7 @@ def _markup_control_characters(ctx: Ctx) -> list[Step]:
         "--out-dir",
         "out",
     )
-    return [
-        Step(args, 1, errors=1, says=("error: nl\\nerror: forged.png: cannot read image",), never=("\x1b",))
-    ]
+    return [fails(args, 1, "error: nl\\nerror: forged.png: cannot read image", never=("\x1b",))]
 
 
 # ---- 6. hub specs -------------------------------------------------------------------------------------
@@ -953,11 +917,10 @@ def _hub_dotdot_offline(ctx: Ctx) -> list[Step]:
     ctx.forbid("results/*")
     spec = f"hf://o/r/w.safetensors@{UP5}outside/secret"
     return [
-        Step(
+        fails(
             ("run", "upscale", "-m", "espcn", "--weights", spec, "a.png"),
             2,
-            errors=1,
-            says=("contains '..'",),
+            "contains '..'",
             env={"HF_HUB_OFFLINE": "1"},
         )
     ]
@@ -969,13 +932,13 @@ def _hub_dotdot_mirror(ctx: Ctx) -> list[Step]:
     revision = f"{UP5}outside/escaped-ref"
     hub.add_commit("o/r", {"w.safetensors": espcn_bytes()}, revision=revision)
     ctx.check(lambda: [f"{len(hub.requests())} request(s) reached the mirror"] if hub.requests() else [])
-    return [Step(("pull", f"hf://o/r/w.safetensors@{revision}"), 2, errors=1, says=("contains '..'",))]
+    return [fails(("pull", f"hf://o/r/w.safetensors@{revision}"), 2, "contains '..'")]
 
 
 @attack("hub-specs", "a file path with '..' segments")
 def _hub_dotdot_file(ctx: Ctx) -> list[Step]:
     ctx.start_hub()
-    return [Step(("pull", f"hf://o/r/{UP5}outside/planted.txt"), 2, errors=1, says=("'..' segment",))]
+    return [fails(("pull", f"hf://o/r/{UP5}outside/planted.txt"), 2, "'..' segment")]
 
 
 def _hostile_header(ctx: Ctx, header: str, value: str, needle: str) -> list[Step]:
@@ -983,7 +946,7 @@ def _hostile_header(ctx: Ctx, header: str, value: str, needle: str) -> list[Step
     hub.add_commit("o/r", {"w.safetensors": espcn_bytes()})
     hub.header_overrides = {header: value}
     ctx.check(lambda: ["the file was downloaded"] if hub.downloads("w.safetensors") else [])
-    return [Step(("pull", "hf://o/r/w.safetensors"), 1, errors=1, says=(needle, "refused"))]
+    return [fails(("pull", "hf://o/r/w.safetensors"), 1, needle, "refused")]
 
 
 @attack("hub-specs", "a mirror whose X-Repo-Commit is a path")
@@ -1071,12 +1034,7 @@ def _collide_suffix(ctx: Ctx) -> list[Step]:
     Image.open(png(ctx.work / "q.png", seed=2)).save(ctx.work / "p.jpg")
     ctx.forbid("results")
     return [
-        Step(
-            ("run", "upscale", "-m", "bicubic", "p.png", "p.jpg", "--ext", "png"),
-            2,
-            errors=1,
-            says=("p.png and p.jpg",),
-        )
+        fails(("run", "upscale", "-m", "bicubic", "p.png", "p.jpg", "--ext", "png"), 2, "p.png and p.jpg")
     ]
 
 
@@ -1085,14 +1043,7 @@ def _collide_folders(ctx: Ctx) -> list[Step]:
     png(ctx.work / "x" / "a.png", seed=3)
     png(ctx.work / "y" / "a.png", seed=4)
     ctx.forbid("results")
-    return [
-        Step(
-            ("run", "upscale", "-m", "bicubic", "x/a.png", "y/a.png"),
-            2,
-            errors=1,
-            says=("x/a.png and y/a.png",),
-        )
-    ]
+    return [fails(("run", "upscale", "-m", "bicubic", "x/a.png", "y/a.png"), 2, "x/a.png and y/a.png")]
 
 
 @attack("collisions", "an existing output, no --overwrite")
@@ -1102,9 +1053,7 @@ def _existing_output(ctx: Ctx) -> list[Step]:
     (ctx.work / "results").mkdir()
     (ctx.work / "results" / "b_bicubic_x2.png").write_bytes(b"precious")
     ctx.check(lambda: exists(ctx, "results/a_bicubic_x2.png", "results/c_bicubic_x2.png"))
-    return [
-        Step(("run", "upscale", "-m", "bicubic", "in"), 1, errors=1, says=("--overwrite or --skip-existing",))
-    ]
+    return [fails(("run", "upscale", "-m", "bicubic", "in"), 1, "--overwrite or --skip-existing")]
 
 
 @attack("collisions", "--recursive with one name in two folders")
@@ -1134,7 +1083,7 @@ def _overwrite_link(ctx: Ctx) -> list[Step]:
     ctx.may_change("results/a_bicubic_x2.png")  # --overwrite replaces the link itself, never its target
     ctx.check(lambda: [] if (ctx.work / "results/a_bicubic_x2.png").is_file() else ["no output"])
     return [
-        Step(("run", "upscale", "-m", "bicubic", "a.png"), 1, errors=1, says=("exists",)),
+        fails(("run", "upscale", "-m", "bicubic", "a.png"), 1, "exists"),
         Step(("run", "upscale", "-m", "bicubic", "a.png", "--overwrite", "-q"), 0, errors=0),
     ]
 
@@ -1169,7 +1118,7 @@ def _junk_edit(ctx: Ctx, mode: str, needle: str) -> list[Step]:
     ctx.forbid("out/bad_*")
     ctx.check(lambda: exists(ctx, "out/good_junk_x2.png"))
     args = ("run", "upscale", "-m", "junk", "bad.png", "good.png", "--out-dir", "out", "-q")
-    return [Step(args, 1, errors=1, says=(needle,), env={"ADV_JUNK": mode})]
+    return [fails(args, 1, needle, env={"ADV_JUNK": mode})]
 
 
 @attack("garbage", "a plugin returns the input size for x2")
@@ -1187,7 +1136,7 @@ def _junk_generate_nan(ctx: Ctx) -> list[Step]:
     ctx.install("junk")
     ctx.forbid("gen/*")
     args = ("generate", "junk", "--seeds", "0-2", "--grid", "--out-dir", "gen")
-    return [Step(args, 1, errors=1, says=("NaN or infinite",), env={"ADV_JUNK": "nan"})]
+    return [fails(args, 1, "NaN or infinite", env={"ADV_JUNK": "nan"})]
 
 
 @attack("garbage", "generate returns one image too few")
@@ -1195,7 +1144,7 @@ def _junk_generate_few(ctx: Ctx) -> list[Step]:
     ctx.install("junk")
     ctx.forbid("gen/*")
     args = ("generate", "junk", "--seeds", "0-2", "--out-dir", "gen")
-    return [Step(args, 1, errors=1, says=("returned 2 image(s)",), env={"ADV_JUNK": "few"})]
+    return [fails(args, 1, "returned 2 image(s)", env={"ADV_JUNK": "few"})]
 
 
 # ---- 10. training configs -----------------------------------------------------------------------------
@@ -1205,7 +1154,7 @@ SHORT = ("--set", "train.steps=6", "--set", "train.ckpt_every=2", "--set", "trai
 def _bad_train(ctx: Ctx, *args: str, says: str) -> list[Step]:
     ctx.install("tinytrain")
     ctx.forbid("run")
-    return [Step(("train", "tiny", "--out", "run", *args, "-q"), 2, errors=1, says=(says,))]
+    return [fails(("train", "tiny", "--out", "run", *args, "-q"), 2, says)]
 
 
 @attack("training", "--set train.steps=abc")
@@ -1256,20 +1205,23 @@ def _trained(ctx: Ctx) -> None:
 @attack("training", "resume with a changed architecture")
 def _train_changed_arch(ctx: Ctx) -> list[Step]:
     _trained(ctx)
-    return [
-        Step(
-            ("train", "tiny", "--resume", "run", "--set", "model.width=8", "-q"),
-            2,
-            errors=1,
-            says=("model.width",),
-        )
-    ]
+    return [fails(("train", "tiny", "--resume", "run", "--set", "model.width=8", "-q"), 2, "model.width")]
 
 
 @attack("training", "resume of another model's run")
 def _train_other_model(ctx: Ctx) -> list[Step]:
     _trained(ctx)
-    return [Step(("train", "other", "--resume", "run", "-q"), 2, errors=1, says=("a run of 'tiny'",))]
+    return [fails(("train", "other", "--resume", "run", "-q"), 2, "a run of 'tiny'")]
+
+
+def _resume_after(ctx: Ctx, damage: Callable[[], None], says: str, *also_changed: str) -> list[Step]:
+    """Resume the shared run to step 8 after ``damage``: it goes on from what is intact, saying ``says``."""
+    # resuming rewrites the run's own bookkeeping; the user's config.yaml and earlier checkpoints stay
+    ctx.may_change("run/metrics.jsonl", "run/checkpoints/last.json", "run/checkpoints/best.json")
+    ctx.may_change("run/model.safetensors", "run/config.json", *also_changed)
+    _trained(ctx)
+    resume = ("train", "tiny", "--resume", "run", "--set", "train.steps=8", "-q")
+    return [Step(resume, 0, errors=0, says=(says,), before=damage)]
 
 
 @attack("training", "resume with the newest checkpoint truncated")
@@ -1278,19 +1230,7 @@ def _train_truncated(ctx: Ctx) -> list[Step]:
         f = ctx.work / "run" / "checkpoints" / "step-000006" / "nets.safetensors"
         f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
 
-    # resuming rewrites the run's own bookkeeping; the user's config.yaml and earlier checkpoints stay
-    ctx.may_change("run/metrics.jsonl", "run/checkpoints/last.json", "run/checkpoints/best.json")
-    ctx.may_change("run/model.safetensors", "run/config.json", "run/checkpoints/step-000006/*")
-    _trained(ctx)
-    return [
-        Step(
-            ("train", "tiny", "--resume", "run", "--set", "train.steps=8", "-q"),
-            0,
-            errors=0,
-            says=("resuming from step-000004",),
-            before=truncate,
-        ),
-    ]
+    return _resume_after(ctx, truncate, "resuming from step-000004", "run/checkpoints/step-000006/*")
 
 
 @attack("training", "resume with a corrupt last.json")
@@ -1298,18 +1238,7 @@ def _train_corrupt_pointer(ctx: Ctx) -> list[Step]:
     def corrupt() -> None:
         (ctx.work / "run" / "checkpoints" / "last.json").write_bytes(b"\x00\x01{not json")
 
-    ctx.may_change("run/metrics.jsonl", "run/checkpoints/last.json", "run/checkpoints/best.json")
-    ctx.may_change("run/model.safetensors", "run/config.json")
-    _trained(ctx)
-    return [
-        Step(
-            ("train", "tiny", "--resume", "run", "--set", "train.steps=8", "-q"),
-            0,
-            errors=0,
-            says=("last.json",),
-            before=corrupt,
-        ),
-    ]
+    return _resume_after(ctx, corrupt, "last.json")
 
 
 @attack("training", "an RGB model (ESPCN) trained on grey images (builtin:digits)")
@@ -1334,22 +1263,29 @@ def _tampered(state: dict) -> None:
 TAMPERED = "hf://o/r/espcn.safetensors"
 
 
-@attack("hub-pinning", "a mirror swaps the file under the same commit")
-def _pin_same_commit(ctx: Ctx) -> list[Step]:
+def _swapped_on_mirror(ctx: Ctx, by_commit: bool, says: str) -> list[Step]:
+    """Pull the file (by branch, or by its commit), let the mirror swap its bytes under that same
+    commit, then run it from a fresh cache: the recorded sha256 must refuse it."""
     hub = ctx.start_hub()
-    hub.add_commit("o/r", {"espcn.safetensors": espcn_bytes()})
+    commit = hub.add_commit("o/r", {"espcn.safetensors": espcn_bytes()})
+    spec, revision = (f"{TAMPERED}@{commit}", commit) if by_commit else (TAMPERED, "main")
     png(ctx.work / "a.png")
     ctx.forbid("out/*")
 
     def tamper() -> None:
-        hub.tamper("o/r", "espcn.safetensors", espcn_bytes(_tampered))
+        hub.tamper("o/r", "espcn.safetensors", espcn_bytes(_tampered), revision=revision)
 
     fresh = {"HF_HOME": str(ctx.home / "hf-2"), "HF_HUB_CACHE": str(ctx.home / "hf-2" / "hub")}
-    run = ("run", "upscale", "-m", "espcn", "--weights", TAMPERED, "a.png", "--out-dir", "out")
+    run = ("run", "upscale", "-m", "espcn", "--weights", spec, "a.png", "--out-dir", "out")
     return [
-        Step(("pull", TAMPERED), 0, setup=True),
-        Step(run, 1, errors=1, says=(f"{TAMPERED}@main: refused",), env=fresh, before=tamper),
+        Step(("pull", spec), 0, setup=True),
+        fails(run, 1, says, env=fresh, before=tamper),
     ]
+
+
+@attack("hub-pinning", "a mirror swaps the file under the same commit")
+def _pin_same_commit(ctx: Ctx) -> list[Step]:
+    return _swapped_on_mirror(ctx, False, f"{TAMPERED}@main: refused")
 
 
 @attack("hub-pinning", "a moved branch with other bytes, then pull --refresh")
@@ -1362,28 +1298,14 @@ def _pin_moved_branch(ctx: Ctx) -> list[Step]:
 
     return [
         Step(("pull", TAMPERED), 0, setup=True),
-        Step(("pull", TAMPERED), 1, errors=1, says=("--refresh",), before=move),
+        fails(("pull", TAMPERED), 1, "--refresh", before=move),
         Step(("pull", TAMPERED, "--refresh"), 0, errors=0, says=("accepted sha256",)),
     ]
 
 
 @attack("hub-pinning", "a commit-named spec tampered on the mirror")
 def _pin_commit_spec(ctx: Ctx) -> list[Step]:
-    hub = ctx.start_hub()
-    commit = hub.add_commit("o/r", {"espcn.safetensors": espcn_bytes()})
-    spec = f"{TAMPERED}@{commit}"
-    png(ctx.work / "a.png")
-    ctx.forbid("out/*")
-
-    def tamper() -> None:
-        hub.tamper("o/r", "espcn.safetensors", espcn_bytes(_tampered), revision=commit)
-
-    fresh = {"HF_HOME": str(ctx.home / "hf-2"), "HF_HUB_CACHE": str(ctx.home / "hf-2" / "hub")}
-    run = ("run", "upscale", "-m", "espcn", "--weights", spec, "a.png", "--out-dir", "out")
-    return [
-        Step(("pull", spec), 0, setup=True),
-        Step(run, 1, errors=1, says=("refused",), env=fresh, before=tamper),
-    ]
+    return _swapped_on_mirror(ctx, True, "refused")
 
 
 # ---- 12. interrupts -----------------------------------------------------------------------------------
@@ -1402,20 +1324,22 @@ def _interrupted(ctx: Ctx, where: str, sig: int, expect: int) -> Step:
     return Step(args, expect, errors=errors, says=says, env=env, interrupt=(marker, sig))
 
 
-@attack("interrupts", "Ctrl-C while the model runs on file 2 of 3")
-def _sigint_edit(ctx: Ctx) -> list[Step]:
+def _sigint(ctx: Ctx, where: str) -> list[Step]:
+    """Ctrl-C on the second of three files: the first output is kept, no other is written."""
     _slow_batch(ctx)
     ctx.forbid("results/b_*", "results/c_*")
     ctx.check(lambda: exists(ctx, "results/a_slow_retouch.png"))
-    return [_interrupted(ctx, "edit", signal.SIGINT, 130)]
+    return [_interrupted(ctx, where, signal.SIGINT, 130)]
+
+
+@attack("interrupts", "Ctrl-C while the model runs on file 2 of 3")
+def _sigint_edit(ctx: Ctx) -> list[Step]:
+    return _sigint(ctx, "edit")
 
 
 @attack("interrupts", "Ctrl-C while output 2 is being encoded")
 def _sigint_encode(ctx: Ctx) -> list[Step]:
-    _slow_batch(ctx)
-    ctx.forbid("results/b_*", "results/c_*")
-    ctx.check(lambda: exists(ctx, "results/a_slow_retouch.png"))
-    return [_interrupted(ctx, "encode", signal.SIGINT, 130)]
+    return _sigint(ctx, "encode")
 
 
 @attack("interrupts", "kill -9 while encoding, then a --skip-existing rerun")
@@ -1444,7 +1368,7 @@ def _upfront(
     png(ctx.work / "a.png")
     ctx.forbid("out")
     run = ("run", "upscale", "-m", model, "a.png", "--out-dir", "out", *args)
-    return [Step(run, 2, errors=1, says=(says,), env=env or {}, timeout=60)]
+    return [fails(run, 2, says, env=env or {}, timeout=60)]
 
 
 @attack("upfront", "--tile-overlap -1")
@@ -1456,14 +1380,7 @@ def _neg_overlap(ctx: Ctx) -> list[Step]:
 def _huge_seeds(ctx: Ctx) -> list[Step]:
     ctx.plugins.append("gan")
     ctx.forbid("gen")
-    return [
-        Step(
-            ("generate", "dcgan", "--seeds", "0-99999999999", "--out-dir", "gen"),
-            2,
-            errors=1,
-            says=("10,000",),
-        )
-    ]
+    return [fails(("generate", "dcgan", "--seeds", "0-99999999999", "--out-dir", "gen"), 2, "10,000")]
 
 
 @attack("upfront", "GENEDIT_MAX_PIXELS=abc")
