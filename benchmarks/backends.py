@@ -187,7 +187,7 @@ def main() -> None:
         src = tmp / "astronaut.png"
         from PIL import Image
 
-        Image.fromarray(to_uint8_range(x[0].numpy().transpose(1, 2, 0))).save(src)
+        Image.fromarray(to_uint8_range(x[0].numpy().transpose(1, 2, 0)).astype("uint8")).save(src)
         base_cmd = [
             genedit,
             "run",
