@@ -1,9 +1,13 @@
 """Plugin loading: broken plugins are contained, the allow-list works, registration is atomic,
-misspelt hooks are caught, and a third-party package is found through its entry point alone."""
+misspelt hooks are caught, and a third-party package is found through its entry point alone.
+
+The installed plugins these tests load by entry point are toys (``toy_plugin.toy_site``: ``toy`` and
+``toyresize`` of the distribution ``genedit-toy``), never the real ones."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -14,6 +18,7 @@ import pytest
 from helpers import run_cli, write_distribution
 from inline_plugin import CardsPlugin
 from PIL import Image
+from toy_plugin import toy_site
 
 from genedit_core import hookimpl
 from genedit_core.cards import ModelCard
@@ -49,20 +54,32 @@ def broken_on_path(tmp_path, monkeypatch):
     return root
 
 
-def test_broken_plugin_is_listed_with_its_error_and_the_cli_still_works(broken_on_path, cli, tmp_path):
+@pytest.fixture
+def toys_on_path(tmp_path, monkeypatch):
+    """The toy plugins installed as entry points, and genedit told to load them and ``broken`` only."""
+    root = tmp_path / "toy-site"
+    toy_site(root)
+    monkeypatch.syspath_prepend(str(root))
+    monkeypatch.setenv("GENEDIT_LOAD_PLUGINS", "toy,toyresize,broken")
+    return root
+
+
+def test_broken_plugin_is_listed_with_its_error_and_the_cli_still_works(
+    broken_on_path, toys_on_path, cli, tmp_path
+):
     result = cli("plugins", "--json")
     assert result.code == 0, result
     infos = {p["name"]: p for p in json.loads(result.out)}
     assert infos["broken"]["error"] == "RuntimeError: this plugin is broken on purpose"
     assert infos["broken"]["version"] == "9.9" and infos["broken"]["distribution"] == "genedit-broken"
     assert infos["broken"]["models"] == []
-    assert infos["sr"]["error"] is None and "bicubic" in infos["sr"]["models"]
+    assert infos["toyresize"]["error"] is None and infos["toyresize"]["models"] == ["resize"]
 
     src = tmp_path / "a.png"
     Image.fromarray(np.zeros((4, 5, 3), np.uint8)).save(src)
-    run = cli("run", "upscale", "--model", "bicubic", str(src), "-q")
+    run = cli("run", "upscale", "--model", "resize", str(src), "-q")
     assert run.code == 0, run
-    assert Image.open(tmp_path / "results" / "a_bicubic_x2.png").size == (10, 8)
+    assert Image.open(tmp_path / "results" / "a_resize_x2.png").size == (10, 8)
 
     listing = cli("list")
     assert listing.code == 0
@@ -76,17 +93,17 @@ def test_allow_list_empty_loads_nothing(broken_on_path, monkeypatch):
     assert plugins.registry.list() == []
 
 
-def test_allow_list_loads_only_the_named_plugins(broken_on_path, monkeypatch):
-    monkeypatch.setenv("GENEDIT_LOAD_PLUGINS", "sr")
+def test_allow_list_loads_only_the_named_plugins(broken_on_path, toys_on_path, monkeypatch):
+    monkeypatch.setenv("GENEDIT_LOAD_PLUGINS", "toyresize")
     plugins = get_plugins()
-    assert list(plugins.infos) == ["sr"]
-    assert {c.plugin for c in plugins.registry.list()} == {"sr"}
+    assert list(plugins.infos) == ["toyresize"]
+    assert {c.plugin for c in plugins.registry.list()} == {"toyresize"}
     assert "genedit_broken_plugin" not in sys.modules
 
 
-def test_allow_list_accepts_distribution_names(broken_on_path, monkeypatch):
-    monkeypatch.setenv("GENEDIT_LOAD_PLUGINS", " genedit-sr , genedit-broken ")
-    assert sorted(get_plugins().infos) == ["broken", "sr"]
+def test_allow_list_accepts_distribution_names(broken_on_path, toys_on_path, monkeypatch):
+    monkeypatch.setenv("GENEDIT_LOAD_PLUGINS", " genedit-toy , genedit-broken ")
+    assert sorted(get_plugins().infos) == ["broken", "toy", "toyresize"]
 
 
 def test_a_name_clash_costs_only_the_clashing_card():
@@ -115,14 +132,17 @@ def test_plugins_released_with_the_core_keep_their_names():
     from genedit_core import __version__
 
     plugins = GeneditPlugins()
-    plugins.add(Cards(card("espcn"), card("extra")), "outsider", version="1.0", distribution="acme-sr")
-    plugins.add(Cards(card("espcn"), card("bicubic")), "sr", version=__version__, distribution="genedit-sr")
-    assert plugins.registry.get("espcn").plugin == "sr"  # loaded second, still wins the bare name
-    assert plugins.registry.get("outsider:espcn").plugin == "outsider"
-    assert (
-        plugins.registry.get("bicubic").plugin == "sr" and plugins.registry.get("extra").plugin == "outsider"
+    plugins.add(Cards(card("upx"), card("extra")), "outsider", version="1.0", distribution="acme-up")
+    plugins.add(
+        Cards(card("upx"), card("resample")), "made", version=__version__, distribution="genedit-made"
     )
-    assert "'espcn' means sr:espcn" in plugins.infos["sr"].warnings[0]
+    assert plugins.registry.get("upx").plugin == "made"  # loaded second, still wins the bare name
+    assert plugins.registry.get("outsider:upx").plugin == "outsider"
+    assert (
+        plugins.registry.get("resample").plugin == "made"
+        and plugins.registry.get("extra").plugin == "outsider"
+    )
+    assert "'upx' means made:upx" in plugins.infos["made"].warnings[0]
 
 
 def test_qualified_names_and_failed_plugins_are_explained():
@@ -136,13 +156,13 @@ def test_qualified_names_and_failed_plugins_are_explained():
         def register_models(self, register):
             raise ValueError("boom")
 
-    assert plugins.add(Raises(), "sr").error == "ValueError: boom"
+    assert plugins.add(Raises(), "fails").error == "ValueError: boom"
     with pytest.raises(
-        UsageError, match=r"model 'sr:bicubic': plugin 'sr' failed to load \(ValueError: boom\)"
+        UsageError, match=r"model 'fails:resample': plugin 'fails' failed to load \(ValueError: boom\)"
     ):
-        plugins.registry.get("sr:bicubic")
-    with pytest.raises(UnknownModelError, match=r"Plugin\(s\) 'sr' failed to load and may own it"):
-        plugins.registry.get("bicubic")
+        plugins.registry.get("fails:resample")
+    with pytest.raises(UnknownModelError, match=r"Plugin\(s\) 'fails' failed to load and may own it"):
+        plugins.registry.get("resample")
     with pytest.raises(UsageError, match="no plugin named 'nope'"):
         plugins.registry.get("nope:alpha")
     assert plugins.registry.get("first:a").name == "alpha"
@@ -361,9 +381,13 @@ def test_sys_exit_at_import_cannot_silence_the_cli(tmp_path):
         {"quitter": "genedit_quitter"},
         {"genedit_quitter": "import sys\nsys.exit(3)\n"},
     )
-    env = {"PYTHONPATH": str(site)}
+    toys = toy_site(tmp_path / "toy-site")
+    env = {
+        "PYTHONPATH": f"{site}{os.pathsep}{toys['PYTHONPATH']}",
+        "GENEDIT_LOAD_PLUGINS": "toy,toyresize,quitter",
+    }
     listed = run_cli("list", env=env)
-    assert listed.returncode == 0 and "bicubic" in listed.stdout, listed.stderr
+    assert listed.returncode == 0 and "resize" in listed.stdout, listed.stderr
     assert run_cli("--help", env=env).returncode == 0
     infos = {p["name"]: p for p in json.loads(run_cli("plugins", "--json", env=env).stdout)}
-    assert infos["quitter"]["error"] == "SystemExit: 3" and infos["sr"]["error"] is None
+    assert infos["quitter"]["error"] == "SystemExit: 3" and infos["toyresize"]["error"] is None
