@@ -35,16 +35,15 @@ class GarbagePlugin(CardsPlugin):
     """
 
     def __init__(self, edit_fn=None, gen_fn=None, only: int | None = None):
-        super().__init__(
-            ModelCard(
-                name="junk",
-                tasks=("upscale", "generate"),
-                family="toy",
-                summary="returns what the test says",
-                scales=(2,),
-                needs_weights=False,
-            )
+        card = ModelCard(
+            name="junk",
+            tasks=("upscale", "generate"),
+            family="toy",
+            summary="returns what the test says",
+            scales=(2,),
+            needs_weights=False,
         )
+        super().__init__(card)
         self.edit_fn, self.gen_fn, self.only = edit_fn, gen_fn, only
 
     @hookimpl
