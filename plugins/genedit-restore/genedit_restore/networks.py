@@ -6,7 +6,7 @@ import torch
 
 from genedit_core.sdk import LoadedModel, WeightsError, load_strict
 
-from .layouts import LAYOUTS, LayoutMismatch, find_layout, make_module
+from .layouts import LAYOUTS, LayoutMismatch, find_layout, make_module, other_card
 
 
 def build_network(request) -> LoadedModel:
@@ -16,10 +16,15 @@ def build_network(request) -> LoadedModel:
     if not state:
         raise WeightsError(f"model '{card.name}' needs weights; pass --weights PATH or a variant name")
     config = dict(request.weights.config) if request.weights is not None else {}
-    layout = find_layout(state, config.get("layout"))
+    layout = find_layout(card.name, state, config.get("layout"))
     if layout is None:
+        other = other_card(state, card.name)
+        if other is not None:
+            raise WeightsError(
+                f"{origin}: holds {other} weights, not {card.name} weights; try --model {other}"
+            )
         shown = ", ".join(sorted(state)[:4])
-        known = ", ".join(layout.name for layout in LAYOUTS)
+        known = ", ".join(layout.name for layout in LAYOUTS[card.name])
         raise WeightsError(
             f"{origin}: no {card.name} checkpoint layout matches its keys ({shown}); known: {known}"
         )
@@ -33,6 +38,8 @@ def build_network(request) -> LoadedModel:
     if card.channels_last:
         module = module.to(memory_format=torch.channels_last)
     info = {k: config[k] for k in ("sigma", "sigma_range") if k in config}
+    if card.name == "ffdnet":
+        info["inputs"] = ("image", "sigma")  # forward(x, σ/255): the noise-level map
     return LoadedModel(
         card=card,
         module=module,

@@ -7,6 +7,7 @@ seams); the classical methods see the whole image.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import torch
@@ -33,6 +34,9 @@ def _denoise(request) -> torch.Tensor:
     if isinstance(module, ClassicalDenoiser):
         sigma = sigma_for(to_hwc(x), parse_sigma(request.params))
         return module(x, sigma).clamp(0, 1)
+    if "sigma" in {o.name for o in request.card.task_options("denoise")}:  # a noise-level-map network
+        sigma = sigma_for(to_hwc(x), parse_sigma(request.params)) / 255.0
+        model = dataclasses.replace(model, forward=lambda t: module(t, sigma))
     return request.tiler(model, x).clamp(0, 1)
 
 

@@ -16,4 +16,5 @@ def tiny_weights(card: Any) -> dict[str, Any] | None:
     hp = TINY.get(card.name)
     if hp is None:
         return None
-    return {"state_dict": make_module(card.name, hp).state_dict(), "config": {"layout": "dncnn-kair"}}
+    layout = "ffdnet-kair" if card.name == "ffdnet" else "dncnn-kair"
+    return {"state_dict": make_module(card.name, hp).state_dict(), "config": {"layout": layout}}
