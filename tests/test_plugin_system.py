@@ -103,7 +103,7 @@ def test_allow_list_loads_only_the_named_plugins(broken_on_path, toys_on_path, m
 
 def test_allow_list_accepts_distribution_names(broken_on_path, toys_on_path, monkeypatch):
     monkeypatch.setenv("GENEDIT_LOAD_PLUGINS", " genedit-toy , genedit-broken ")
-    assert sorted(get_plugins().infos) == ["broken", "toy", "toyresize"]
+    assert sorted(get_plugins().infos) == ["broken", "toy", "toyresize", "toyzoo"]
 
 
 def test_a_name_clash_costs_only_the_clashing_card():

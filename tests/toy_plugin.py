@@ -200,24 +200,81 @@ def build_resize(scale: int, mode: str = "bicubic"):
     return _Resize()
 
 
+def zoo_cards() -> tuple[ModelCard, ...]:
+    """Cards shaped like a real catalogue's, for listing tests: many tasks on one model, a model that
+    needs --weights, weights for only some listed scales, many variants, a task of its own."""
+
+    def bundled(name: str, *scales: int) -> WeightVariant:
+        files = {s: WeightFile(f"weights/{name}_x{s}.safetensors") for s in scales}
+        return WeightVariant(name=name, files=files, package="genedit_toy_zoo_weights")
+
+    def zoo(name: str, tasks: tuple[str, ...], *variants: WeightVariant, **kw) -> ModelCard:
+        return ModelCard(
+            name=name,
+            tasks=tasks,
+            family="zoo",
+            variants=variants,
+            default_variant=variants[0].name if variants else None,
+            channels_last=False,
+            **kw,
+        )
+
+    many = [bundled(n, 1) for n in ("first", "second", "third", "fourth", "fifth", "sixth-of-six")]
+    return (
+        zoo(
+            "morph",
+            ("generate", "reconstruct", "interpolate", "traverse"),
+            bundled("digits", 1),
+            aliases=("morphvae",),
+            summary="a generator with four tasks",
+        ),
+        zoo("needy", ("upscale",), scales=(2,), summary="ships no weights"),
+        zoo(
+            "partial",
+            ("upscale",),
+            bundled("bundled", 2, 4),
+            scales=(2, 3, 4),
+            aliases=("part-x3",),
+            summary="Weights for x2 and x4 only",
+        ),
+        zoo("many", ("generate",), *many, summary="six variants"),
+        zoo("sketcher", ("sketch2image",), needs_weights=False, summary="a task no other toy has"),
+    )
+
+
+class ZooPlugin(CardsPlugin):
+    """Registers :func:`zoo_cards` and one sample set, ``builtin:zoo-shapes`` (listing tests only)."""
+
+    def __init__(self, name: str = "toyzoo"):
+        super().__init__(*zoo_cards(), name=name)
+
+    @hookimpl
+    def register_datasets(self, register):
+        from genedit_core.datasets import SampleSet
+
+        register(SampleSet("zoo-shapes", "shapes a toy plugin draws", "CC0", "generated (tests only)"))
+
+
 ENTRY_POINT_MODULE = '''
 """The toy plugins as installed entry points, for tests that run genedit in a subprocess."""
 import sys
 
 sys.path.insert(0, {tests!r})
-from toy_plugin import ResizePlugin, ToyPlugin, hub_variant, toy_card  # noqa: E402
+from toy_plugin import ResizePlugin, ToyPlugin, ZooPlugin, hub_variant, toy_card  # noqa: E402
 
 TOY = ToyPlugin(toy_card(hub_variant()))
 RESIZE = ResizePlugin()
+ZOO = ZooPlugin()
 '''
 
 
-def toy_site(root: Path) -> dict[str, str]:
+def toy_site(root: Path, zoo: bool = False) -> dict[str, str]:
     """Install the toy plugins as entry points under ``root``; return the environment that loads them alone.
 
     ``toy`` is :class:`ToyPlugin` with a Hub card (``genedit-test/toy``) and ``toyresize`` is
-    :class:`ResizePlugin` (card ``resize``). A subprocess sees only installed entry points, so
-    this is how a test that runs ``genedit`` as a command uses a toy instead of a real plugin.
+    :class:`ResizePlugin` (card ``resize``); ``toyzoo`` (:class:`ZooPlugin`) is installed too and
+    loaded when ``zoo``. A subprocess sees only installed entry points, so this is how a test that
+    runs ``genedit`` as a command uses a toy instead of a real plugin.
     """
     from helpers import write_distribution
 
@@ -228,10 +285,14 @@ def toy_site(root: Path) -> dict[str, str]:
             root,
             "genedit-toy",
             "0.1",
-            {"toy": "genedit_toy_entry:TOY", "toyresize": "genedit_toy_entry:RESIZE"},
+            {
+                "toy": "genedit_toy_entry:TOY",
+                "toyresize": "genedit_toy_entry:RESIZE",
+                "toyzoo": "genedit_toy_entry:ZOO",
+            },
             {"genedit_toy_entry": ENTRY_POINT_MODULE.format(tests=tests)},
         )
     import os
 
     path = os.pathsep.join([str(site), tests, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    return {"PYTHONPATH": path, "GENEDIT_LOAD_PLUGINS": "toy,toyresize"}
+    return {"PYTHONPATH": path, "GENEDIT_LOAD_PLUGINS": "toy,toyresize" + (",toyzoo" if zoo else "")}
