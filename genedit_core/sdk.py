@@ -29,6 +29,7 @@ from .params import get_bool, get_choice, get_float, get_int, get_size, parse_in
 
 if TYPE_CHECKING:
     from .api import GeneditWarning, get_card, list_models, load
+    from .batch import BatchProgress, BatchReport, FileResult, run_batch
     from .checkpoint import canonicalize, load_state_dict, load_strict
     from .datasets import SampleSet
     from .device import cpu_flags, cpu_has_int8_dot, cpu_has_native_bf16, dtype_name, is_x86
@@ -121,6 +122,11 @@ __all__ = [
     "get_plugins",
     "list_models",
     "load",
+    # batches (front ends of their own: a plugin's command or server)
+    "BatchProgress",
+    "BatchReport",
+    "FileResult",
+    "run_batch",
     # images, tiling, metrics
     "class_histogram",
     "downscale",
@@ -188,6 +194,10 @@ _LAZY: dict[str, tuple[str, str]] = {
     "get_card": ("api", "get_card"),
     "list_models": ("api", "list_models"),
     "load": ("api", "load"),
+    "run_batch": ("batch", "run_batch"),
+    "BatchProgress": ("batch", "BatchProgress"),
+    "BatchReport": ("batch", "BatchReport"),
+    "FileResult": ("batch", "FileResult"),
     "get_plugins": ("plugins", "get_plugins"),
     "LoadedModel": ("model", "LoadedModel"),
     "ResolvedWeights": ("weights", "ResolvedWeights"),
