@@ -52,7 +52,6 @@ ALLOWED: dict[str, str] = {
     "tests/test_cli_run_outputs.py": _OTHER_HELPER + " (the batch runner moves into the core)",
     "tests/adversarial/test_garbage_out.py": _OTHER_HELPER + " (deduplicated with test_markup.py)",
     "tests/adversarial/test_markup.py": _OTHER_HELPER + " (deduplicated with test_garbage_out.py)",
-    "tests/adversarial/test_upfront_checks.py": _OTHER_HELPER + " (uncommitted edits)",
     "tests/conftest.py": "install(sr=True), for the files above that still use it; goes with the last",
     # justified: these name plugins to check the tree, and run none of them
     "tests/test_one_loader.py": (

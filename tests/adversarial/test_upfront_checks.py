@@ -18,14 +18,12 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from toy_plugin import ToyPlugin, hub_variant, toy_bytes, toy_card, toy_site
 
 from genedit_core import hookimpl
 from genedit_core.cards import ModelCard
 from genedit_core.options import Option
 
-SR_WEIGHTS = (
-    Path(__file__).resolve().parents[2] / "plugins/genedit-sr/genedit_sr/weights/espcn-x2.safetensors"
-)
 TYPES = "png, jpg, jpeg, webp, tif, tiff, bmp"
 DEVICES = "expected auto, cpu, cuda, cuda:N or mps"
 
@@ -221,8 +219,9 @@ def test_train_device(cli, tmp_path):
 
 # ---- weights that are not regular files ----------------------------------------------------------------
 def _run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    """A subprocess with a timeout: a hang (the old behaviour on a FIFO) fails the test, not CI."""
-    env = {**os.environ, "COLUMNS": "200"}
+    """A subprocess with a timeout: a hang (the old behaviour on a FIFO) fails the test, not CI.
+    The toy plugins alone are loaded (model ``toy``: a 1×1 conv whose weights ``--weights`` names)."""
+    env = {**os.environ, **toy_site(cwd / "toy-site"), "COLUMNS": "200"}
     return subprocess.run(
         [sys.executable, "-m", "genedit_cli", *args],
         cwd=cwd,
@@ -241,7 +240,7 @@ def test_weights_that_never_end(kind, tmp_path):
     else:
         weights, what = str(tmp_path / ("w.onnx" if kind == "fifo-backend" else "w.safetensors")), "a FIFO"
         os.mkfifo(weights)
-    args = ["run", "upscale", "-m", "espcn", "--weights", weights, str(src), "--out-dir", "out"]
+    args = ["run", "upscale", "-m", "toy", "--weights", weights, str(src), "--out-dir", "out"]
     if kind == "fifo-backend":
         args += ["--backend", "onnxruntime"]
     result = _run_cli(args, tmp_path)  # raises TimeoutExpired if it hangs
@@ -256,49 +255,54 @@ def test_weights_that_never_end(kind, tmp_path):
 def test_run_folder_whose_weights_are_a_fifo(install, cli, tmp_path):
     """A run folder's candidates are taken only when they are regular files (``is_file`` never
     opens), so a FIFO there is skipped without blocking."""
-    install(sr=True)
+    install(ToyPlugin(toy_card(hub_variant())))
     folder = tmp_path / "run"
     (folder / "checkpoints").mkdir(parents=True)
     os.mkfifo(folder / "model.safetensors")
     os.mkfifo(folder / "checkpoints" / "best.safetensors")
-    result = cli("run", "upscale", "-m", "espcn", "--weights", str(folder), str(_png(tmp_path / "a.png")))
+    result = cli("run", "upscale", "-m", "toy", "--weights", str(folder), str(_png(tmp_path / "a.png")))
     assert result.code == 1 and "Traceback" not in result.err, result
     assert result.error_lines == [
         f"error: {folder}: folder holds no model.safetensors / weights.safetensors / last.safetensors"
     ]
 
 
+def _toy_weights(path: Path) -> Path:
+    """A valid weights file for model ``toy`` (identity x2)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(toy_bytes())
+    return path
+
+
 def test_weights_size_is_capped(install, cli, tmp_path, monkeypatch):
-    install(sr=True)
-    size = SR_WEIGHTS.stat().st_size
+    install(ToyPlugin(toy_card(hub_variant())))
+    weights = _toy_weights(tmp_path / "toy.safetensors")
+    size = weights.stat().st_size
     monkeypatch.setenv("GENEDIT_MAX_WEIGHTS_BYTES", str(size - 1))
     src = _png(tmp_path / "a.png")
-    result = cli("run", "upscale", "-m", "espcn", "--weights", str(SR_WEIGHTS), str(src), "--out-dir", "o")
+    result = cli("run", "upscale", "-m", "toy", "--weights", str(weights), str(src), "--out-dir", "o")
     assert result.code == 2 and "Traceback" not in result.err, result
     assert result.error_lines == [
-        f"error: {SR_WEIGHTS}: {size:,} bytes is more than the {size - 1:,} a weights file may have "
+        f"error: {weights}: {size:,} bytes is more than the {size - 1:,} a weights file may have "
         "(raise GENEDIT_MAX_WEIGHTS_BYTES if it is right)"
     ]
     monkeypatch.setenv("GENEDIT_MAX_WEIGHTS_BYTES", "lots")
-    result = cli("run", "upscale", "-m", "espcn", "--weights", str(SR_WEIGHTS), str(src), "--out-dir", "o")
+    result = cli("run", "upscale", "-m", "toy", "--weights", str(weights), str(src), "--out-dir", "o")
     assert result.code == 2
     assert result.error_lines == [
         "error: GENEDIT_MAX_WEIGHTS_BYTES='lots': expected a positive whole number of bytes"
     ]
     monkeypatch.setenv("GENEDIT_MAX_WEIGHTS_BYTES", str(size))
-    result = cli(
-        "run", "upscale", "-m", "espcn", "--weights", str(SR_WEIGHTS), str(src), "--out-dir", "o", "-q"
-    )
+    result = cli("run", "upscale", "-m", "toy", "--weights", str(weights), str(src), "--out-dir", "o", "-q")
     assert result.code == 0, result
 
 
 def test_config_next_to_weights_is_capped(install, cli, tmp_path):
-    install(sr=True)
+    install(ToyPlugin(toy_card(hub_variant())))
     folder = tmp_path / "w"
-    folder.mkdir()
-    (folder / "model.safetensors").write_bytes(SR_WEIGHTS.read_bytes())
+    _toy_weights(folder / "model.safetensors")
     (folder / "config.json").write_text('{"pad": "' + "x" * (1 << 20) + '"}')
-    result = cli("run", "upscale", "-m", "espcn", "--weights", str(folder), str(_png(tmp_path / "a.png")))
+    result = cli("run", "upscale", "-m", "toy", "--weights", str(folder), str(_png(tmp_path / "a.png")))
     assert result.code == 1 and "Traceback" not in result.err, result
     assert result.error_lines == [
         f"error: {folder / 'config.json'}: more than 1 MiB, too large for a model config"
