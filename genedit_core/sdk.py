@@ -24,7 +24,7 @@ from ._version import __version__
 from .cards import ModelCard, WeightFile, WeightVariant
 from .errors import GeneditError, ImageError, PluginError, UsageError, WeightsError
 from .hookspecs import hookimpl
-from .options import Option
+from .options import Option, check_task_params
 from .params import get_bool, get_choice, get_float, get_int, get_size, parse_index_ranges
 
 if TYPE_CHECKING:
@@ -108,6 +108,7 @@ __all__ = [
     "WeightsError",
     # options from request.params
     "Option",
+    "check_task_params",
     "get_bool",
     "get_choice",
     "get_float",
