@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import resource
 import subprocess
 import sys
 import time
@@ -54,6 +55,8 @@ def main() -> int:
     started = time.time()
     subprocess.run(argv, check=True)
     wall = time.time() - started
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = cpu.ru_utime + cpu.ru_stime
 
     from safetensors.torch import load_file, save_file
 
@@ -77,13 +80,16 @@ def main() -> int:
         "bundled photos with Gaussian noise σ 0-55; see docs/models/dncnn.md.",
         "recipe": {"data": "builtin:skimage-photos", "steps": args.steps, "set": RECIPE},
         "train_wall_s": round(wall, 1),
+        "train_cpu_s": round(cpu_s, 1),
         "best_eval": best,
     }
     manifest_path = WEIGHTS / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     manifest["dncnn"] = [entry]
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
-    print(f"wrote {dest} ({dest.stat().st_size / 1024:.0f} KiB) in {wall / 60:.1f} min; best eval {best}")
+    print(
+        f"wrote {dest} ({dest.stat().st_size / 1024:.0f} KiB) in {wall / 60:.1f} min ({cpu_s / 60:.1f} CPU-min); best eval {best}"
+    )
     return 0
 
 

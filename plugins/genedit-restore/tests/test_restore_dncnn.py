@@ -158,3 +158,18 @@ def test_training_two_steps_gives_weights_that_load(cli, tmp_path):
 
     model = genedit_core.load("dncnn", weights=str(run), device="cpu", dtype="fp32")
     assert model.hyperparameters["sigma"] == 25 and model.hyperparameters["depth"] == 3
+
+
+def test_bundled_weights_load_offline_and_denoise(restore_plugins, photo):
+    import numpy as np
+
+    import genedit_core
+    from genedit_core.sdk import psnr
+
+    model = genedit_core.load("dncnn", device="cpu", dtype="fp32")
+    assert model.weights.origin.startswith("dncnn:photos-blind (bundled")
+    noisy = photo + np.random.default_rng(0).normal(0, 25 / 255, photo.shape)
+    with torch.no_grad():
+        out = model(torch.from_numpy(noisy.transpose(2, 0, 1)).float()[None]).clamp(0, 1)
+    out = out[0].numpy().transpose(1, 2, 0)
+    assert psnr(out, photo, 1.0) > psnr(np.clip(noisy, 0, 1), photo, 1.0) + 3
