@@ -13,7 +13,7 @@ from importlib import resources
 
 from genedit_core.sdk import ModelCard, WeightFile, WeightVariant
 
-from .options import GATYS_OPTIONS
+from .options import COLOUR_OPTIONS, GATYS_OPTIONS
 
 PACKAGE = "genedit_style"
 
@@ -99,5 +99,18 @@ CARDS = [
         licence="Apache-2.0 (code); weights: see the variant",
         paper="Johnson, Alahi, Fei-Fei: Perceptual Losses for Real-Time Style Transfer and Super-Resolution (ECCV 2016)",
         colour_tasks=("stylize",),
+    ),
+    ModelCard(
+        name="colour-transfer",
+        aliases=("reinhard",),
+        tasks=("stylize",),
+        family="style",
+        summary="Reinhard et al. colour transfer: the photo takes the painting's Lab mean and spread (no weights).",
+        needs_weights=False,
+        licence="Apache-2.0",
+        paper="Reinhard, Ashikhmin, Gooch, Shirley: Color Transfer between Images (IEEE CG&A 2001)",
+        colour_tasks=("stylize",),
+        channels_last=False,
+        options={"stylize": COLOUR_OPTIONS},
     ),
 ]

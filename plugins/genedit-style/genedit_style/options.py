@@ -90,3 +90,11 @@ GATYS_OPTIONS: tuple[Option, ...] = (
     Option("pool", str, GatysSettings.pool, "pooling in the VGG trunk (Gatys et al. prefer avg)", choices=("max", "avg")),
     Option("seed", int, GatysSettings.seed, "seed of the noise start"),
 )  # fmt: skip
+
+
+COLOUR_OPTIONS: tuple[Option, ...] = (
+    Option(
+        "style", str, None, "image whose colours to take (a path; default: the bundled painting, swirls.png)"
+    ),
+    Option("strength", float, 1.0, "0 keeps the photo's colours, 1 takes the painting's Lab mean and spread"),
+)

@@ -22,6 +22,10 @@ def load_model(request):
         from .fast_style import build
 
         return build(request)
+    if request.card.name == "colour-transfer":
+        from .colour import build
+
+        return build(request)
     from .build import build_gatys
 
     return build_gatys(request)
@@ -32,6 +36,16 @@ def edit(request):
     """Stylize request.image (1×3×H×W, 0-1) with the options in request.params."""
     if request.card.name == "fast-style":
         return request.model(request.image).float()
+    if request.card.name == "colour-transfer":
+        from genedit_core.sdk import get_float
+
+        from .colour import reinhard
+        from .styleimage import read_style
+
+        strength = get_float(request.params, "strength", 1.0, lo=0.0, hi=1.0)
+        image = request.image
+        style = read_style(request.params.get("style"), image.shape[-2] * image.shape[-1])
+        return reinhard(image, style, strength).float()
     from .gatys import stylize
     from .options import GatysSettings
     from .styleimage import read_style
@@ -57,6 +71,8 @@ def train(request):
 @hookimpl
 def tiny_weights(card, scale):
     """Tiny random networks in each card's default layout, for the conformance check."""
+    if card.name == "colour-transfer":
+        return None  # no weights: the check loads it without any
     if card.name == "fast-style":
         from .fast_style import TransformerNet
 
