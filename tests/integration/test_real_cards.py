@@ -31,7 +31,8 @@ def test_every_installed_card_matches_the_list_schema(cli):
         assert card["default_variant"] is None or card["default_variant"] in names
         for variant in card["variants"]:
             assert set(variant) == VARIANT_KEYS
-            assert variant["source"].startswith(("hf://", "bundled in ")), (card["name"], variant["name"])
+            sources = ("hf://", "bundled in ", "installed distribution ")  # WeightVariant.source
+            assert variant["source"].startswith(sources), (card["name"], variant["name"])
             for scale, f in variant["files"].items():
                 assert scale.isdigit() and set(f) == {"filename", "sha256"}
     names = [c["name"] for c in cards]
