@@ -53,10 +53,6 @@ ALLOWED: dict[str, str] = {
     "tests/adversarial/test_markup.py": _OTHER_HELPER + " (deduplicated with test_garbage_out.py)",
     "tests/conftest.py": "install(sr=True), for the files above that still use it; goes with the last",
     # justified: these check the tree or the CLI's own table of released plugins
-    "tests/test_one_loader.py": (
-        "walks every installed plugin's source for LoadedModel(; names genedit_sr/build.py only to "
-        "check that the walk found an owner's build module"
-    ),
     "tests/test_plugin_commands.py": (
         "the CLI-imports-no-plugin check names plugin packages as its examples; the CLI's table of "
         "commands released plugins bring names genedit-compress, so its missing-command message is "

@@ -187,7 +187,8 @@ def _build_modules() -> set[Path]:
 
 def test_nothing_outside_the_loader_builds_a_loaded_model():
     allowed = _build_modules()
-    assert any(p.parts[-2:] == ("genedit_sr", "build.py") for p in allowed), allowed  # the walk works
+    plugins = (REPO / "plugins").resolve()
+    assert any(plugins in p.parents for p in allowed), allowed  # the walk found owners' build code
     builders, loaders = [], []
     for path in _sources():
         tree = ast.parse(path.read_text(), filename=str(path))
