@@ -1,0 +1,137 @@
+"""The page in a real browser: Debian's headless chromium, driven by Selenium through chromedriver.
+
+The test starts ``genedit serve`` on a free loopback port in a subprocess (the installed plugins,
+as a user gets them), opens the page, picks ``upscale`` with ``bicubic`` (weightless, offline),
+uploads examples/cat.png, waits for the result and checks its size, on the page and downloaded.
+Nothing downloads a browser or a driver: without Debian's ``chromium`` and ``chromium-driver``
+(which .ci/run installs) the test skips and says why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+CAT = ROOT / "examples" / "cat.png"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver") or (
+    "/usr/bin/chromedriver" if Path("/usr/bin/chromedriver").exists() else None
+)
+
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None or CHROMEDRIVER is None,
+    reason="no chromium/chromedriver on PATH: install Debian's chromium and chromium-driver (.ci/run does)",
+)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    """``genedit serve --port 0`` in a subprocess; yields its base URL, stops it afterwards."""
+    env = {**os.environ, "GENEDIT_LOAD_PLUGINS": "sr,serve", "COLUMNS": "200"}
+    genedit = Path(sys.executable).with_name("genedit")
+    proc = subprocess.Popen(
+        [str(genedit), "serve", "--port", "0", "--device", "cpu", "--workdir", str(tmp_path / "work")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        url, seen = None, []
+        deadline = time.monotonic() + 60
+        while url is None and time.monotonic() < deadline and proc.poll() is None:
+            line = proc.stderr.readline()
+            seen.append(line)
+            found = re.search(r"listening on (http://127\.0\.0\.1:\d+/)", line)
+            url = found.group(1) if found else None
+        assert url, f"genedit serve did not start: {''.join(seen)[-2000:]}"
+        yield url.rstrip("/")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    webdriver = pytest.importorskip(
+        "selenium.webdriver", reason="selenium is a test dependency: pip install genedit-serve[test]"
+    )
+    from selenium.webdriver.chrome.service import Service
+
+    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must never fetch a browser
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1200,900",
+    ):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _select(driver: object, element_id: str, value: str) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    Select(driver.find_element("id", element_id)).select_by_value(value)
+
+
+def _wait(driver: object, script: str, timeout: float = 60) -> object:
+    """Poll ``script`` (JS returning a value) until it is truthy; the page's error line on failure."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = driver.execute_script(script)
+        if value:
+            return value
+        error = driver.execute_script(
+            "return document.getElementById('error').hidden ? '' : document.getElementById('error').textContent"
+        )
+        assert not error, f"the page shows an error: {error}"
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for: {script}")
+
+
+def test_upscale_with_bicubic_in_a_real_browser(server: str, browser: object) -> None:
+    driver = browser
+    driver.get(server + "/")
+    _wait(driver, "return document.querySelectorAll('#task option').length > 0")
+    _select(driver, "task", "upscale")
+    _select(driver, "model", "bicubic")
+    _select(driver, "scale", "2")
+    driver.find_element("id", "file").send_keys(str(CAT))
+    driver.find_element("id", "run").click()
+    job = _wait(driver, "return document.body.dataset.done")
+    size = _wait(
+        driver,
+        "const r = document.getElementById('result'); return r.naturalWidth && [r.naturalWidth, r.naturalHeight]",
+    )
+    assert size == [450, 300]  # cat.png is 225×150
+    assert driver.find_element("id", "download").get_attribute("download") == "cat_bicubic_x2.png"
+
+    from PIL import Image
+
+    with urllib.request.urlopen(f"{server}/jobs/{job}/result") as res:
+        provenance = json.loads(res.headers["X-Genedit-Provenance"])
+        image = Image.open(res)
+        image.load()
+    assert image.size == (450, 300) and provenance["model"] == "bicubic" and provenance["scale"] == 2
