@@ -14,9 +14,12 @@ against fp32 eager. For each path it prints the median time, GFLOP/s against thi
 (a 64→64 3×3 conv on 256², measured here), the PSNR of its output against the fp32 output, and
 the change of held-out Y-PSNR against fp32. It also prints the CPU's flags and load average, what
 converting cost once (cold cache) and loading again (warm cache), and, with ``--processes``, whole
-``genedit run`` processes of the default and the warm openvino path.
+``genedit run`` processes of the default and the warm openvino path. ``--coverage`` instead loads
+every registered model with tiny random weights through ``--backend openvino`` and says which
+convert and why the others do not.
 
     nice -n 10 .venv/bin/python benchmarks/backends.py [--repeats 3 --threads 2 --processes]
+    nice -n 10 .venv/bin/python benchmarks/backends.py --coverage
 """
 
 from __future__ import annotations
@@ -76,14 +79,70 @@ def whole_process(args: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
+def coverage() -> None:
+    """Which registered models convert: each card with its plugin's tiny random weights (the ones
+    the conformance check uses), loaded in fp32 with ``backend="openvino"``; prints the outcome."""
+    import json
+    import warnings
+
+    from safetensors.torch import save_file
+
+    from genedit_core.api import check_scale
+    from genedit_core.plugins import get_plugins
+
+    plugins = get_plugins()
+    tmp = Path(tempfile.mkdtemp(prefix="genedit-coverage-"))
+    os.environ["GENEDIT_CACHE_DIR"] = str(tmp / "cache")
+    counts: dict[str, int] = {}
+    for card in sorted(plugins.registry.cards.values(), key=lambda c: (c.plugin or "", c.name)):
+        name, scale = f"{card.plugin}:{card.name}", check_scale(card, None)
+        weights = None
+        if "tiny_weights" in (plugins.infos[card.plugin].hooks or []):
+            torch.manual_seed(0)
+            tiny = plugins.owner_hook("tiny_weights", card)(card=card, scale=scale)
+            if tiny is not None:
+                folder = tmp / card.name
+                folder.mkdir()
+                state = {k: v.detach().contiguous().clone() for k, v in tiny["state_dict"].items()}
+                save_file(state, str(folder / "model.safetensors"))
+                if tiny.get("config"):
+                    (folder / "config.json").write_text(json.dumps(dict(tiny["config"])))
+                weights = str(folder)
+        started = time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                model = genedit_core.load(
+                    name, scale=scale, weights=weights, device="cpu", dtype="fp32", backend="openvino"
+                )
+            except Exception as exc:
+                outcome = f"not loaded: {str(exc).splitlines()[0][:120]}"
+            else:
+                said = [str(w.message) for w in caught if str(w.message).startswith("openvino:")]
+                outcome = (
+                    "converts"
+                    if model.backend == "openvino"
+                    else (said[0].split(": ", 2)[-1] if said else "?")
+                )
+        kind = outcome if outcome == "converts" else outcome.split(" (")[0].split(":")[0]
+        counts[kind] = counts.get(kind, 0) + 1
+        print(f"{name:<24} {','.join(card.tasks):<32} {time.perf_counter() - started:5.1f}s  {outcome}")
+    print("summary      : " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items(), key=lambda kv: -kv[1])))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per path, interleaved")
     parser.add_argument("--threads", type=int, default=2, help="threads, the same for every path")
     parser.add_argument("--processes", action="store_true", help="also time whole genedit run processes")
     parser.add_argument("--no-quality", action="store_true", help="skip the held-out Y-PSNR evaluation")
+    parser.add_argument(
+        "--coverage", action="store_true", help="instead: which registered models convert (tiny weights)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.coverage:
+        return coverage()
     print(f"cpu          : {cpu_line()}")
     print(f"machine      : {load_line()} at start; torch {torch.__version__}, {args.threads} threads")
 
