@@ -36,6 +36,9 @@ class Option:
     ``str`` option to fixed values. ``default`` is what the plugin uses when the option is absent
     (``None``: decided at run time, which ``help`` should explain). ``low`` / ``high`` bound an
     ``int`` or ``float`` option (inclusive), so an out-of-range value is refused before any work.
+    ``image=True`` marks a ``str`` option whose value is the path of an image the plugin reads (an
+    inpainting mask, a style image): the CLI takes a path, and a front end that must not let a
+    request name a path on its machine (``genedit serve``) takes an upload for it instead.
     """
 
     name: str
@@ -45,6 +48,7 @@ class Option:
     choices: tuple[str, ...] = ()
     low: float | None = None
     high: float | None = None
+    image: bool = False
 
     def __post_init__(self) -> None:
         if self.type not in _METAVAR:
@@ -53,6 +57,8 @@ class Option:
             raise ValueError(f"option '{self.name}': use lower-case letters, digits and '_'")
         if self.choices and self.type is not str:
             raise TypeError(f"option '{self.name}': choices need type str")
+        if self.image and self.type is not str:
+            raise TypeError(f"option '{self.name}': image=True needs type str (the value is a path)")
         if (self.low is not None or self.high is not None) and self.type not in (int, float):
             raise TypeError(f"option '{self.name}': low/high need type int or float")
         if self.low is not None and self.high is not None and self.low > self.high:

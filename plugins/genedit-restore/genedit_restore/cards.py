@@ -25,6 +25,7 @@ MASK = Option(
     str,
     None,
     "mask image, white = hole, the input's size (required; grey levels above half count as hole)",
+    image=True,
 )
 RADIUS = Option("radius", int, 3, "neighbourhood radius in pixels that OpenCV fills each pixel from")
 
