@@ -58,10 +58,6 @@ ALLOWED: dict[str, str] = {
         "commands released plugins bring names genedit-compress, so its missing-command message is "
         "checked with genedit-compress left out, then installed"
     ),
-    "tests/test_adversarial_report.py": (
-        "runs benchmarks/adversarial_report.py, whose attacks target the installed genedit "
-        "(bicubic); move to tests/integration/ once that script's change in flight lands"
-    ),
 }
 
 

@@ -4,6 +4,9 @@ The full report takes minutes and is run by hand (docs/security.md keeps its tab
 one attack of a few cheap classes, and its JSON must hold every class asked for, every count and
 no traceback. A control attack that does escape its folder, change a file that was there before
 and leave a temporary file shows that each count can see what it counts.
+
+An integration test (tests/integration/): the report attacks genedit as installed, real plugins
+and models (bicubic, ESPCN, ...) included, since that is what users run.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "benchmarks" / "adversarial_report.py"
 CLASSES = ["markup", "upfront", "collisions", "plugins"]
 
