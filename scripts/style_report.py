@@ -1,6 +1,8 @@
 """Measure Gatys style transfer as genedit-style runs it: losses, time, memory, and overhead.
 
-For each photo (scikit-image's held-out photographs: astronaut, chelsea, coffee; public domain or
+For the feed-forward methods (``--methods fast-style,multistyle,colour-transfer``) the same style
+and content losses are computed on their outputs, with the seconds per image at ``--size`` and
+at 512². For Gatys, for each photo (scikit-image's held-out photographs: astronaut, chelsea, coffee; public domain or
 CC0) and the bundled painting, run ``genedit_style.gatys.stylize`` at ``--size`` for ``--steps``
 L-BFGS steps and report the style (Gram) loss of the photo itself (the start) and of the result,
 its content loss, and the seconds taken. ``--plain`` also runs the same optimisation as a plain
@@ -64,6 +66,42 @@ def plain_gatys(net, content: torch.Tensor, style: torch.Tensor, s: GatysSetting
     return time.perf_counter() - t0
 
 
+def feed_forward(
+    methods: list[str], names: list[str], size: int, net, painting, weights: dict[str, str]
+) -> list[dict]:
+    """Style/content loss (same VGG, same painting as gatys) and seconds per image for the
+    feed-forward methods at ``size``, and seconds at 512² (after one warm-up run)."""
+    from genedit_style.gatys import GatysLoss
+
+    rows = []
+    for method in methods:
+        kwargs = {"weights": weights[method]} if method in weights else {}
+        model = load(method, device="cpu", dtype="fp32", **kwargs)
+        for name in names:
+            x = resize_longest(photo(name), size)
+            loss = GatysLoss(net, x, resize_longest(painting, size), GatysSettings())
+            with torch.no_grad():
+                model(x)  # warm-up
+                t0 = time.perf_counter()
+                y = model(x)
+                seconds = time.perf_counter() - t0
+                start, end = loss.terms(x), loss.terms(y)
+            rows.append({"method": method, "photo": name, "start": float(start["style"]), "end": float(end["style"]),
+                         "content": float(end["content"]), "seconds": seconds})  # fmt: skip
+        with torch.no_grad():
+            big = torch.rand(1, 3, 512, 512)
+            model(big)
+            t0 = time.perf_counter()
+            model(big)
+            rows[-1]["seconds_512"] = time.perf_counter() - t0
+        for r in rows[-len(names) :]:
+            drop = 1 - r["end"] / r["start"]
+            print(f"| {method} | {r['photo']} | {r['start']:.4f} | {r['end']:.4f} | {100 * drop:.1f}% | "
+                  f"{r['content']:.3f} | {r['seconds']:.3f} |", flush=True)  # fmt: skip
+        print(f"{method}: {rows[-1]['seconds_512']:.2f} s for one 512×512 image")
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=128)
@@ -71,13 +109,28 @@ def main() -> None:
     parser.add_argument("--photos", default=",".join(PHOTOS))
     parser.add_argument("--plain", action="store_true", help="also time the plain-script loop")
     parser.add_argument("--json", default="")
+    parser.add_argument(
+        "--methods", default="gatys", help="comma-separated: gatys, fast-style, multistyle, colour-transfer"
+    )
+    parser.add_argument(
+        "--fast-style-weights", default="", help="a fast-style run or file (default: its card's)"
+    )
     args = parser.parse_args()
+    methods = args.methods.split(",")
     torch.manual_seed(0)
     model = load("gatys", device="cpu", dtype="fp32")
     net, painting = model.module, read_style(None)
     s = GatysSettings(steps=args.steps, size=args.size)
     rows = []
     print(f"feature network: {model.weights.origin}; {torch.get_num_threads()} thread(s)")
+    others = [m for m in methods if m != "gatys"]
+    if others:
+        print("| method | photo | style loss: photo | style loss: result | drop | content loss | seconds |")
+        print("|---|---|---|---|---|---|---|")
+        weights = {"fast-style": args.fast_style_weights} if args.fast_style_weights else {}
+        rows += feed_forward(others, args.photos.split(","), args.size, net, painting, weights)
+    if "gatys" not in methods:
+        return
     print(
         "| photo | size | steps | style loss: photo | style loss: result | drop | content loss | seconds | plain script s |"
     )
