@@ -47,6 +47,7 @@ def build_network(request) -> LoadedModel:
         device=request.device,
         dtype=request.dtype,
         receptive_field=module.receptive_field,
+        size_multiple=2 if card.name == "ffdnet" else 1,  # tiles keep the 2×2 unshuffle grid in phase
         activation_bytes_per_pixel=module.activation_bytes_per_pixel,
         weights=request.weights,
         hyperparameters={"layout": layout.name, **hp, **info},

