@@ -79,6 +79,16 @@ def whole_process(args: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
+# outcome -> short name for the summary line
+SHORT = (
+    ("converts", "converts"),
+    ("trace kept its example's shape", "kept the example's shape"),
+    ("does not trace", "did not convert"),
+    ("differs from torch", "differs from torch"),
+    ("OpenVINO cannot run it", "OpenVINO cannot run it"),
+)
+
+
 def coverage() -> None:
     """Which registered models convert: each card with its plugin's tiny random weights (the ones
     the conformance check uses), loaded in fp32 with ``backend="openvino"``; prints the outcome."""
@@ -124,7 +134,10 @@ def coverage() -> None:
                     if model.backend == "openvino"
                     else (said[0].split(": ", 2)[-1] if said else "?")
                 )
-        kind = outcome if outcome == "converts" else outcome.split(" (")[0].split(":")[0]
+        kind = next(
+            (k for k, marker in SHORT if marker in outcome),
+            "not loaded" if outcome.startswith("not loaded") else "other",
+        )
         counts[kind] = counts.get(kind, 0) + 1
         print(f"{name:<24} {','.join(card.tasks):<32} {time.perf_counter() - started:5.1f}s  {outcome}")
     print("summary      : " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items(), key=lambda kv: -kv[1])))
