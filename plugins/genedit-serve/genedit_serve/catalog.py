@@ -31,9 +31,19 @@ def model_entry(card: Any) -> dict[str, Any]:
         "default_weights": card.default_variant,
         "needs_weights": card.needs_weights and not card.variants,
         "group_tasks": list(card.group_tasks),
-        "options": {task: [o.to_dict() for o in card.task_options(task)] for task in card.tasks},
+        "options": {task: [option_entry(o) for o in card.task_options(task)] for task in card.tasks},
         "licence": card.licence,
     }
+
+
+def option_entry(option: Any) -> dict[str, Any]:
+    """An option as ``genedit info --json`` shows it, and whether it takes an uploaded image."""
+    return {**option.to_dict(), "image": bool(getattr(option, "image", False))}
+
+
+def image_options(card: Any, task: str) -> dict[str, Any]:
+    """The options of ``task`` whose value is an image (a mask): the request uploads them."""
+    return {o.name: o for o in card.task_options(task) if getattr(o, "image", False)}
 
 
 def catalog() -> dict[str, Any]:
@@ -76,6 +86,12 @@ def check_request(
     if task not in card.tasks:
         raise UsageError(f"model '{card.name}' does not do '{task}' (it does: {', '.join(card.tasks)})")
     params = {str(k): as_text(v) for k, v in options.items() if v is not None and v != ""}
+    for name in image_options(card, task):
+        if name in params:
+            raise UsageError(
+                f"--{name.replace('_', '-')}: upload the image as the form field 'file.{name}' "
+                "(a request never names a path on the server)"
+            )
     check_task_params(card, task, params)
     if scale is not None and card.scales and scale not in card.scales and not card.any_scale:
         have = ", ".join(f"x{s}" for s in card.scales)

@@ -65,13 +65,15 @@ class JobSpec:
     weights: str | None = None
     seeds: list[int] = field(default_factory=list)
     inputs: list[str] = field(default_factory=list)  # names inside the job's in/ folder
+    uploads: list[str] = field(default_factory=list)  # options whose value is an uploaded image
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> JobSpec:
-        return cls(**json.loads(text))
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in json.loads(text).items() if k in known})
 
 
 class JobStore:

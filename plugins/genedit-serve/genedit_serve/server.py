@@ -34,6 +34,7 @@ from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import UploadFile as FormFile
 from starlette.exceptions import HTTPException
 
 from .catalog import MAX_SEEDS, NO_INPUT_TASKS, catalog, check_request
@@ -181,6 +182,7 @@ def create_app(settings: Settings, runner: Runner | None = None) -> Any:
 
     @app.post("/jobs", status_code=202, dependencies=auth)
     async def submit(
+        request: Request,
         task: Annotated[str, Form(description="upscale, denoise, inpaint, generate, ...")],
         model: Annotated[str, Form(description="a model name or alias from GET /models")],
         options: Annotated[str, Form(description="the model's options for the task, a JSON object")] = "{}",
@@ -189,9 +191,14 @@ def create_app(settings: Settings, runner: Runner | None = None) -> Any:
         seeds: Annotated[str | None, Form(description="generate: 0-3, 0,5,9 (default 0)")] = None,
         image: Annotated[list[UploadFile], File(description="the input image(s)")] = [],  # noqa: B006
     ) -> dict[str, Any]:
-        """Check the request, store the uploads, queue the job; returns its id (202)."""
+        """Check the request, store the uploads, queue the job; returns its id (202).
+
+        An option that takes an image (``"image": true`` in GET /models, such as an inpainting
+        mask) is uploaded as the form field ``file.NAME``.
+        """
         parsed = _options(options)
         card, params = check_request(task, model, parsed, scale, weights or None)
+        option_files = await _option_uploads(request, card, task)
         spec = JobSpec(task=task, model=card.name, options=params, scale=scale, weights=weights or None)
         if task in NO_INPUT_TASKS:
             if image:
@@ -211,6 +218,10 @@ def create_app(settings: Settings, runner: Runner | None = None) -> Any:
         folder = store.folder(job_id)
         try:
             spec.inputs = [await _save_upload(f, folder / "in", i, settings) for i, f in enumerate(image)]
+            for name, upload in option_files.items():
+                saved = await _save_upload(upload, folder / "in" / "options", 0, settings, stem=name)
+                spec.options[name] = str(folder / "in" / "options" / saved)
+                spec.uploads.append(name)
             runner.submit(job_id, spec)
         except QueueFull:
             shutil.rmtree(folder, ignore_errors=True)
@@ -302,7 +313,11 @@ def _view(job: dict[str, Any]) -> dict[str, Any]:
         "model": job["model"],
         "progress": round(float(job["progress"]), 4),
         "error": job["error"],
-        "options": job["request"].get("options", {}),
+        # uploaded image options are shown by file name: a reply names no path on the server
+        "options": {
+            k: Path(v).name if k in job["request"].get("uploads", []) else v
+            for k, v in job["request"].get("options", {}).items()
+        },
         "outputs": [
             {"name": name, "url": f"{base}/result?index={i}"} for i, name in enumerate(job["outputs"])
         ],
@@ -313,7 +328,30 @@ def _view(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _save_upload(upload: UploadFile, folder: Path, index: int, settings: Settings) -> str:
+async def _option_uploads(request: Request, card: Any, task: str) -> dict[str, UploadFile]:
+    """The ``file.NAME`` uploads of the form, each for an image option the card declares."""
+    from .catalog import image_options
+
+    declared = image_options(card, task)
+    found: dict[str, UploadFile] = {}
+    for key, value in (await request.form()).multi_items():
+        if not key.startswith("file."):
+            continue
+        name = key.removeprefix("file.")
+        if name not in declared:
+            valid = ", ".join(f"file.{n}" for n in declared) or "none"
+            raise ApiError(
+                400, f"{key}: model '{card.name}' takes no image option '{name}' for {task} (valid: {valid})"
+            )
+        if not isinstance(value, FormFile):
+            raise ApiError(400, f"{key}: expected an uploaded image, not text")
+        found[name] = value
+    return found
+
+
+async def _save_upload(
+    upload: UploadFile, folder: Path, index: int, settings: Settings, stem: str | None = None
+) -> str:
     """Copy an upload into the job's in/ folder under a name of ours, then check it decodes.
 
     The client's file name only gives the output's stem (letters, digits, - and _) and suffix;
@@ -326,7 +364,7 @@ async def _save_upload(upload: UploadFile, folder: Path, index: int, settings: S
     suffix = Path(name).suffix.lower()
     if suffix not in _MEDIA:
         suffix = ".png"
-    stem = _SAFE_STEM.sub("_", Path(name).stem).strip("_")[:40] or "image"
+    stem = stem or _SAFE_STEM.sub("_", Path(name).stem).strip("_")[:40] or "image"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{stem}{suffix}" if index == 0 else folder / f"{stem}_{index}{suffix}"
     written = 0

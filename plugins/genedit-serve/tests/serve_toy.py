@@ -2,7 +2,7 @@
 
 ``toy-up`` is a nearest-neighbour x2 upscaler whose declared ``gain`` option multiplies the result,
 so a test can tell from the pixels that an option reached the plugin. ``toy-gen`` generates flat
-images of the declared ``shade``, one per seed. ``toy-slow`` sleeps in its edit hook until a test
+images of the declared ``shade``, one per seed. ``toy-fill`` blacks out the hole of its declared image option ``mask``. ``toy-slow`` sleeps in its edit hook until a test
 releases it, so queue and cancel behaviour can be checked without timing races. No weights.
 """
 
@@ -19,6 +19,7 @@ from genedit_core.sdk import ModelCard, Option, get_float, hookimpl
 
 GAIN = Option("gain", float, 1.0, "multiply the output", low=0.0, high=2.0)
 MODE = Option("mode", str, "nearest", "how to upscale", choices=("nearest", "flat"))
+MASK = Option("mask", str, None, "mask image, white = hole", image=True)
 SHADE = Option("shade", float, 0.5, "grey level of the generated image", low=0.0, high=1.0)
 
 TOY_UP = ModelCard(
@@ -41,6 +42,15 @@ TOY_GEN = ModelCard(
     licence="Apache-2.0",
     options={"generate": (SHADE,)},
 )
+TOY_FILL = ModelCard(
+    name="toy-fill",
+    tasks=("inpaint",),
+    family="test",
+    summary="Paints the mask's hole black.",
+    needs_weights=False,
+    licence="Apache-2.0",
+    options={"inpaint": (MASK,)},
+)
 TOY_SLOW = ModelCard(
     name="toy-slow",
     tasks=("denoise",),
@@ -59,7 +69,7 @@ class ToyPlugin:
 
     @hookimpl
     def register_models(self, register):
-        for card in (TOY_UP, TOY_GEN, TOY_SLOW):
+        for card in (TOY_UP, TOY_GEN, TOY_FILL, TOY_SLOW):
             register(card)
 
     @hookimpl
@@ -88,6 +98,13 @@ class ToyPlugin:
             self.entered.set()
             self.release.wait(timeout=20)
             return request.image
+        if request.card.name == "toy-fill":
+            import torch
+
+            from genedit_core.sdk import read_image
+
+            hole = read_image(request.params["mask"]).pixels[..., 0] > 0.5
+            return request.image * torch.from_numpy(~hole).to(request.image)
         y = request.tiler(request.model, request.image)
         if request.params.get("mode") == "flat":
             y = y * 0 + y.mean()

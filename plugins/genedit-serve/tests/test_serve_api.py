@@ -20,8 +20,13 @@ def submit(client, model="toy-up", task="upscale", options=None, image=None, nam
 def test_models_lists_every_card_with_its_declared_options(client):
     body = client.get("/models").json()
     by_name = {m["name"]: m for m in body["models"]}
-    assert set(by_name) == {"toy-up", "toy-gen", "toy-slow"}
-    assert body["tasks"] == {"denoise": ["toy-slow"], "generate": ["toy-gen"], "upscale": ["toy-up"]}
+    assert set(by_name) == {"toy-up", "toy-gen", "toy-fill", "toy-slow"}
+    assert body["tasks"] == {
+        "denoise": ["toy-slow"],
+        "generate": ["toy-gen"],
+        "inpaint": ["toy-fill"],
+        "upscale": ["toy-up"],
+    }
     gain, mode = by_name["toy-up"]["options"]["upscale"]
     assert (gain["name"], gain["type"], gain["default"], gain["low"], gain["high"]) == (
         "gain",
@@ -32,6 +37,7 @@ def test_models_lists_every_card_with_its_declared_options(client):
     )
     assert mode["choices"] == ["nearest", "flat"] and by_name["toy-up"]["scales"] == [2]
     assert by_name["toy-slow"]["options"] == {"denoise": []}
+    assert not gain["image"] and by_name["toy-fill"]["options"]["inpaint"][0]["image"] is True
 
 
 def test_an_upscale_job_runs_with_its_option_and_returns_the_image_with_provenance(client, toy, tmp_path):
@@ -72,6 +78,26 @@ def test_generate_takes_seeds_and_returns_one_image_each_and_a_grid(client):
     assert grid.size[0] > 16  # three 8×8 tiles with gutters
 
 
+def test_an_image_option_is_an_upload_saved_in_the_job_folder(client):
+    from PIL import Image
+
+    buf = io.BytesIO()
+    mask = Image.new("L", (8, 6), 0)
+    mask.paste(255, (0, 0, 4, 6))  # the left half is the hole
+    mask.save(buf, format="PNG")
+    files = [
+        ("image", ("photo.png", png_bytes(), "image/png")),
+        ("file.mask", ("m.png", buf.getvalue(), "image/png")),
+    ]
+    r = client.post("/jobs", data={"task": "inpaint", "model": "toy-fill"}, files=files)
+    assert r.status_code == 202, r.text
+    job = wait_done(client, r.json()["id"])
+    assert job["state"] == "done", job["error"]
+    assert job["options"] == {"mask": "mask.png"}  # the upload's name in the job, not a server path
+    out = np.asarray(Image.open(io.BytesIO(client.get(job["outputs"][0]["url"]).content)).convert("RGB"))
+    assert out[:, :4].max() == 0 and out[:, 4:, 0].min() == 200  # the uploaded mask reached the plugin
+
+
 BAD = [
     ({"model": "toy-upp"}, 400, "Unknown model 'toy-upp'. Did you mean: toy-up"),
     ({"options": {"gian": 1}}, 400, "unknown option --gian; did you mean --gain?"),
@@ -90,6 +116,11 @@ BAD = [
         "bomb.png: 100000×100000 = 10,000,000,000 pixels exceeds",
     ),
     ({"image": b""}, 400, "upscale needs an input image"),
+    (
+        {"model": "toy-fill", "task": "inpaint", "options": {"mask": "/etc/hosts"}},
+        400,
+        "--mask: upload the image",
+    ),
 ]
 
 
@@ -112,6 +143,23 @@ def test_malformed_requests_are_json_errors_too(client):
     r = client.get("/jobs/../../etc/passwd")
     assert r.status_code == 404 and list(r.json()) == ["error"]
     assert client.get("/jobs/" + "0" * 32).json() == {"error": "no job " + "0" * 32}
+
+
+def test_an_option_upload_must_be_a_declared_image_option_and_an_image(client):
+    files = [
+        ("image", ("photo.png", png_bytes(), "image/png")),
+        ("file.gain", ("g.png", png_bytes(), "image/png")),
+    ]
+    r = client.post("/jobs", data={"task": "upscale", "model": "toy-up"}, files=files)
+    assert r.status_code == 400 and r.json()["error"] == (
+        "file.gain: model 'toy-up' takes no image option 'gain' for upscale (valid: none)"
+    )
+    files = [
+        ("image", ("photo.png", png_bytes(), "image/png")),
+        ("file.mask", ("m.png", b"GIF89a junk", "image/png")),
+    ]
+    r = client.post("/jobs", data={"task": "inpaint", "model": "toy-fill"}, files=files)
+    assert r.status_code == 400 and r.json()["error"].startswith("m.png: cannot read image")
 
 
 def test_a_body_over_the_upload_limit_is_refused_before_parsing(make_client):

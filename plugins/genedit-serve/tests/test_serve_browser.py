@@ -9,6 +9,7 @@ Nothing downloads a browser or a driver: without Debian's ``chromium`` and ``chr
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -35,10 +36,15 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
+HAVE_RESTORE = importlib.util.find_spec("genedit_restore") is not None
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``genedit serve --port 0`` in a subprocess; yields its base URL, stops it afterwards."""
-    env = {**os.environ, "GENEDIT_LOAD_PLUGINS": "sr,serve", "COLUMNS": "200"}
+    tmp_path = tmp_path_factory.mktemp("serve")
+    plugins = "sr,restore,serve" if HAVE_RESTORE else "sr,serve"
+    env = {**os.environ, "GENEDIT_LOAD_PLUGINS": plugins, "COLUMNS": "200"}
     genedit = Path(sys.executable).with_name("genedit")
     proc = subprocess.Popen(
         [str(genedit), "serve", "--port", "0", "--device", "cpu", "--workdir", str(tmp_path / "work")],
@@ -65,7 +71,7 @@ def server(tmp_path: Path) -> Iterator[str]:
             proc.kill()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     webdriver = pytest.importorskip(
         "selenium.webdriver", reason="selenium is a test dependency: pip install genedit-serve[test]"
@@ -135,3 +141,44 @@ def test_upscale_with_bicubic_in_a_real_browser(server: str, browser: object) ->
         image = Image.open(res)
         image.load()
     assert image.size == (450, 300) and provenance["model"] == "bicubic" and provenance["scale"] == 2
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("genedit_restore") is None, reason="genedit-restore is not installed"
+)
+def test_inpaint_with_a_mask_painted_on_the_page(server: str, browser: object) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    driver = browser
+    driver.get(server + "/")
+    _wait(driver, "return document.querySelectorAll('#task option').length > 0")
+    _select(driver, "task", "inpaint")
+    _select(driver, "model", "telea")
+    driver.find_element("id", "file").send_keys(str(CAT))
+    _wait(
+        driver,
+        "const c = document.getElementById('paint'); return !document.getElementById('paint-box').hidden && c.width",
+    )
+    canvas = driver.find_element("id", "paint")
+    ActionChains(driver).move_to_element(canvas).click_and_hold().move_by_offset(60, 10).release().perform()
+    painted = driver.execute_script(
+        "const c = document.getElementById('paint'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        "let n = 0; for (let i = 3; i < d.length; i += 4) n += d[i] > 0; return n"
+    )
+    assert painted > 100  # the stroke is on the canvas
+    driver.find_element("id", "run").click()
+    job = _wait(driver, "return document.body.dataset.done")
+    assert _wait(
+        driver,
+        "const r = document.getElementById('result'); return r.naturalWidth && [r.naturalWidth, r.naturalHeight]",
+    ) == [225, 150]
+    with urllib.request.urlopen(f"{server}/jobs/{job}") as res:
+        record = json.loads(res.read())
+    assert record["options"] == {"mask": "mask.png"} and record["model"] == "telea"
+    from PIL import Image, ImageChops
+
+    with urllib.request.urlopen(f"{server}/jobs/{job}/result") as res:
+        filled = Image.open(res).convert("RGB")
+    assert (
+        ImageChops.difference(filled, Image.open(CAT).convert("RGB")).getbbox() is not None
+    )  # the hole was filled
