@@ -161,9 +161,21 @@ def _module_file(module: str) -> Path | None:
     return None
 
 
+def _relative_imports(tree: ast.AST, package: str) -> list[tuple[str, Path]]:
+    """The package's own modules that ``tree`` imports with ``from .x import ...``."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
+            path = _module_file(f"{package}.{node.module}")
+            if path is not None:
+                found.append((f"{package}.{node.module}", path))
+    return found
+
+
 def _build_modules() -> set[Path]:
-    """Modules allowed to make a LoadedModel: what in-tree ``load_model`` hooks import (the owners'
-    build code) and the runtimes of ``genedit.backends``."""
+    """Modules allowed to make a LoadedModel: the owners' build code (what in-tree ``load_model``
+    hooks import, and what those modules import from their own package in turn: a builder may
+    dispatch to one module per kind of model) and the runtimes of ``genedit.backends``."""
     allowed: set[Path] = set()
     for ep in metadata.entry_points(group="genedit"):
         plugin = _module_file(ep.value)
@@ -171,13 +183,16 @@ def _build_modules() -> set[Path]:
             continue  # not from this checkout
         package = ep.value.rpartition(".")[0]
         tree = ast.parse(plugin.read_text())
+        todo: list[tuple[str, Path]] = []
         for fn in ast.walk(tree):
             if isinstance(fn, ast.FunctionDef) and fn.name == "load_model":
-                for node in ast.walk(fn):
-                    if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
-                        found = _module_file(f"{package}.{node.module}")
-                        if found is not None:
-                            allowed.add(found)
+                todo += _relative_imports(fn, package)
+        while todo:
+            module, path = todo.pop()
+            if path in allowed:
+                continue
+            allowed.add(path)
+            todo += _relative_imports(ast.parse(path.read_text()), module.rpartition(".")[0])
     for ep in metadata.entry_points(group="genedit.backends"):
         found = _module_file(ep.value.partition(":")[0])
         if found is not None:
