@@ -4,7 +4,9 @@ Two layouts, both with junyanz/pytorch-CycleGAN-and-pix2pix's module names:
 
 * ``junyanz``: one generator, ``model.N.*`` (``latest_net_G_A.pth`` holds A→B, ``..._G_B.pth``
   B→A). Files saved by PyTorch before 0.4 carry InstanceNorm ``running_mean``/``running_var``
-  entries that the norm does not use; they are dropped, as the reference repository does.
+  entries that the norm does not use; they are dropped, as the reference repository does. Ports
+  that give the norms affine parameters (``model.2.weight``) or call the residual Sequential
+  ``block`` instead of ``conv_block`` (vintagify's ``G_A2B_epoch33.pth``) load too.
 * ``pair``: both directions, ``a2b.model.*`` and ``b2a.model.*``, which ``genedit train
   cyclegan`` exports.
 
@@ -26,6 +28,7 @@ from ._arch.networks import GeneratorPair, ResnetGenerator, init_normal
 DIRECTIONS = ("a2b", "b2a")
 _BLOCK = re.compile(r"^model\.(\d+)\.conv_block\.(\d+)\.weight$")
 _STALE = (".running_mean", ".running_var", ".num_batches_tracked")
+_BLOCK_ALIAS = re.compile(r"^(model\.\d+\.)block\.")
 
 
 def generator_config(state: dict[str, torch.Tensor], origin: str) -> dict[str, Any]:
@@ -37,10 +40,10 @@ def generator_config(state: dict[str, torch.Tensor], origin: str) -> dict[str, A
             f"{origin}: not a CycleGAN ResNet generator (need model.1.weight [ngf, 3, 7, 7], "
             f"model.N.conv_block.*), found {found}"
         )
-    if "model.2.weight" in state:
+    if "model.1.bias" not in state:
         raise WeightsError(
-            f"{origin}: a generator with affine/batch norm (model.2.weight); only the instance-norm "
-            "generators CycleGAN publishes (--norm instance) are supported"
+            f"{origin}: a generator with batch norm (its convs have no bias: --norm batch); only "
+            "instance-norm generators (the ones CycleGAN publishes) are supported"
         )
     blocks = sorted({int(m.group(1)) for k in state if (m := _BLOCK.match(k))})
     if not blocks or blocks != list(range(10, 10 + len(blocks))):
@@ -58,12 +61,15 @@ def generator_config(state: dict[str, torch.Tensor], origin: str) -> dict[str, A
         "out_nc": int(last.shape[0]),
         "ngf": int(first.shape[0]),
         "n_blocks": n,
-        "dropout": "model.10.conv_block.6.weight" in state,
+        # with dropout the second conv is conv_block.6; with affine norms .6 is a norm (1-D)
+        "dropout": getattr(state.get("model.10.conv_block.6.weight"), "ndim", 0) == 4,
+        "affine": "model.2.weight" in state,
     }
 
 
 def _generator(state: dict[str, torch.Tensor], origin: str) -> ResnetGenerator:
-    state = {k: v for k, v in state.items() if not k.endswith(_STALE)}
+    # vintagify names the residual blocks' Sequential 'block' where junyanz says 'conv_block'
+    state = {_BLOCK_ALIAS.sub(r"\1conv_block.", k): v for k, v in state.items() if not k.endswith(_STALE)}
     net = ResnetGenerator(**generator_config(state, origin))
     load_strict(net, state, origin)
     return net

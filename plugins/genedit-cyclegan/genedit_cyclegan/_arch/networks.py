@@ -31,17 +31,17 @@ from torch import nn
 class ResnetBlock(nn.Module):
     """x + two reflection-padded 3×3 convs (instance norm; ReLU between them)."""
 
-    def __init__(self, dim: int, dropout: bool = False):
+    def __init__(self, dim: int, dropout: bool = False, affine: bool = False):
         super().__init__()
         layers: list[nn.Module] = [
             nn.ReflectionPad2d(1),
             nn.Conv2d(dim, dim, 3),
-            nn.InstanceNorm2d(dim),
+            nn.InstanceNorm2d(dim, affine=affine),
             nn.ReLU(True),
         ]
         if dropout:
             layers.append(nn.Dropout(0.5))
-        layers += [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3), nn.InstanceNorm2d(dim)]
+        layers += [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3), nn.InstanceNorm2d(dim, affine=affine)]
         self.conv_block = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -49,30 +49,39 @@ class ResnetBlock(nn.Module):
 
 
 class ResnetGenerator(nn.Module):
-    """Images in [-1, 1] to images in [-1, 1], same size (H and W multiples of 4)."""
+    """Images in [-1, 1] to images in [-1, 1], same size (H and W multiples of 4).
+
+    ``affine`` gives the instance norms a learnt scale and shift (``InstanceNorm2d(affine=True)``;
+    junyanz's default has none, some ports, vintagify's among them, use it)."""
 
     def __init__(
-        self, in_nc: int = 3, out_nc: int = 3, ngf: int = 64, n_blocks: int = 9, dropout: bool = False
+        self,
+        in_nc: int = 3,
+        out_nc: int = 3,
+        ngf: int = 64,
+        n_blocks: int = 9,
+        dropout: bool = False,
+        affine: bool = False,
     ):
         super().__init__()
         self.in_nc, self.out_nc, self.ngf, self.n_blocks, self.dropout = in_nc, out_nc, ngf, n_blocks, dropout
-        layers: list[nn.Module] = [
-            nn.ReflectionPad2d(3),
-            nn.Conv2d(in_nc, ngf, 7),
-            nn.InstanceNorm2d(ngf),
-            nn.ReLU(True),
-        ]
+        self.affine = affine
+
+        def norm(c: int) -> nn.Module:
+            return nn.InstanceNorm2d(c, affine=affine)
+
+        layers: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(in_nc, ngf, 7), norm(ngf), nn.ReLU(True)]
         for mult in (1, 2):
             layers += [
                 nn.Conv2d(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1),
-                nn.InstanceNorm2d(ngf * mult * 2),
+                norm(ngf * mult * 2),
                 nn.ReLU(True),
             ]
-        layers += [ResnetBlock(ngf * 4, dropout) for _ in range(n_blocks)]
+        layers += [ResnetBlock(ngf * 4, dropout, affine) for _ in range(n_blocks)]
         for mult in (4, 2):
             layers += [
                 nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1),
-                nn.InstanceNorm2d(ngf * mult // 2),
+                norm(ngf * mult // 2),
                 nn.ReLU(True),
             ]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_nc, 7), nn.Tanh()]
@@ -88,6 +97,7 @@ class ResnetGenerator(nn.Module):
             "ngf": self.ngf,
             "n_blocks": self.n_blocks,
             "dropout": self.dropout,
+            "affine": self.affine,
         }
 
 
