@@ -54,7 +54,7 @@ def test_a_fresh_plugin_lints_clean_and_passes_conformance(task, tmp_path, capsy
         [
             "README.md",
             "pyproject.toml",
-            "tests/test_conformance.py",
+            f"tests/test_kit_{task}_conformance.py",
             *(f"{module}/{f}" for f in ("__init__.py", "cards.py", "network.py", "plugin.py")),
         ]
     )

@@ -84,6 +84,7 @@ def plan(name: str, task: str) -> dict[str, str]:
         "name": name,
         "dist": f"genedit-{name}",
         "module": module,
+        "tests_name": "test_" + name.replace("-", "_") + "_conformance.py",
         "task": task,
         "kind": kind,
         "family": _FAMILIES.get(kind, task),
@@ -110,7 +111,8 @@ def _files(values: dict[str, str]) -> dict[str, str]:
         "package/cards.py.tmpl": f"{module}/cards.py",
         f"package/plugin_{'generate' if kind == 'generate' else 'image'}.py.tmpl": f"{module}/plugin.py",
         f"package/network_{kind}.py.tmpl": f"{module}/network.py",
-        "tests/test_conformance.py.tmpl": "tests/test_conformance.py",
+        # Named after the plugin: pytest cannot collect two test modules of one name in one run.
+        "tests/test_conformance.py.tmpl": f"tests/{values['tests_name']}",
     }
 
 
