@@ -18,7 +18,7 @@ SIGMA = Option(
     "sigma",
     str,
     "auto",
-    "noise level σ on the 0-255 scale (0-255), or 'auto' to estimate it from the image",
+    "noise level σ on the 0-255 scale, or 'auto' to estimate it from the image (and say it)",
 )
 MASK = Option(
     "mask",

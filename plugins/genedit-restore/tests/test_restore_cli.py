@@ -38,6 +38,10 @@ def test_bad_options_stop_before_any_work(cli, photo, tmp_path):
         "run", "denoise", "-m", "nlmeans", "--sigmaa", "3", str(src), "-o", str(tmp_path / "o.png")
     )
     assert code == 2 and "did you mean --sigma?" in err
+    code, _, err = cli(
+        "run", "denoise", "-m", "dncnn", "--sigma", "25", str(src), "-o", str(tmp_path / "o.png")
+    )
+    assert code == 2 and "unknown option --sigma" in err  # DnCNN is fixed-σ or blind: no σ to set
     assert not (tmp_path / "o.png").exists()
 
 
