@@ -104,9 +104,9 @@ class TransformerNet(nn.Module):
 def stylize_01(net: TransformerNet, x: torch.Tensor) -> torch.Tensor:
     """The genedit convention around ``net``: RGB 0-1 in and out (sides padded to a multiple of 4)."""
     h, w = x.shape[-2:]
-    ph, pw = (-h) % 4, (-w) % 4
-    if ph or pw:
-        x = F.pad(x, (0, pw, 0, ph), mode="reflect" if min(h, w) > max(ph, pw) else "replicate")
+    # always padded (by 0 on a multiple of 4), replicating the border: no branch on the size, so
+    # an ONNX export with symbolic height and width computes the same as PyTorch at any size
+    x = F.pad(x, (0, (-w) % 4, 0, (-h) % 4), mode="replicate")
     y = net(x * 255) / 255
     return y[..., :h, :w].clamp(0, 1)
 

@@ -131,11 +131,11 @@ def parse_styles(spec: str | None, count: int) -> torch.Tensor:
 
 
 def stylize(net: MultiStyleNet, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """Pad to a multiple of 4 (reflect; replicate for tiny inputs), run, crop back."""
+    """Pad to a multiple of 4 (replicating the border), run, crop back."""
     h, w = x.shape[-2:]
-    ph, pw = (-h) % 4, (-w) % 4
-    if ph or pw:
-        x = F.pad(x, (0, pw, 0, ph), mode="reflect" if min(h, w) > max(ph, pw) else "replicate")
+    # always padded (by 0 on a multiple of 4), replicating the border: no branch on the size, so
+    # an ONNX export with symbolic height and width computes the same as PyTorch at any size
+    x = F.pad(x, (0, (-w) % 4, 0, (-h) % 4), mode="replicate")
     return net(x, weights)[..., :h, :w].clamp(0, 1)
 
 
