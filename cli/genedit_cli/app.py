@@ -463,6 +463,7 @@ PLUGIN_COMMANDS = {
     "save": "genedit-compress",
     "push": "genedit-compress",
     "bench": "genedit-compress",
+    "serve": "genedit-serve",
 }
 
 # What the last _add_plugin_commands added, and for which plugin set (main() may run several times in
