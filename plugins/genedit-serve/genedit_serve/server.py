@@ -25,12 +25,13 @@ import logging
 import re
 import secrets
 import shutil
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -42,6 +43,7 @@ from .jobs import FINISHED, JobSpec, JobStore, QueueFull, Runner, describe, new_
 
 log = logging.getLogger("genedit.serve")
 STATIC = Path(__file__).parent / "static"
+MAX_WAIT_S = 60.0
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 _SAFE_STEM = re.compile(r"[^A-Za-z0-9_-]+")
 _MEDIA = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}
@@ -232,9 +234,18 @@ def create_app(settings: Settings, runner: Runner | None = None) -> Any:
         return {"id": job_id, "state": "queued", "url": f"/jobs/{job_id}"}
 
     @app.get("/jobs/{job_id}", dependencies=auth)
-    def status(job_id: str) -> dict[str, Any]:
-        """State (queued, running, done, failed, cancelled), progress 0-1, error, outputs, provenance."""
-        return _view(_job(store, job_id))
+    def status(job_id: str, wait: Annotated[float, Query(ge=0, le=MAX_WAIT_S)] = 0) -> dict[str, Any]:
+        """State (queued, running, done, failed, cancelled), progress 0-1, error, outputs, provenance.
+
+        ``?wait=SECONDS`` (up to 60) answers once the job is finished or the time is up, so a
+        client needs no polling loop.
+        """
+        job = _job(store, job_id)
+        deadline = time.monotonic() + wait
+        while job["state"] not in FINISHED and time.monotonic() < deadline:
+            time.sleep(0.1)
+            job = _job(store, job_id)
+        return _view(job)
 
     @app.get("/jobs/{job_id}/result", dependencies=auth)
     def result(job_id: str, index: int = 0) -> FileResponse:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 
 import numpy as np
 import pytest
@@ -190,14 +191,16 @@ def test_queue_is_bounded_a_queued_job_can_be_cancelled_a_running_one_cannot(mak
     assert client.get(f"/jobs/{running}/result").status_code == 404
 
 
-def test_a_result_before_the_job_is_done_is_409(make_client, toy):
+def test_a_result_before_the_job_is_done_is_409_and_wait_answers_when_it_is(make_client, toy):
     client = make_client()
     job = submit(client, model="toy-slow", task="denoise").json()["id"]
     assert toy.entered.wait(10)
     r = client.get(f"/jobs/{job}/result")
     assert r.status_code == 409 and r.json()["error"] == f"job {job} is running: no result"
-    toy.release.set()
-    wait_done(client, job)
+    assert client.get(f"/jobs/{job}?wait=0.2").json()["state"] == "running"  # time up: still running
+    threading.Timer(0.3, toy.release.set).start()
+    assert client.get(f"/jobs/{job}?wait=20").json()["state"] == "done"
+    assert client.get(f"/jobs/{job}?wait=61").status_code == 422
 
 
 def test_a_restart_keeps_finished_jobs_and_fails_interrupted_ones(make_client, tmp_path):
