@@ -391,7 +391,8 @@ class BatchProgress:
     Called in this order: :meth:`planned` once the inputs are known (before the model loads),
     :meth:`start` once it is loaded, then per input :meth:`image` (before the model runs on it; it
     may return an ``on_tile(done, total)`` callback) and :meth:`file_done`, and :meth:`finish`
-    always, even when the batch stops on an error.
+    always, even when the batch stops on an error. A group task (every input in one call) gets no
+    :meth:`start` or :meth:`image`, only one :meth:`file_done` for the group.
     """
 
     def planned(self, inputs: Inputs) -> None:

@@ -229,3 +229,9 @@ def test_run_refuses_a_misspelt_option_before_loading(gainy, cli, tmp_path):
     ]
     assert cli("run", "upscale", "-m", "gainy", "a.png", "--gain", "0.5", "-q").code == 0
     assert pixels(tmp_path / "results" / "a_gainy_x2.png").max() == 100
+
+
+def test_run_shows_a_group_result_once(gainy, cli, tmp_path):
+    png(tmp_path / "a.png", 100), png(tmp_path / "b.png", 200)
+    result = cli("run", "blend", "-m", "gainy", "a.png", "b.png")
+    assert result.code == 0 and result.out.splitlines() == ["a.png, b.png -> results/a_gainy_blend.png"]

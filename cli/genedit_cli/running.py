@@ -28,50 +28,20 @@ def run_batch(
     *,
     task: str,
     inputs: list[str],
-    model: str,
-    output: str | None,
-    out_dir: str | None,
-    scale: int | None,
-    weights: str | None,
-    device: str,
-    dtype: str,
-    tile: str,
-    backend: str = "torch",
-    tile_overlap: int | None,
-    ext: str | None,
-    recursive: bool,
-    overwrite: bool,
-    max_pixels: int | None,
     as_json: bool,
     quiet: bool,
     params: dict[str, str] | None = None,
-    skip_existing: bool = False,
+    **batch: Any,
 ) -> int:
-    """``genedit run``'s body: the core batch with this terminal's display; the exit code."""
+    """``genedit run``'s body: the core batch with this terminal's display; the exit code.
+
+    ``batch`` are :func:`genedit_core.batch.run_batch`'s own keywords (``model``, ``out_dir``,
+    ``tile`` ...), passed as they are; ``params`` are the model's options from the command line.
+    """
     from genedit_core.batch import run_batch as core_run_batch
 
     display = _Display(quiet=quiet or as_json, errors=not as_json)
-    report = core_run_batch(
-        task,
-        inputs,
-        model=model,
-        output=output,
-        out_dir=out_dir,
-        scale=scale,
-        weights=weights,
-        device=device,
-        dtype=dtype,
-        backend=backend,
-        tile=tile,
-        tile_overlap=tile_overlap,
-        ext=ext,
-        recursive=recursive,
-        overwrite=overwrite,
-        skip_existing=skip_existing,
-        max_pixels=max_pixels,
-        progress=display,
-        options=params or {},
-    )
+    report = core_run_batch(task, inputs, progress=display, options=params or {}, **batch)
     if report.group:
         return _group_summary(report, as_json)
     if as_json:
@@ -161,6 +131,8 @@ class _Display(BatchProgress):
                 show_traceback(result.exception)
             if self.errors:
                 fail(_error_line(result))
+        elif self.progress is None:
+            pass  # a group task (no start): its one result is shown by _group_summary
         elif result.status == "ok" and not self.quiet:
             for line in result_lines(result.to_dict()):
                 out.print(line, markup=False)
