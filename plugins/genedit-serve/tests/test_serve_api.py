@@ -169,6 +169,40 @@ def test_a_body_over_the_upload_limit_is_refused_before_parsing(make_client):
     assert r.status_code == 413 and "upload limit of 2,000 bytes" in r.json()["error"]
 
 
+def test_a_chunked_body_over_the_limit_is_cut_off_with_413(make_client):
+    client = make_client(max_upload_bytes=4096)
+
+    def body():
+        for _ in range(64):
+            yield b"x" * 1024
+
+    headers = {"content-type": "multipart/form-data; boundary=xyz"}
+    r = client.post("/jobs", content=body(), headers=headers)  # no Content-Length: counted as it comes
+    assert r.status_code == 413 and r.json() == {
+        "error": "request body over the upload limit of 4,096 bytes (the server's --max-upload-mb)"
+    }
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_an_unexpected_failure_is_one_line_and_its_traceback_is_logged_only_with_debug(
+    make_client, monkeypatch, caplog, debug
+):
+    import genedit_serve.server as server
+
+    def broken():
+        raise RuntimeError("the registry fell over\nsecond line")
+
+    monkeypatch.setattr(server, "catalog", broken)
+    client = make_client(debug=debug)
+    with caplog.at_level("ERROR", logger="genedit.serve"):
+        r = client.get("/models")
+    assert r.status_code == 500 and r.json() == {
+        "error": "unexpected RuntimeError: the registry fell over (the server's --debug logs the traceback)"
+    }
+    logged = "\n".join(rec.getMessage() + (rec.exc_text or "") for rec in caplog.records)
+    assert ("Traceback" in caplog.text) is debug and ("fell over" in caplog.text) is debug, logged
+
+
 def test_the_pixel_limit_is_the_servers_setting(make_client):
     client = make_client(max_pixels=40)
     r = submit(client, name="big.png")
