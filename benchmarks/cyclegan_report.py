@@ -28,7 +28,7 @@ import sys
 import torch
 
 
-def measure(weights: str | None) -> dict:
+def measure(weights: str | None, grid: str | None = None) -> dict:
     from genedit_cyclegan.build import directed
     from genedit_cyclegan.tone import photos, psnr, tone
 
@@ -36,7 +36,7 @@ def measure(weights: str | None) -> dict:
 
     model = genedit_core.load("cyclegan", weights=weights, device="cpu", dtype="fp32")
     a2b, b2a = directed(model, "a2b"), directed(model, "b2a")
-    rows, outs, targets = [], [], []
+    rows, outs, targets, strips = [], [], [], []
     names = ["astronaut", "camera", "chelsea", "coffee", "coins"]
     with torch.inference_mode():
         for name, x in zip(names, photos("heldout")):
@@ -62,8 +62,12 @@ def measure(weights: str | None) -> dict:
                 }
             )
             small = torch.nn.functional.interpolate
+            strip = torch.cat([x, fake, y, rec], dim=-1)  # photo | A→B | the truth | back to A
+            strips.append(small(strip, size=(128, round(4 * w * 128 / h)), mode="area")[0])
             outs.append(small(fake, size=(64, 64), mode="area").flatten())
             targets.append(small(y, size=(64, 64), mode="area").flatten())
+    if grid:
+        _write_grid(strips, grid)
     spread = float(torch.pdist(torch.stack(outs)).mean() / torch.pdist(torch.stack(targets)).mean())
     mean = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0] if k != "image"}
     return {
@@ -76,13 +80,25 @@ def measure(weights: str | None) -> dict:
     }
 
 
+def _write_grid(strips: list[torch.Tensor], path: str) -> None:
+    """Strips stacked with 2-pixel white gutters, as 8-bit PNG."""
+    import numpy as np
+    from PIL import Image
+
+    width = max(s.shape[-1] for s in strips)
+    rows = [torch.nn.functional.pad(s, (0, width - s.shape[-1], 0, 2), value=1.0) for s in strips]
+    img = torch.cat(rows, dim=1).permute(1, 2, 0).numpy()
+    Image.fromarray((np.clip(img, 0, 1) * 255).round().astype(np.uint8)).save(path)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--weights", help="a run folder or weights file (default: the bundled 'tone' variant)")
     ap.add_argument("--json", action="store_true", help="print the report as JSON")
+    ap.add_argument("--grid", help="also write held-out strips (photo | A→B | truth | back to A) to this PNG")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    report = measure(args.weights)
+    report = measure(args.weights, args.grid)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
