@@ -185,3 +185,19 @@ def test_cli_translate_with_a_junyanz_file(tmp_path):
     r = run_cli("run", "translate", "-m", "cyclegan", "--weights", str(tmp_path / "latest_net_G_A.pth"),
                 "--direction", "b2a", str(tmp_path / "photo.png"), "-o", str(tmp_path / "b.png"), "--device", "cpu")  # fmt: skip
     assert r.returncode == 2 and "one generator" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_generator_cannot_see_global_exposure():
+    """A property of the published architecture (instance norm right after the first conv): the
+    output ignores a global gain and per-channel offset of the input, G(αx + c) = G(x). So a
+    CycleGAN cannot keep an image's own exposure; it learns the domain's typical one (docs: the
+    tone pair's measurement)."""
+    from genedit_cyclegan._arch.networks import ResnetGenerator
+
+    torch.manual_seed(0)
+    g = ResnetGenerator(3, 3, 4, 2).eval()
+    x = torch.rand(1, 3, 16, 16) * 2 - 1
+    c = torch.tensor([0.3, -0.2, 0.1]).view(1, 3, 1, 1)
+    with torch.no_grad():
+        assert torch.allclose(g(0.5 * x + c), g(x), atol=1e-4)
+        assert not torch.allclose(g(x.flip(-1)), g(x), atol=1e-2)  # content still matters
