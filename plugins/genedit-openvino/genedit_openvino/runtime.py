@@ -81,7 +81,8 @@ def _convert(model: LoadedModel) -> LoadedModel:
     precision = inference_precision(model.dtype)
     fields = key_fields(model, ov.get_version())
     entry = cache_root() / cache_key(fields)
-    if not (entry / "check.json").is_file():
+    cached = (entry / "check.json").is_file()
+    if not cached:
         try:
             publish_folder(entry, lambda folder: _convert_into(folder, model, fields))
         except OSError as exc:  # an unwritable cache: convert for this process only
@@ -95,7 +96,15 @@ def _convert(model: LoadedModel) -> LoadedModel:
     check = json.loads((entry / "check.json").read_text())
     if not check.get("ok"):
         raise NotConverted(str(check.get("reason", "it did not convert")))
-    compiled = _compiled(ov, entry, precision)
+    try:
+        compiled = _compiled(ov, entry, precision)
+    except Exception as exc:
+        if not cached:
+            raise NotConverted(f"OpenVINO cannot compile it ({_first_line(exc)})") from None
+        # a damaged entry (a file truncated or removed by hand): drop it and convert once more
+        log.info("openvino: cache entry %s is damaged (%s); converting again", entry, _first_line(exc))
+        shutil.rmtree(entry, ignore_errors=True)
+        return _convert(model)
     return _wrap(model, compiled, precision, entry)
 
 

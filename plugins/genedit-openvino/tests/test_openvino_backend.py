@@ -60,7 +60,7 @@ def test_output_matches_torch_fp32_whole_and_tiled(tiny):
     assert runtime.COUNTS["convert"] == 1 and runtime.COUNTS["check"] == 1
 
 
-def test_second_process_reuses_the_converted_and_compiled_program(tiny, tmp_path):
+def test_a_second_process_reuses_the_cache_and_a_damaged_entry_is_redone(tiny, tmp_path):
     first = load("tinyov", weights=tiny, device="cpu", dtype="fp32", backend="openvino")
     assert (runtime.COUNTS["convert"], runtime.COUNTS["compile"]) == (1, 1)
     entry = Path(first.hyperparameters["openvino"]["cache"])
@@ -92,6 +92,12 @@ print(json.dumps(dict(runtime.COUNTS)))
     counts = json.loads(proc.stdout.strip().splitlines()[-1])
     assert counts == {"ir_cache_hit": 1, "blob_cache_hit": 1}  # no convert, check or compile
     assert torch.equal(torch.load(tmp_path / "y.pt"), first(X))
+    # a damaged entry (files truncated by hand) is dropped and converted once more
+    (entry / "compiled-f32.blob").write_bytes(b"not a blob")
+    (entry / "model.xml").write_text("<net")
+    again = load("tinyov", weights=tiny, device="cpu", dtype="fp32", backend="openvino")
+    assert again.backend == "openvino" and runtime.COUNTS["convert"] == 2
+    assert torch.equal(again(X), first(X)) and (entry / "model.xml").read_text().startswith("<?xml")
 
 
 def test_the_key_covers_weights_dtype_and_card(tiny, tmp_path):
