@@ -43,12 +43,6 @@ def parse_dims(spec: str, latent_dim: int) -> list[int]:
     return dims
 
 
-def _reject(params: dict[str, Any], keys: tuple[str, ...], model: str) -> None:
-    for key in keys:
-        if params.get(key) not in (None, False):
-            raise UsageError(f"{model} does not support --{key.replace('_', '-')}")
-
-
 # -- tensors in and out -----------------------------------------------------------------------------
 def _square(x: torch.Tensor) -> torch.Tensor:
     h, w = x.shape[-2:]
@@ -212,8 +206,7 @@ def run_generate(request) -> Any:
         raise UsageError(
             f"{card.name} needs a sketch to generate from: use 'genedit run sketch2image --model {card.name} SKETCH.png'"
         )
-    params = request.params
-    _reject(params, ("class", "style_mix"), card.name)
+    params = request.params  # checked against the card's options by genedit before the model loaded
     module = model.module
     truncation = params.get("truncation")
     interp = params.get("interpolate")
