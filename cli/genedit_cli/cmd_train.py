@@ -35,6 +35,13 @@ def train(
     resume: Annotated[Optional[Path], typer.Option(help="Continue the run in this directory.")] = None,
     device: Annotated[Optional[str], typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    data_a: Annotated[
+        Optional[str],
+        typer.Option("--data-a", help="Domain A of a model that learns between two (cyclegan): data.a."),
+    ] = None,
+    data_b: Annotated[
+        Optional[str], typer.Option("--data-b", help="Domain B of such a model: data.b.")
+    ] = None,
 ) -> None:
     """Train a model with the shared trainer; [bold]torchrun -m genedit_cli train ...[/bold] for DDP."""
     from genedit_core.api import get_card
@@ -71,6 +78,7 @@ def train(
         cfg.setdefault("data", {})["source"] = data
     if device is not None:
         cfg["train"]["device"] = device
+    _set_domains(cfg, task, card.name, {"a": data_a, "b": data_b})
     # The config is checked first (a refused config leaves no run folder behind), then an --out
     # that cannot be a folder is one line, before any training.
     trainer = Trainer(task, cfg, run_dir, data=data, resume=resume is not None, quiet=quiet)
@@ -81,6 +89,20 @@ def train(
     result = trainer.fit()
     if os.environ.get("RANK", "0") == "0":  # under torchrun, once (rank 0 wrote the run)
         err.print(f"run saved in {result}; use it with --weights {result}")
+
+
+def _set_domains(cfg: dict, task, model: str, domains: dict[str, Optional[str]]) -> None:
+    """``--data-a``/``--data-b`` set ``data.a``/``data.b``, for tasks whose config has those keys
+    (unpaired translation learns between two image sets); any other task refuses them by name."""
+    known = (getattr(task, "default_config", {}) or {}).get("data") or {}
+    for key, value in domains.items():
+        if value is None:
+            continue
+        if key not in known:
+            raise UsageError(
+                f"--data-{key}: model '{model}' does not train on two domains; give its data with --data"
+            )
+        cfg.setdefault("data", {})[key] = value
 
 
 def evaluate(
