@@ -210,7 +210,7 @@ class CycleGANTask(TrainTask):
 
     # -- data -------------------------------------------------------------------------------------
     def build_dataset(self, data: Path | str | None, cfg: dict[str, Any]) -> UnpairedImages:
-        """Domain A is ``--data`` (or ``data.a``), domain B ``data.b``; ``--data ROOT`` alone takes
+        """Domain A is ``--data-a`` (``data.a``) or ``--data``, domain B ``--data-b`` (``data.b``); ``--data ROOT`` alone takes
         ROOT/trainA and ROOT/trainB, the layout of the CycleGAN datasets (horse2zebra, ...).
         Either domain may be a folder or a ``builtin:`` set."""
         from genedit_core.sdk import resolve_data
@@ -218,7 +218,7 @@ class CycleGANTask(TrainTask):
         d, nc = cfg["data"], int(cfg["model"]["nc"])
         a, b = d.get("a"), d.get("b")
         if a is not None and data is not None:
-            raise UsageError("cyclegan: domain A is --data or data.a, not both")
+            raise UsageError("cyclegan: domain A is --data or --data-a (data.a), not both")
         a = a if a is not None else data
         if b is None and a is not None and not str(a).startswith("builtin:"):
             root = Path(str(a))
@@ -226,7 +226,7 @@ class CycleGANTask(TrainTask):
                 a, b = root / "trainA", root / "trainB"
         if a is None or b is None:
             raise UsageError(
-                "cyclegan trains on two unpaired domains: --data FOLDER_A --set data.b=FOLDER_B, or "
+                "cyclegan trains on two unpaired domains: --data-a FOLDER_A --data-b FOLDER_B, or "
                 "--data ROOT with ROOT/trainA and ROOT/trainB (the CycleGAN datasets' layout)"
             )
         crop = int(d["crop"])
