@@ -1,0 +1,54 @@
+"""Model cards of genedit-faceswap: what `genedit list` and `genedit info` show.
+
+Plain metadata, no torch: genedit reads cards for every command. MTCNN's weights ship inside the
+wheel (converted from facenet-pytorch's MIT-licensed files by scripts/convert_mtcnn_weights.py;
+the notice is weights/LICENSE-facenet-pytorch.txt), so detection works offline.
+"""
+
+from genedit_core.sdk import ModelCard, Option, WeightFile, WeightVariant
+
+MTCNN_SHA256 = "2ad3592685eb5c1b7ffe1a2c22d32fe5842c565b6d514cf572019be38d99d304"
+
+EXTRACT_OPTIONS = (
+    Option(
+        "size",
+        int,
+        256,
+        "side of each aligned face crop in pixels (64, 128 and 256 are usual)",
+        low=16,
+        high=1024,
+    ),
+    Option(
+        "padding",
+        float,
+        0.25,
+        "margin around the landmark template, as a fraction of the crop's side",
+        low=0.0,
+        high=1.0,
+    ),
+    Option("min_face", int, 20, "smallest face side in pixels to look for (larger is faster)", low=12),
+)
+
+MTCNN_CARD = ModelCard(
+    name="mtcnn",
+    tasks=("extract",),
+    family="face-detect",
+    summary="MTCNN face detector with 5 landmarks; writes each face aligned to a canonical template.",
+    variants=(
+        WeightVariant(
+            name="facenet-pytorch",
+            files={0: WeightFile("weights/mtcnn.safetensors", MTCNN_SHA256)},
+            package="genedit_faceswap",
+            licence="MIT (facenet-pytorch 2.6.0, Timothy Esler)",
+            description="P-, R- and O-Net as facenet-pytorch 2.6.0 ships them, converted to safetensors "
+            "by scripts/convert_mtcnn_weights.py (notice: weights/LICENSE-facenet-pytorch.txt).",
+        ),
+    ),
+    default_variant="facenet-pytorch",
+    licence="MIT (weights: facenet-pytorch); code Apache-2.0",
+    paper="Zhang et al. 2016, Joint Face Detection and Alignment using Multi-task Cascaded Convolutional Networks",
+    channels_last=False,
+    options={"extract": EXTRACT_OPTIONS},
+)
+
+CARDS = [MTCNN_CARD]
