@@ -37,13 +37,14 @@ pytestmark = pytest.mark.skipif(
 
 
 HAVE_RESTORE = importlib.util.find_spec("genedit_restore") is not None
+HAVE_GAN = importlib.util.find_spec("genedit_gan") is not None
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``genedit serve --port 0`` in a subprocess; yields its base URL, stops it afterwards."""
     tmp_path = tmp_path_factory.mktemp("serve")
-    plugins = "sr,restore,serve" if HAVE_RESTORE else "sr,serve"
+    plugins = ",".join(["sr", "serve"] + ["restore"] * HAVE_RESTORE + ["gan"] * HAVE_GAN)
     env = {**os.environ, "GENEDIT_LOAD_PLUGINS": plugins, "COLUMNS": "200"}
     genedit = Path(sys.executable).with_name("genedit")
     proc = subprocess.Popen(
@@ -160,7 +161,7 @@ def test_inpaint_with_a_mask_painted_on_the_page(server: str, browser: object) -
         "const c = document.getElementById('paint'); return !document.getElementById('paint-box').hidden && c.width",
     )
     canvas = driver.find_element("id", "paint")
-    ActionChains(driver).move_to_element(canvas).click_and_hold().move_by_offset(60, 10).release().perform()
+    ActionChains(driver).move_to_element(canvas).click_and_hold().move_by_offset(150, 10).release().perform()
     painted = driver.execute_script(
         "const c = document.getElementById('paint'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
         "let n = 0; for (let i = 3; i < d.length; i += 4) n += d[i] > 0; return n"
@@ -182,3 +183,26 @@ def test_inpaint_with_a_mask_painted_on_the_page(server: str, browser: object) -
     assert (
         ImageChops.difference(filled, Image.open(CAT).convert("RGB")).getbbox() is not None
     )  # the hole was filled
+
+
+@pytest.mark.skipif(not HAVE_GAN, reason="genedit-gan is not installed")
+def test_generate_takes_seeds_and_shows_the_samples_and_their_grid(server: str, browser: object) -> None:
+    driver = browser
+    driver.get(server + "/")
+    _wait(driver, "return document.querySelectorAll('#task option').length > 0")
+    _select(driver, "task", "generate")
+    _select(driver, "model", "dcgan")  # its bundled digits weights: offline
+    assert driver.find_element("id", "input-box").get_attribute("hidden") is not None  # no upload
+    seeds = driver.find_element("id", "seeds")
+    seeds.clear()
+    seeds.send_keys("0-3")
+    driver.find_element("id", "run").click()
+    _wait(driver, "return document.body.dataset.done")
+    shown = _wait(
+        driver,
+        "const g = [...document.querySelectorAll('#gallery img')];"
+        "return g.length && g.every(i => i.naturalWidth) && g.map(i => [i.alt, i.naturalWidth])",
+    )
+    assert [alt for alt, _ in shown] == ["dcgan_grid.png"] + [f"dcgan_seed{i}.png" for i in range(4)]
+    grid, one = shown[0][1], shown[1][1]
+    assert grid == 2 * one + 3 * 2  # two columns of samples with 2-pixel gutters

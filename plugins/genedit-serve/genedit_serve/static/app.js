@@ -174,21 +174,28 @@ function updatePaint() {
 }
 
 function setupPainting() {
+  // strokes, not dots: each pointer move draws a round-capped line from the last point
   const canvas = $("paint");
-  let down = false;
-  const dot = (ev) => {
+  let last = null;
+  const at = (ev) => {
     const r = canvas.getBoundingClientRect();
-    const x = ((ev.clientX - r.left) * canvas.width) / r.width;
-    const y = ((ev.clientY - r.top) * canvas.height) / r.height;
-    const ctx = canvas.getContext("2d");
-    ctx.fillStyle = "rgba(255,255,255,1)";
-    ctx.beginPath();
-    ctx.arc(x, y, (Number($("brush").value) * canvas.width) / r.width / 2, 0, 2 * Math.PI);
-    ctx.fill();
+    return [((ev.clientX - r.left) * canvas.width) / r.width, ((ev.clientY - r.top) * canvas.height) / r.height, r];
   };
-  canvas.addEventListener("pointerdown", (ev) => { down = true; dot(ev); });
-  canvas.addEventListener("pointermove", (ev) => { if (down) dot(ev); });
-  window.addEventListener("pointerup", () => { down = false; });
+  const draw = (ev) => {
+    const [x, y, r] = at(ev);
+    const ctx = canvas.getContext("2d");
+    ctx.strokeStyle = "white";
+    ctx.lineCap = ctx.lineJoin = "round";
+    ctx.lineWidth = (Number($("brush").value) * canvas.width) / r.width;
+    ctx.beginPath();
+    ctx.moveTo(...(last || [x, y]));
+    ctx.lineTo(x, y);
+    ctx.stroke();
+    last = [x, y];
+  };
+  canvas.addEventListener("pointerdown", (ev) => { last = null; draw(ev); canvas.setPointerCapture(ev.pointerId); });
+  canvas.addEventListener("pointermove", (ev) => { if (last) draw(ev); });
+  window.addEventListener("pointerup", () => { last = null; });
   $("paint-clear").addEventListener("click", () => canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height));
 }
 
