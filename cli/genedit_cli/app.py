@@ -630,11 +630,13 @@ def _describe_model_options(argv: list[str]) -> None:
 def main(argv: list[str] | None = None) -> None:
     """The entry point, and the last boundary: whatever happens, one line and an exit code.
 
-    0 success, 1 failure, 2 usage error, 130 interrupted (Ctrl-C). A failure nobody foresaw is
-    ``error: unexpected ... (run with --debug for the traceback)``, never a traceback, unless
-    ``--debug`` or ``GENEDIT_DEBUG=1`` asks for one.
+    0 success, 1 failure, 2 usage error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM). A
+    failure nobody foresaw is ``error: unexpected ... (run with --debug for the traceback)``,
+    never a traceback, unless ``--debug`` or ``GENEDIT_DEBUG=1`` asks for one.
     """
     set_debug(debug_from_env() or debug_in_args(sys.argv[1:] if argv is None else argv))
+    if argv is None:  # the program itself, not a caller embedding genedit in its own process
+        _catch_sigterm()
     try:
         _add_plugin_commands()
         _describe_tasks()
@@ -673,12 +675,29 @@ def main(argv: list[str] | None = None) -> None:
 
 
 INTERRUPTED = 130  # the shell's code for a process ended by SIGINT
+TERMINATED = 143  # ... and by SIGTERM (kill, a scheduler, docker stop)
+_terminated = False
+
+
+def _catch_sigterm() -> None:
+    """SIGTERM ends genedit the way Ctrl-C does: raised where the program is, so the ``finally``
+    blocks remove temporary files and no half-written output is left; then one line, exit 143."""
+    import signal
+    from contextlib import suppress
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        global _terminated
+        _terminated = True
+        raise KeyboardInterrupt
+
+    with suppress(ValueError):  # not the main thread (main() called from a thread): keep the default
+        signal.signal(signal.SIGTERM, on_sigterm)
 
 
 def _interrupted() -> None:
-    """Ctrl-C: one line, exit 130. Temporary files were removed on the way out (finally blocks)."""
-    err.print("interrupted", markup=False)
-    sys.exit(INTERRUPTED)
+    """Ctrl-C or SIGTERM: one line, exit 130 or 143. Temporary files were removed on the way out."""
+    err.print("terminated" if _terminated else "interrupted", markup=False)
+    sys.exit(TERMINATED if _terminated else INTERRUPTED)
 
 
 if __name__ == "__main__":

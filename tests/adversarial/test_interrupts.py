@@ -53,7 +53,7 @@ def encode(tmp, *args, **kwargs):
 
 pipeline.apply_all, images._encode = apply_all, encode
 from genedit_cli.app import main
-main(sys.argv[1:])
+main()  # as the console script calls it (genedit's own signal handling included)
 """
 
 
@@ -102,17 +102,23 @@ def inputs(tmp_path):
     return {f: f.read_bytes() for f in files}
 
 
+@pytest.mark.parametrize(
+    "sig, code, line", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")]
+)
 @pytest.mark.parametrize("where", ["edit", "encode"])
-def test_ctrl_c_is_one_line_exit_130_and_leaves_no_temporary_file(tmp_path, toy, inputs, where):
+def test_ctrl_c_is_one_line_exit_130_and_leaves_no_temporary_file(
+    tmp_path, toy, inputs, where, sig, code, line
+):
+    """SIGTERM (kill, a scheduler stopping the job) cleans up like Ctrl-C, with its own code."""
     proc, _ = start_slow(tmp_path, toy, where)
     if where == "encode":
         assert len(temporaries(tmp_path / "results")) == 1  # interrupted with the temporary file there
 
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
 
-    assert proc.returncode == 130, err
-    assert err.splitlines()[-1] == "interrupted" and "Traceback" not in err
+    assert proc.returncode == code, err
+    assert err.splitlines()[-1] == line and "Traceback" not in err
     assert "error:" not in err
     assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["a_resize_x2.png"]  # no partial b
     assert Image.open(tmp_path / "results" / "a_resize_x2.png").size == (12, 8)
