@@ -43,8 +43,11 @@ def register(app: typer.Typer) -> None:
             list[str] | None, typer.Option(help="Allow this browser origin (repeatable); off by default.")
         ] = None,
         device: Annotated[
-            str, typer.Option(help="auto, cpu, cuda, cuda:N or mps: the worker's device.")
-        ] = "auto",
+            list[str] | None,
+            typer.Option(
+                help="auto, cpu, cuda, cuda:N or mps; repeat it for one worker per device (default: auto)."
+            ),
+        ] = None,
         max_upload_mb: Annotated[float, typer.Option(help="Largest request body, in MB.")] = 50.0,
         max_pixels: Annotated[
             int | None, typer.Option(help="Largest input in pixels (default: the CLI's, GENEDIT_MAX_PIXELS).")
@@ -85,7 +88,7 @@ def register(app: typer.Typer) -> None:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
         settings = Settings(
             workdir=folder,
-            device=device,
+            devices=tuple(device or ["auto"]),
             token=token,
             cors=tuple(cors or ()),
             max_upload_bytes=int(max_upload_mb * 1024 * 1024),

@@ -117,6 +117,24 @@ class JobStore:
         with self._lock:
             self._db.execute(f"UPDATE jobs SET {names} WHERE id=?", (*fields.values(), job_id))
 
+    def claim(self, job_id: str) -> bool:
+        """queued -> running, for the worker about to run it; False if it is no longer queued."""
+        with self._lock:
+            cur = self._db.execute(
+                "UPDATE jobs SET state='running', started=? WHERE id=? AND state='queued'",
+                (time.time(), job_id),
+            )
+            return cur.rowcount == 1
+
+    def cancel(self, job_id: str) -> bool:
+        """queued -> cancelled; False if a worker has taken it already."""
+        with self._lock:
+            cur = self._db.execute(
+                "UPDATE jobs SET state='cancelled', finished=? WHERE id=? AND state='queued'",
+                (time.time(), job_id),
+            )
+            return cur.rowcount == 1
+
     def get(self, job_id: str) -> dict[str, Any] | None:
         with self._lock:
             row = self._db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
@@ -176,27 +194,38 @@ class ModelCache:
 
 
 class Runner:
-    """The bounded queue and its worker thread (one per device: jobs on one device run one at a time)."""
+    """The bounded queue and its workers: one thread per device, so jobs on a device run one at a time.
+
+    Every worker takes the next job from the one queue and keeps its own model cache on its device.
+    A job changes state only through :meth:`JobStore.claim` and :meth:`JobStore.cancel`, both
+    conditional updates, so a job cancelled while a worker takes it either runs or is cancelled,
+    never both.
+    """
 
     def __init__(
         self,
         store: JobStore,
         *,
-        device: str = "auto",
+        devices: tuple[str, ...] = ("auto",),
         queue_size: int = 16,
         cache_size: int = 2,
         debug: bool = False,
         run: Callable[[JobStore, str, JobSpec, ModelCache], None] | None = None,
     ) -> None:
         self.store = store
-        self.device = device
+        self.devices = tuple(dict.fromkeys(devices)) or ("auto",)  # one worker per distinct device
         self.debug = debug
-        self.cache = ModelCache(cache_size, device)
-        self._queue: queue.Queue[tuple[str, JobSpec] | None] = queue.Queue(maxsize=max(1, queue_size))
+        self._queue: queue.Queue[tuple[str, JobSpec]] = queue.Queue(maxsize=max(1, queue_size))
         self._run = run or run_job
-        self._cancelled: set[str] = set()
-        self._thread = threading.Thread(target=self._work, name=f"genedit-serve-{device}", daemon=True)
-        self._thread.start()
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(
+                target=self._work, args=(ModelCache(cache_size, d),), name=f"genedit-serve-{d}", daemon=True
+            )
+            for d in self.devices
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def submit(self, job_id: str, spec: JobSpec) -> None:
         """Record and queue the job; :class:`QueueFull` when the queue is at its bound."""
@@ -209,27 +238,27 @@ class Runner:
             self.store.delete(job_id)
             raise QueueFull from None
 
-    def cancel(self, job_id: str) -> None:
-        """A queued job is skipped when its turn comes (and recorded as cancelled now)."""
-        self._cancelled.add(job_id)
-        self.store.update(job_id, state="cancelled", finished=time.time())
+    def cancel(self, job_id: str) -> bool:
+        """Cancel a job that is still queued (its worker will skip it); False if it already started."""
+        return self.store.cancel(job_id)
 
-    def stop(self) -> None:
-        self._queue.put(None)
-        self._thread.join(timeout=30)
+    def stop(self, timeout: float = 30.0) -> None:
+        """Let the running jobs finish (up to ``timeout``); queued ones stay queued, and the next
+        start on this work folder marks them failed as interrupted."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=timeout)
 
-    def _work(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            job_id, spec = item
-            if job_id in self._cancelled:
-                self._cancelled.discard(job_id)
-                continue
-            self.store.update(job_id, state="running", started=time.time())
+    def _work(self, cache: ModelCache) -> None:
+        while not self._stop.is_set():
             try:
-                self._run(self.store, job_id, spec, self.cache)
+                job_id, spec = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if not self.store.claim(job_id):  # cancelled (or deleted) while queued
+                continue
+            try:
+                self._run(self.store, job_id, spec, cache)
             except Exception as exc:  # one job's failure never stops the worker
                 if self.debug:
                     log.exception("job %s failed", job_id)

@@ -55,7 +55,7 @@ class Settings:
     """What ``genedit serve`` was started with."""
 
     workdir: Path
-    device: str = "auto"
+    devices: tuple[str, ...] = ("auto",)
     token: str | None = None
     cors: tuple[str, ...] = ()
     max_upload_bytes: int = 50 * 1024 * 1024
@@ -148,7 +148,7 @@ def create_app(settings: Settings, runner: Runner | None = None) -> Any:
         log.warning("%d job(s) interrupted by the last shutdown are marked failed", interrupted)
     runner = runner or Runner(
         store,
-        device=settings.device,
+        devices=settings.devices,
         queue_size=settings.queue_size,
         cache_size=settings.cache_size,
         debug=settings.debug,
@@ -267,10 +267,8 @@ def create_app(settings: Settings, runner: Runner | None = None) -> Any:
     def delete(job_id: str) -> dict[str, Any]:
         """Cancel a queued job, or delete a finished one with its files; a running job is 409."""
         job = _job(store, job_id)
-        if job["state"] == "running":
+        if job["state"] == "running" or (job["state"] == "queued" and not runner.cancel(job_id)):
             raise ApiError(409, f"job {job_id} is running; delete it once it is finished")
-        if job["state"] == "queued":
-            runner.cancel(job_id)
         store.delete(job_id)
         return {"id": job_id, "deleted": True}
 

@@ -32,7 +32,7 @@ def make_client(toy: ToyPlugin, tmp_path: Path) -> Iterator[Callable[..., Any]]:
 
     def make(**settings: Any) -> Any:
         settings.setdefault("workdir", tmp_path / "work")
-        settings.setdefault("device", "cpu")
+        settings.setdefault("devices", ("cpu",))
         client = TestClient(create_app(Settings(**settings)))
         client.__enter__()
         clients.append(client)

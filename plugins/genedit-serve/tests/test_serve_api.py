@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -276,3 +277,40 @@ def test_the_openapi_schema_lists_the_routes(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/models", "/jobs", "/jobs/{job_id}", "/jobs/{job_id}/result"} <= set(paths)
     assert "delete" in paths["/jobs/{job_id}"]
+
+
+@pytest.mark.parametrize(("devices", "together"), [(("cpu", "cuda:0"), 2), (("cpu", "cpu"), 1)])
+def test_one_worker_per_device_takes_jobs_from_the_one_queue(tmp_path, devices, together):
+    """Two devices: two jobs run at once, each on its own device; one device named twice: one at a time."""
+    from genedit_serve.jobs import JobSpec, JobStore, Runner
+
+    running: dict[str, str] = {}
+    most = []
+    both = threading.Barrier(3, timeout=10) if together == 2 else None
+    lock, release = threading.Lock(), threading.Event()
+
+    def run(store, job_id, spec, cache):
+        with lock:
+            running[job_id] = cache.device
+            most.append(len(running))
+        if both is not None:
+            both.wait()
+        release.wait(10)
+        with lock:
+            del running[job_id]
+
+    store = JobStore(tmp_path)
+    runner = Runner(store, devices=devices, run=run)
+    ids = [f"{i:032x}" for i in range(2)]
+    for job_id in ids:
+        runner.submit(job_id, JobSpec(task="upscale", model="toy-up"))
+    if both is not None:
+        both.wait()  # both jobs are running at the same time
+        assert sorted(running.values()) == ["cpu", "cuda:0"]
+    release.set()
+    end = time.monotonic() + 10
+    while time.monotonic() < end and any(store.get(i)["state"] != "done" for i in ids):
+        time.sleep(0.02)
+    runner.stop()
+    assert max(most) == together and [store.get(i)["state"] for i in ids] == ["done", "done"]
+    store.close()
