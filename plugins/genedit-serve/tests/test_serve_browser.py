@@ -134,6 +134,13 @@ def test_upscale_with_bicubic_in_a_real_browser(server: str, browser: object) ->
     )
     assert size == [450, 300]  # cat.png is 225×150
     assert driver.find_element("id", "download").get_attribute("download") == "cat_bicubic_x2.png"
+    driver.execute_script(
+        "const s = document.getElementById('slider'); s.value = 20; s.dispatchEvent(new Event('input'))"
+    )
+    assert (
+        driver.execute_script("return document.getElementById('after-clip').style.clipPath")
+        == "inset(0px 0px 0px 20%)"
+    )
 
     from PIL import Image
 
@@ -206,3 +213,28 @@ def test_generate_takes_seeds_and_shows_the_samples_and_their_grid(server: str, 
     assert [alt for alt, _ in shown] == ["dcgan_grid.png"] + [f"dcgan_seed{i}.png" for i in range(4)]
     grid, one = shown[0][1], shown[1][1]
     assert grid == 2 * one + 3 * 2  # two columns of samples with 2-pixel gutters
+
+
+def test_an_image_dropped_on_the_page_is_the_input(server: str, browser: object) -> None:
+    driver = browser
+    driver.get(server + "/")
+    _wait(driver, "return document.querySelectorAll('#task option').length > 0")
+    _select(driver, "task", "upscale")
+    _select(driver, "model", "bicubic")
+    _select(driver, "scale", "3")
+    # what a drop from the file manager delivers: a DataTransfer holding a PNG file (40×30, drawn here)
+    driver.execute_script(
+        "const c = document.createElement('canvas'); c.width = 40; c.height = 30;"
+        "c.getContext('2d').fillRect(5, 5, 10, 10);"
+        "c.toBlob(b => { const dt = new DataTransfer(); dt.items.add(new File([b], 'drawn.png', {type: 'image/png'}));"
+        "document.getElementById('drop').dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true})); });"
+    )
+    _wait(driver, "return document.getElementById('file-name').textContent === 'drawn.png'")
+    driver.find_element("id", "run").click()
+    _wait(driver, "return document.body.dataset.done")
+    size = _wait(
+        driver,
+        "const r = document.getElementById('result'); return r.naturalWidth && [r.naturalWidth, r.naturalHeight]",
+    )
+    assert size == [120, 90]
+    assert driver.find_element("id", "download").get_attribute("download") == "drawn_bicubic_x3.png"
