@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import shutil
 import sqlite3
@@ -238,6 +239,9 @@ class Runner:
             self.store.delete(job_id)
             raise QueueFull from None
 
+    def full(self) -> bool:
+        return self._queue.full()
+
     def cancel(self, job_id: str) -> bool:
         """Cancel a job that is still queued (its worker will skip it); False if it already started."""
         return self.store.cancel(job_id)
@@ -262,7 +266,9 @@ class Runner:
             except Exception as exc:  # one job's failure never stops the worker
                 if self.debug:
                     log.exception("job %s failed", job_id)
-                self.store.update(job_id, state="failed", error=describe(exc), finished=time.time())
+                # the job's own files by their names in it: a reply names no server path
+                error = describe(exc).replace(f"{self.store.folder(job_id)}{os.sep}", "")
+                self.store.update(job_id, state="failed", error=error, finished=time.time())
             else:
                 self.store.update(job_id, state="done", progress=1.0, finished=time.time())
 

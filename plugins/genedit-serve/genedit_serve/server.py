@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -216,6 +217,8 @@ def create_app(settings: Settings, runner: Runner | None = None) -> Any:
             raise ApiError(400, f"{len(image)} images: at most {settings.max_files} per job")
         elif len(image) > 1 and task not in card.group_tasks:
             raise ApiError(400, f"{task} takes one image per job ({card.name} does not group inputs)")
+        if runner.full():  # before the uploads are copied and checked
+            raise ApiError(503, f"the queue is full ({settings.queue_size} jobs); retry later")
         job_id = new_job_id()
         folder = store.folder(job_id)
         try:
@@ -383,8 +386,8 @@ async def _save_upload(
             if written > settings.max_upload_bytes:
                 raise ApiError(413, f"{shown}: over the upload limit of {settings.max_upload_bytes:,} bytes")
             f.write(chunk)
-    try:
-        read_image(path, max_pixels=settings.max_pixels)
+    try:  # decoding is CPU work: off the event loop, so other requests are answered meanwhile
+        await run_in_threadpool(read_image, path, max_pixels=settings.max_pixels)
     except ImageError as exc:
         raise ApiError(400, str(exc).replace(str(path), shown)) from None
     return path.name

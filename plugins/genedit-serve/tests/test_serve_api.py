@@ -60,6 +60,20 @@ def test_an_upscale_job_runs_with_its_option_and_returns_the_image_with_provenan
     assert (tmp_path / "work" / "jobs" / job["id"] / "out" / "photo_toy-up_x2.png").is_file()
 
 
+def test_a_failed_job_is_one_line_naming_no_server_path(client, tmp_path):
+    mask = png_bytes(5, 5)  # not the input's size: the toy plugin cannot apply it
+    files = [("image", ("photo.png", png_bytes(), "image/png")), ("file.mask", ("m.png", mask, "image/png"))]
+    job = wait_done(
+        client, client.post("/jobs", data={"task": "inpaint", "model": "toy-fill"}, files=files).json()["id"]
+    )
+    assert job["state"] == "failed" and job["outputs"] == []
+    assert (
+        "\n" not in job["error"] and str(tmp_path) not in job["error"] and "in/photo.png" in job["error"]
+    ), job["error"]
+    r = client.get(f"/jobs/{job['id']}/result")
+    assert r.status_code == 409 and r.json()["error"].startswith(f"job {job['id']} is failed: no result (")
+
+
 def test_models_are_loaded_once_and_reused(client, toy):
     for _ in range(2):
         assert wait_done(client, submit(client).json()["id"])["state"] == "done"
