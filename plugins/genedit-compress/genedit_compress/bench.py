@@ -49,23 +49,24 @@ def prepare(
     params: dict[str, Any],
     workdir: Path,
     progress: ProgressFn = silent,
+    backend: str = "torch",
 ) -> Variant:
-    """A fresh model, optionally transformed by ``method`` (its artefacts go to ``workdir``)."""
-    progress(f"prepare {method or dtype + ' eager'}")
-    from genedit_core.sdk import load
+    """A fresh model, optionally transformed by ``method`` (its artefacts go to ``workdir``) or run
+    by the runtime ``backend`` (a converting one of ``genedit.backends``, such as ``openvino``)."""
+    progress(f"prepare {method or (backend if backend != 'torch' else dtype + ' eager')}")
+    from genedit_core.sdk import dtype_name, load
 
-    model = load(name, weights=weights, scale=scale, device=device, dtype=dtype)
+    model = load(name, weights=weights, scale=scale, device=device, dtype=dtype, backend=backend)
     if model.module is not None and hasattr(model.module, "eval"):
         model.module.eval()
     xin = x.to(model.device, model.dtype)
     if method is None:
-        return Variant(
-            f"{'fp32' if model.dtype == torch.float32 else str(model.dtype).split('.')[-1]} eager",
-            model.forward,
-            xin,
-            model,
-            {},
-        )
+        label = f"{'fp32' if model.dtype == torch.float32 else str(model.dtype).split('.')[-1]} eager"
+        if backend != "torch":  # a network that did not convert ran in torch: the label says so
+            label = f"{backend} {dtype_name(model.dtype)}" + (
+                "" if model.backend == backend else " (ran in torch)"
+            )
+        return Variant(label, model.forward, xin, model, {})
     if method not in OPTIMIZE_METHODS:
         raise UsageError(f"--method {method}: unknown (have: {', '.join(OPTIMIZE_METHODS)})")
     import importlib
@@ -132,8 +133,10 @@ def bench_model(
     params: dict[str, Any] | None = None,
     variants_params: list[dict[str, Any]] | None = None,
     progress: ProgressFn = silent,
+    backends: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Time fp32 eager, ``dtype`` eager and each of ``methods`` side by side; one row per variant."""
+    """Time fp32 eager, ``dtype`` eager, each of ``methods`` and each of ``backends`` (at ``dtype``)
+    side by side; one row per variant."""
     from .measure import time_forward
 
     h, w = get_size({"size": size}, "size", (512, 512))
@@ -156,6 +159,8 @@ def bench_model(
             if variants_params and i < len(variants_params):
                 mparams.update(variants_params[i])
             variants.append(same(method, dtype="fp32", params=mparams, workdir=Path(tmp) / f"{i}-{method}"))
+        for b in backends or []:
+            variants.append(same(None, dtype=dtype, params={}, workdir=Path(tmp), backend=b))
         times = time_round_robin(variants, repeats, progress=progress)
         base_median = statistics.median(times[variants[0].name])
         rows = []

@@ -195,6 +195,13 @@ def register(app: typer.Typer) -> None:
         method: Annotated[
             list[str] | None, typer.Option("--method", help="Method(s) to compare with fp32 eager.")
         ] = None,
+        backend: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--backend",
+                help="Runtime(s) that convert the model to compare too, e.g. openvino (at --dtype).",
+            ),
+        ] = None,
         weights: WeightsOpt = None,
         scale: ScaleOpt = None,
         device: DeviceOpt = "cpu",
@@ -227,6 +234,7 @@ def register(app: typer.Typer) -> None:
                 repeats=repeats,
                 params=params,
                 progress=progress,
+                backends=list(backend or []),
             )
         if as_json:
             out.print_json(json.dumps(rows, default=str))

@@ -192,7 +192,10 @@ def _trace(ov: Any, model: LoadedModel) -> Any:
         shape = ov.PartialShape([-1, model.in_channels, -1, -1])
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the tracer's notes are about torch internals, not the user's
-        return ov.convert_model(Forward().eval(), example_input=example, input=[shape])
+        # traced here without torch's own re-run check (a third of the conversion time): the probe
+        # in _check compares with torch on another shape, which is the check that matters
+        traced = torch.jit.trace(Forward().eval(), example, check_trace=False, strict=False)
+        return ov.convert_model(traced, example_input=example, input=[shape])
 
 
 def _example(model: LoadedModel, side: tuple[int, int], batch: int) -> torch.Tensor:

@@ -44,7 +44,7 @@ def test_entry_point_is_light_to_import():
     assert proc.returncode == 0, proc.stderr
 
 
-def test_output_matches_torch_fp32_whole_and_tiled(tiny):
+def test_output_matches_torch_fp32_whole_and_tiled_and_bench_times_it(tiny):
     ref = load("tinyov", weights=tiny, device="cpu", dtype="fp32")
     model = load("tinyov", weights=tiny, device="cpu", dtype="fp32", backend="openvino")
     assert (ref.backend, model.backend) == ("torch", "openvino")
@@ -58,6 +58,12 @@ def test_output_matches_torch_fp32_whole_and_tiled(tiny):
     tiled = run_with_oom_retry(model, big, 32)
     assert float((tiled - run_with_oom_retry(ref, big, None)).abs().max()) < 1e-5
     assert runtime.COUNTS["convert"] == 1 and runtime.COUNTS["check"] == 1
+    # `genedit bench --backend openvino` (genedit-compress, installed with genedit) times it from the cache
+    bench = pytest.importorskip("genedit_compress.bench")
+    rows = bench.bench_model("tinyov", weights=tiny, size="24", repeats=1, backends=["openvino"])
+    assert [r["variant"] for r in rows] == ["fp32 eager", "openvino fp32"]
+    assert all(r["median_ms"] > 0 and r["ratio"] > 0 for r in rows)
+    assert runtime.COUNTS["convert"] == 1 and runtime.COUNTS["blob_cache_hit"] == 1
 
 
 def test_a_second_process_reuses_the_cache_and_a_damaged_entry_is_redone(tiny, tmp_path):
