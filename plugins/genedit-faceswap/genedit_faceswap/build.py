@@ -50,7 +50,8 @@ def extract(
     """
     faces = module.detect(image, min_face=min_face)
     if len(faces) == 0:
-        raise ImageError(f"no face found (smallest face looked for: {min_face} px; try --min-face 12)")
+        hint = "; try --min-face 12" if min_face > 12 else ""
+        raise ImageError(f"no face found (smallest face looked for: {min_face} px{hint})")
     crops, matrices = [], []
     for landmarks in faces.landmarks:
         crop, matrix = align(image[:1, :3].float().cpu(), landmarks, size, padding)

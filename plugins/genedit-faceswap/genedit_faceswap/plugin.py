@@ -45,3 +45,11 @@ def tiny_weights(card, scale):
     from .build import tiny_mtcnn_state
 
     return {"state_dict": tiny_mtcnn_state(), "config": {}}
+
+
+@hookimpl
+def register_commands(app):
+    """``genedit faceswap extract`` (torch-free to register; see commands.py)."""
+    from .commands import register
+
+    register(app)

@@ -1,0 +1,53 @@
+"""Fixtures of the face swap plugin's tests: the plugin installed alone, the CLI in-process, photos."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture
+def faceswap_plugins():
+    import genedit_faceswap.plugin as faceswap_plugin
+
+    from genedit_core.testing import plugins_installed
+
+    with plugins_installed(faceswap=faceswap_plugin) as p:
+        yield p
+
+
+@pytest.fixture
+def cli(faceswap_plugins, capsys):
+    """``cli(*argv) -> (exit code, stdout, stderr)`` of ``genedit`` run in this process."""
+    from genedit_cli.app import main
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exc:
+            main([*argv])
+        captured = capsys.readouterr()
+        code = exc.value.code
+        return (code if isinstance(code, int) else (0 if code is None else 1)), captured.out, captured.err
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def astronaut_png(tmp_path_factory) -> str:
+    """skimage's public-domain astronaut photograph (512x512, one face), as a PNG file."""
+    from PIL import Image
+    from skimage import data
+
+    path = tmp_path_factory.mktemp("photos") / "astronaut.png"
+    Image.fromarray(data.astronaut()).save(path)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def flat_png(tmp_path_factory) -> str:
+    """A grey picture with no face in it."""
+    from PIL import Image
+
+    path = tmp_path_factory.mktemp("photos") / "flat.png"
+    Image.fromarray(np.full((90, 120, 3), 128, np.uint8)).save(path)
+    return str(path)
