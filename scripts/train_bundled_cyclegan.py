@@ -95,7 +95,7 @@ def main() -> int:
         "sha256": hashlib.sha256(dest.read_bytes()).hexdigest(),
         "licence": "Apache-2.0 (trained by genedit on public-domain/CC0 scikit-image photographs)",
         "description": "Synthetic pair: photographs (A) and the same photographs under a fixed warm "
-        "tone mapping (B), trained unpaired on 64² crops; both directions (a2b adds the tone, b2a "
+        "tone mapping (B), trained unpaired on 48² random crops of 64² tiles; both directions (a2b adds the tone, b2a "
         "removes it). A demonstration and test fixture, not a general photo filter.",
         "recipe": {"script": "scripts/train_bundled_cyclegan.py", "steps": args.steps, "sets": sets},
         "cpu_minutes": round(cpu, 1) if cpu is not None else previous.get("cpu_minutes"),
