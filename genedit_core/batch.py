@@ -45,6 +45,7 @@ from .images import SUPPORTED_SUFFIXES, is_image_path, max_pixels_default, outpu
 
 if TYPE_CHECKING:
     from .model import LoadedModel
+    from .sharding import Shard
 
 DEFAULT_OUT_DIR = "results"
 EXISTS_HINT = "use --overwrite or --skip-existing"
@@ -440,6 +441,7 @@ def run_batch(
     max_pixels: int | None = None,
     progress: BatchProgress | None = None,
     options: Mapping[str, Any] | None = None,
+    shard: Shard | tuple[int, int] | None = None,
     **more_options: Any,
 ) -> BatchReport:
     """Run ``task`` of ``model`` on every image of ``inputs`` (files, folders, glob patterns).
@@ -449,11 +451,19 @@ def run_batch(
     task go in ``options`` or as keywords (``samples=4``; ``genedit info MODEL`` lists them) and are
     checked before anything loads. Returns the :class:`BatchReport`; a file that fails is in it,
     not raised. Raises :class:`UsageError` for a request that is wrong as a whole.
+
+    ``shard`` (``(rank, world)`` or a :class:`~genedit_core.sharding.Shard`, e.g.
+    ``Shard.from_env()`` under torchrun) runs only this process's share of the inputs (see
+    :mod:`genedit_core.sharding`); every process checks the whole list first, so they all refuse
+    the same request. The report holds this share; :func:`~genedit_core.sharding.gather_report`
+    joins every process's.
     """
     from .api import get_card
     from .model import LoadedModel
     from .options import check_task_params
+    from .sharding import Shard, cuda_count, shard_device
 
+    part = Shard.of(shard)
     progress = progress or BatchProgress()
     loaded: LoadedModel | None = model if isinstance(model, LoadedModel) else None
     card = loaded.card if loaded is not None else get_card(str(model))
@@ -489,12 +499,15 @@ def run_batch(
             }
         )
     progress.planned(found)
+    mine = part.share(files, whole=group)  # a group task runs every input in one call, on rank 0
 
     if loaded is None:
         from .api import load
 
         # the card's qualified name: 'acme:espcn' must load acme's card, not the bare name's owner
         qualified = f"{card.plugin}:{card.name}" if card.plugin else card.name
+        if part.local_world > 1 and str(device).strip().lower() in ("auto", "cuda"):
+            device = shard_device(device, part, cuda_count())  # one GPU per process on a machine
         loaded = load(qualified, scale=scale, weights=weights, device=device, dtype=dtype, backend=backend)
     from .device import dtype_name
 
@@ -535,10 +548,11 @@ def run_batch(
     )
     try:
         if group:
-            job.group(files, output_path(files[0], output=output, out_dir=out_dir, tag=tag, ext=ext))
+            if mine:
+                job.group(mine, output_path(mine[0], output=output, out_dir=out_dir, tag=tag, ext=ext))
         else:
-            progress.start(len(files), loaded)
-            job.each(found, tag, tile_size, tile_overlap)
+            progress.start(len(mine), loaded)
+            job.each(found, mine, tag, tile_size, tile_overlap)
     finally:
         progress.finish()
     return report
@@ -561,15 +575,18 @@ class _Job:
     max_pixels: int | None
     tile: str | int | None  # as asked, for the provenance
 
-    def each(self, found: Inputs, tag: str, tile: int | str | None, tile_overlap: int | None) -> None:
-        """Every input on its own; one file's failure, whatever it is, never stops the batch."""
+    def each(
+        self, found: Inputs, mine: list[Path], tag: str, tile: int | str | None, tile_overlap: int | None
+    ) -> None:
+        """Every input of ``mine`` (this process's share of ``found``) on its own; one file's
+        failure, whatever it is, never stops the batch. Every input of ``found`` is protected."""
         from .images import check_output_path, read_image, write_image
         from .pipeline import apply_all
         from .tiling import resolve_overlap
 
         inputs_by_path = {_key(f): f for f in found.files}
         written: dict[str, Path] = {}
-        for src in found.files:
+        for src in mine:
             started = time.perf_counter()
             result = FileResult([src])
             dest = output_path(

@@ -6,6 +6,11 @@ report (see :mod:`genedit_core.batch`). What is left here is the terminal: the n
 own outputs left out, the progress bars, one ``input -> output`` line per output as soon as it is
 written, one ``error:`` line per failed file (with its traceback under ``--debug``), the summary
 line or ``--json``, and the exit code: 1 when a file failed.
+
+Under torchrun (``RANK``/``WORLD_SIZE`` in the environment) each process runs its share of the
+inputs (:mod:`genedit_core.sharding`) and prints its own result and error lines; only rank 0 shows
+progress bars and the note, and it prints the summary (or ``--json``) of every process. Every
+process exits 1 when a file failed in any of them.
 """
 
 from __future__ import annotations
@@ -39,9 +44,15 @@ def run_batch(
     ``tile`` ...), passed as they are; ``params`` are the model's options from the command line.
     """
     from genedit_core.batch import run_batch as core_run_batch
+    from genedit_core.sharding import Shard, check_rendezvous, gather_report
 
-    display = _Display(quiet=quiet or as_json, errors=not as_json)
-    report = core_run_batch(task, inputs, progress=display, options=params or {}, **batch)
+    shard = Shard.from_env()
+    check_rendezvous(shard)
+    display = _Display(quiet=quiet or as_json, errors=not as_json, main=shard.is_main)
+    report = core_run_batch(task, inputs, progress=display, options=params or {}, shard=shard, **batch)
+    report = gather_report(report, shard)  # every process's results, on every process
+    if not shard.is_main:
+        return 0 if report.ok else 1  # rank 0 shows the whole batch
     if report.group:
         return _group_summary(report, as_json)
     if as_json:
@@ -56,7 +67,8 @@ def run_batch(
             f"{done} of {len(report.results)} image(s) done with "
             f"{model_label(report.model, task, report.scale)} on {report.device} ({report.dtype})"
             + (f"; {skipped} skipped (output exists)" if skipped else "")
-            + (f"; {failed} failed" if failed else ""),
+            + (f"; {failed} failed" if failed else "")
+            + (f" ({shard.world} processes)" if shard.enabled else ""),
             markup=False,
         )
     return 0 if report.ok else 1
@@ -101,23 +113,24 @@ def file_error(src: Path, dest: Path, exc: BaseException) -> str:
 class _Display(BatchProgress):
     """The batch on this terminal: bars on stderr, a line per output on stdout as it is written."""
 
-    def __init__(self, *, quiet: bool, errors: bool) -> None:
+    def __init__(self, *, quiet: bool, errors: bool, main: bool = True) -> None:
         self.quiet = quiet  # no bars, notes or result lines (-q, --json)
         self.errors = errors  # one error: line per failed file (not with --json, which reports them)
+        self.main = main  # one process of several but rank 0: its own lines only, no bars or note
         self.progress: Any = None
         self.bar: Any = None
         self.tiles: Any = None
 
     def planned(self, inputs: Inputs) -> None:
-        if inputs.skipped and not self.quiet:
+        if inputs.skipped and not self.quiet and self.main:
             err.print(f"note: {skipped_note(len(inputs.skipped))} (name a file to process it anyway)")
 
     def start(self, total: int, model: Any) -> None:
-        self.progress, self.bar = _progress(self.quiet, total)
+        self.progress, self.bar = _progress(self.quiet or not self.main, total)
         self.progress.start()
 
     def image(self, src: Path):
-        if self.quiet or self.progress is None:
+        if self.quiet or not self.main or self.progress is None:
             return None
         self.tiles = image_bar(self.progress, src.name)
         return tile_callback(self.progress, self.tiles)
