@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 import torch
 from genedit_cyclegan.tone import GAMMA, MIX, OFFSET, crops, photos, psnr, tone, write_pair
 from PIL import Image
@@ -32,3 +35,34 @@ def test_pair_domains_never_share_a_crop(tmp_path):
     for img, i in zip(got_b, order[6:]):  # B: the other crops, toned
         assert (img - tone(pool[i])).abs().max() <= 0.5 / 255 + 1e-6
     assert not set(order[:6]) & set(order[6:])
+
+
+def test_pair_train_report_pipeline_at_test_size(tmp_path):
+    """The synthetic experiment end to end, tiny: make the pair, train through genedit's trainer,
+    score with benchmarks/cyclegan_report.py; its gains are its PSNRs minus the identity's."""
+    import importlib.util
+
+    from genedit_cyclegan.training import CycleGANTask
+
+    from genedit_core.training.config import load_config
+    from genedit_core.training.trainer import Trainer
+
+    a, b = write_pair(tmp_path / "pair", n=8, size=32, max_side=64)
+    sets = ["model.ngf=4", "model.ndf=4", "model.n_blocks=1", "model.n_layers_d=2", "data.crop=16",
+            "data.load_size=0", "loss.pool=2", "train.batch_size=2", "train.steps=2", "train.device=cpu",
+            f"data.a={a}", f"data.b={b}"]  # fmt: skip
+    task = CycleGANTask()
+    run = Trainer(task, load_config(task.default_config, None, sets), tmp_path / "run", quiet=True).fit()
+
+    root = Path(__file__).resolve().parents[3]
+    spec = importlib.util.spec_from_file_location("cyclegan_report", root / "benchmarks/cyclegan_report.py")
+    report_module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(report_module)
+    report = report_module.measure(str(run))
+    assert [r["image"] for r in report["rows"]] == ["astronaut", "camera", "chelsea", "coffee", "coins"]
+    x = photos("heldout")[2]  # chelsea, cropped to a multiple of 4 as the report does
+    x = x[None, :, : x.shape[1] - x.shape[1] % 4, : x.shape[2] - x.shape[2] % 4]
+    row = report["rows"][2]
+    assert row["a2b_gain"] == pytest.approx(row["a2b"] - psnr(x, tone(x)), abs=1e-6)
+    assert row["b2a_gain"] == pytest.approx(row["b2a"] - psnr(tone(x), x), abs=1e-6)
+    assert -1 <= report["min_corr"] <= 1 and report["spread"] > 0
