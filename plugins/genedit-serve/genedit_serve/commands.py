@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -75,10 +76,12 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f"--port {port}: expected 0 to 65535")
         from genedit_cli.sdk import err
 
+        sock = _bind(host, port)  # bound here: a port in use is one line, and --port 0's port is known
         folder = workdir if workdir is not None else Path(tempfile.mkdtemp(prefix="genedit-serve-"))
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
+            sock.close()
             raise UsageError(f"--workdir {folder}: cannot create it ({exc.strerror or exc})") from None
         import uvicorn
 
@@ -98,29 +101,32 @@ def register(app: typer.Typer) -> None:
             debug=debug,
         )
         asgi = create_app(settings)
+        shown = f"[{host}]" if ":" in host else host
         err.print(f"genedit serve: work folder {folder}", markup=False, highlight=False)
-        config = uvicorn.Config(asgi, host=host, port=port, log_level="info" if debug else "warning")
-        server = uvicorn.Server(config)
-        _announce(server, host)
-        server.run()
+        err.print(
+            f"genedit serve: listening on http://{shown}:{sock.getsockname()[1]}/",
+            markup=False,
+            highlight=False,
+        )
+        config = uvicorn.Config(asgi, log_level="info" if debug else "warning")
+        uvicorn.Server(config).run(sockets=[sock])
 
 
-def _announce(server: object, host: str) -> None:
-    """Print the URL once uvicorn is listening (the real port when --port 0)."""
-    from genedit_cli.sdk import err
-
-    startup = server.startup  # type: ignore[attr-defined]
-
-    async def announced(sockets: object = None) -> None:
-        await startup(sockets=sockets)
-        servers = getattr(server, "servers", [])
-        for s in servers:
-            for sock in s.sockets:
-                port = sock.getsockname()[1]
-                shown = f"[{host}]" if ":" in host else host
-                err.print(
-                    f"genedit serve: listening on http://{shown}:{port}/", markup=False, highlight=False
-                )
-                return
-
-    server.startup = announced  # type: ignore[attr-defined]
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``; a name that does not resolve or a port in use is a UsageError."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise UsageError(f"--host {host}: cannot resolve it ({exc.strerror})") from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise UsageError(
+            f"--host {host} --port {port}: cannot listen there ({exc.strerror or exc})"
+        ) from None
+    sock.set_inheritable(True)
+    return sock

@@ -40,3 +40,15 @@ def test_unsafe_or_impossible_settings_are_one_line_before_anything_starts(cli, 
     monkeypatch.delenv("GENEDIT_SERVE_TOKEN", raising=False)
     code, _, err = cli("serve", *args)
     assert code == 2 and err.strip() == f"error: {message}"
+
+
+def test_a_port_in_use_is_one_line(cli):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        code, _, err = cli("serve", "--port", str(port))
+    assert code == 2 and err.startswith(f"error: --host 127.0.0.1 --port {port}: cannot listen there (")
+    assert len(err.strip().splitlines()) == 1
