@@ -151,7 +151,7 @@ class CycleGANTask(TrainTask):
             "lr": 2e-4,
             "steps": 200000,
             "schedule": {"type": "linear"},
-            "sample_every": 2000,
+            "sample_every": 5000,  # a grid with each checkpoint
             "ckpt_every": 5000,
             "log_every": 100,
         },
