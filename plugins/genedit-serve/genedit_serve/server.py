@@ -19,6 +19,7 @@ Promises (tested in tests/test_serve_api.py):
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -237,16 +238,16 @@ def create_app(settings: Settings, runner: Runner | None = None) -> Any:
         return {"id": job_id, "state": "queued", "url": f"/jobs/{job_id}"}
 
     @app.get("/jobs/{job_id}", dependencies=auth)
-    def status(job_id: str, wait: Annotated[float, Query(ge=0, le=MAX_WAIT_S)] = 0) -> dict[str, Any]:
+    async def status(job_id: str, wait: Annotated[float, Query(ge=0, le=MAX_WAIT_S)] = 0) -> dict[str, Any]:
         """State (queued, running, done, failed, cancelled), progress 0-1, error, outputs, provenance.
 
         ``?wait=SECONDS`` (up to 60) answers once the job is finished or the time is up, so a
-        client needs no polling loop.
+        client needs no polling loop. Waiting holds no thread: many clients may wait at once.
         """
         job = _job(store, job_id)
         deadline = time.monotonic() + wait
         while job["state"] not in FINISHED and time.monotonic() < deadline:
-            time.sleep(0.1)
+            await asyncio.sleep(0.05)
             job = _job(store, job_id)
         return _view(job)
 
