@@ -162,7 +162,7 @@ def _convert_into(folder: Path, model: LoadedModel, fields: dict[str, Any]) -> N
         try:
             program = _trace(ov, model)
         except Exception as exc:  # any failure of the converter means: run in torch
-            check = {"ok": False, "reason": f"it did not convert ({_first_line(exc)})"}
+            check = {"ok": False, "reason": f"it did not convert ({_conversion_failure(exc)})"}
         else:
             ov.save_model(program, str(folder / "model.xml"), compress_to_fp16=False)
             check = _check(ov, program, model)
@@ -291,6 +291,15 @@ def _tensors_sha256(module: Any) -> str:
         h.update(str((t.dtype, tuple(t.shape))).encode())
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
+
+
+def _conversion_failure(exc: BaseException) -> str:
+    """The operations OpenVINO could not convert, from its report, else the error's first line."""
+    for line in str(exc).splitlines():
+        line = line.strip(" -")
+        if line.startswith("No conversion rule found for operations:"):
+            return "OpenVINO has no conversion for " + line.split(":", 1)[1].strip()[:160]
+    return _first_line(exc)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -159,3 +159,17 @@ def test_an_unwritable_cache_still_converts(tiny, tmp_path, monkeypatch):
     with torch.no_grad():
         assert float((model(X) - ref(X)).abs().max()) < 1e-5
     assert blocker.read_text() == ""
+
+
+def test_a_conversion_failure_names_the_operations_openvino_lacks():
+    report = (
+        "Check 'false' failed at src/frontends/common_translators/src/unconverted_ops_report.cpp:151:\n"
+        "FrontEnd API failed with OpConversionFailure:\nModel wasn't fully converted.\nSummary:\n"
+        "-- No conversion rule found for operations: aten::diag, aten::linalg_svd\n"
+        "-- Conversion is failed for: prim::Constant\n"
+    )
+    reason = runtime._conversion_failure(RuntimeError(report))
+    assert reason == "OpenVINO has no conversion for aten::diag, aten::linalg_svd"
+    assert runtime._conversion_failure(TypeError("type Tensor doesn't define __round__ method\nmore")) == (
+        "type Tensor doesn't define __round__ method"
+    )
