@@ -51,4 +51,24 @@ MTCNN_CARD = ModelCard(
     options={"extract": EXTRACT_OPTIONS},
 )
 
-CARDS = [MTCNN_CARD]
+FACESWAP_CARD = ModelCard(
+    name="faceswap",
+    tasks=("swap",),
+    family="faceswap-autoencoder",
+    summary="Shared encoder, one decoder per identity (deepfakes/faceswap's design); train it on two folders of aligned faces.",
+    licence="Apache-2.0 (your weights: your data's terms)",
+    channels_last=False,
+    options={
+        "swap": (
+            Option(
+                "direction",
+                str,
+                "a2b",
+                "a2b: draw a face of A as B; b2a: the other way",
+                choices=("a2b", "b2a"),
+            ),
+        )
+    },
+)
+
+CARDS = [MTCNN_CARD, FACESWAP_CARD]

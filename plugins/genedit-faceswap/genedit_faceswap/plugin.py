@@ -19,6 +19,10 @@ def register_models(register):
 @hookimpl
 def load_model(request):
     """Build the network; request.state_dict holds the weights' tensors."""
+    if request.card.name == "faceswap":
+        from .autoencoder import build_faceswap
+
+        return build_faceswap(request)
     from .build import build_mtcnn
 
     return build_mtcnn(request)
@@ -26,7 +30,12 @@ def load_model(request):
 
 @hookimpl
 def edit(request):
-    """'extract': every face in request.image, aligned and cropped, best first (one output each)."""
+    """'extract': every face in request.image, aligned and cropped, best first (one output each);
+    'swap': an aligned face drawn as the other identity."""
+    if request.task == "swap":
+        from .autoencoder import swap
+
+        return swap(request.model, request.image, request.params.get("direction", "a2b"))
     from .build import extract
 
     crops, _, _ = extract(
@@ -41,10 +50,24 @@ def edit(request):
 
 @hookimpl
 def tiny_weights(card, scale):
-    """Random weights that always detect, for the conformance check in tests/ only."""
+    """Random weights (for MTCNN: ones that always detect), for the conformance check in tests/ only."""
+    if card.name == "faceswap":
+        from .autoencoder import tiny_state
+
+        return {"state_dict": tiny_state(), "config": {}}
     from .build import tiny_mtcnn_state
 
     return {"state_dict": tiny_mtcnn_state(), "config": {}}
+
+
+@hookimpl
+def train(request):
+    """The shared encoder and two decoders, trained on two folders of aligned faces."""
+    if request.card.name != "faceswap":
+        return None
+    from .training import FaceSwapTask
+
+    return FaceSwapTask()
 
 
 @hookimpl

@@ -1,0 +1,122 @@
+"""The face swap network: one shared encoder and one decoder per identity (deepfakes/faceswap's
+design), and how it is built from weights.
+
+Imports torch, so only hook bodies import this module.
+
+Trained to reconstruct identity A through decoder A and identity B through decoder B from one
+encoder, the code has to describe what both share (pose, expression, lighting) and each decoder
+learns to draw its own identity; swapping is encoding a face of A and decoding it with B's decoder.
+Here the network is fully convolutional (a narrow code map at 1/8 of the crop's side instead of
+faceswap's dense bottleneck), so one set of weights takes crops of any size that is a multiple of 8.
+Keys: ``encoder.{0,2,4,6}.*``, ``decoder_a.{0,3,6,9}.*``, ``decoder_b.*``; their shapes fix the
+width and the code channels.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from genedit_core.sdk import LoadedModel, UsageError, WeightsError, load_strict
+
+DIRECTIONS = ("a2b", "b2a")
+
+
+def _encoder(width: int, code: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(3, width, 5, 2, 2), nn.LeakyReLU(0.1),
+        nn.Conv2d(width, 2 * width, 5, 2, 2), nn.LeakyReLU(0.1),
+        nn.Conv2d(2 * width, 4 * width, 5, 2, 2), nn.LeakyReLU(0.1),
+        nn.Conv2d(4 * width, code, 3, 1, 1),
+    )  # fmt: skip
+
+
+def _decoder(width: int, code: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(code, 16 * width, 3, 1, 1), nn.LeakyReLU(0.1), nn.PixelShuffle(2),
+        nn.Conv2d(4 * width, 8 * width, 3, 1, 1), nn.LeakyReLU(0.1), nn.PixelShuffle(2),
+        nn.Conv2d(2 * width, 4 * width, 3, 1, 1), nn.LeakyReLU(0.1), nn.PixelShuffle(2),
+        nn.Conv2d(width, 3, 5, 1, 2), nn.Sigmoid(),
+    )  # fmt: skip
+
+
+class FaceSwapAE(nn.Module):
+    """Shared encoder, decoders ``decoder_a`` and ``decoder_b``; images in 0-1, in and out."""
+
+    def __init__(self, width: int = 32, code: int = 64) -> None:
+        super().__init__()
+        self.width, self.code = width, code
+        self.encoder = _encoder(width, code)
+        self.decoder_a = _decoder(width, code)
+        self.decoder_b = _decoder(width, code)
+
+    def decode(self, z: torch.Tensor, identity: str) -> torch.Tensor:
+        return (self.decoder_a if identity == "a" else self.decoder_b)(z)
+
+    def forward(self, x: torch.Tensor, direction: str = "a2b", b: torch.Tensor | None = None) -> Any:
+        """``a2b``: encode (a face of A) and draw it as B; ``b2a`` the other way round; ``a2a`` and
+        ``b2b`` reconstruct. With ``b``: :meth:`reconstruct` of ``x`` (A) and ``b``."""
+        if b is not None:
+            return self.reconstruct(x, b)
+        return self.decode(self.encoder(x * 2 - 1), direction[-1])
+
+    def reconstruct(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A through decoder A and B through decoder B in one call (a training step uses every
+        parameter in one forward, as DDP wants)."""
+        z = self.encoder(torch.cat([a, b]) * 2 - 1)
+        return self.decoder_a(z[: len(a)]), self.decoder_b(z[len(a) :])
+
+    def hyperparameters(self) -> dict[str, int]:
+        return {"width": self.width, "code": self.code}
+
+
+def from_state(state: dict[str, torch.Tensor], origin: str) -> FaceSwapAE:
+    """The network ``state`` fits, loaded; a WeightsError naming ``origin`` otherwise."""
+    if "encoder.0.weight" not in state or "encoder.6.weight" not in state:
+        found = ", ".join(sorted(state)[:4]) or "no tensors"
+        raise WeightsError(f"{origin}: need keys encoder.*, decoder_a.* and decoder_b.*, found {found}")
+    module = FaceSwapAE(int(state["encoder.0.weight"].shape[0]), int(state["encoder.6.weight"].shape[0]))
+    load_strict(module, state, origin)
+    return module
+
+
+def build_faceswap(request: Any) -> LoadedModel:
+    origin = request.weights.origin if request.weights is not None else "faceswap"
+    if request.state_dict is None:
+        raise WeightsError(
+            f"{origin}: faceswap has no bundled identities; train two with "
+            "'genedit train faceswap --data-a faces_A --data-b faces_B --out RUN' and pass --weights RUN"
+        )
+    module = from_state(request.state_dict, origin).eval().to(device=request.device, dtype=request.dtype)
+    return LoadedModel(
+        card=request.card,
+        module=module,
+        forward=lambda x: module(x, "a2b"),
+        device=request.device,
+        dtype=request.dtype,
+        size_multiple=8,
+        min_size=8,
+        tileable=False,  # a face is one crop: tiles would each be decoded as a face
+        hyperparameters={**module.hyperparameters(), "directions": "a2b, b2a"},
+    )
+
+
+@torch.no_grad()
+def swap(model: LoadedModel, image: torch.Tensor, direction: str) -> torch.Tensor:
+    """``image`` (an aligned crop) drawn as the other identity, padded to the size grid and back."""
+    if direction not in DIRECTIONS:
+        raise UsageError(f"--direction {direction}: expected a2b or b2a")
+    _, _, h, w = image.shape
+    ph, pw = -h % 8, -w % 8
+    x = image.to(model.device, model.dtype)
+    if ph or pw:
+        x = torch.nn.functional.pad(x, (0, pw, 0, ph), mode="replicate")
+    return model.module(x, direction)[:, :, :h, :w].float().cpu().clamp(0, 1)
+
+
+def tiny_state() -> dict[str, torch.Tensor]:
+    """A width-4, 8-channel-code network with random weights (the conformance check's)."""
+    torch.manual_seed(0)
+    return FaceSwapAE(width=4, code=8).state_dict()

@@ -1,0 +1,190 @@
+"""Face swap training for the shared trainer: the shared encoder and two decoders of
+:mod:`genedit_faceswap.autoencoder`, on two folders of aligned face crops (``genedit faceswap
+extract`` writes them).
+
+One step, for a batch of faces of A and a batch of B: each face is randomly transformed (rotation,
+scale, shift and flip, applied to input and target alike) and then randomly warped (a smooth
+displacement field, applied to the input only), the way deepfakes/faceswap augments; the
+network reconstructs the unwarped face through the identity's own decoder. Loss: L1 + ``loss.ssim``
+· (1 − SSIM), summed over both identities, one Adam optimizer for all three networks. The warp is
+what makes the encoder describe the face rather than copy pixels. Every random draw comes from the
+trainer's seeded per-item generators, so a resumed run repeats an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genedit_core.sdk import Field, TrainTask, UsageError
+
+from .autoencoder import FaceSwapAE
+
+
+def _square(img: torch.Tensor, size: int) -> torch.Tensor:
+    """A C×H×W crop as 3×size×size floats in 0-1 (grey made RGB)."""
+    img = img.float()
+    img = img[:1].expand(3, -1, -1) if img.shape[0] == 1 else img[:3]
+    if img.shape[-2:] != (size, size):
+        img = F.interpolate(
+            img[None], size=(size, size), mode="bilinear", antialias=True, align_corners=False
+        )[0]
+    return img.clamp(0, 1)
+
+
+def random_transform(
+    img: torch.Tensor, gen: torch.Generator, rotate: float, zoom: float, shift: float
+) -> torch.Tensor:
+    """``img`` rotated (±``rotate`` degrees), zoomed (±``zoom``), shifted (±``shift`` of the side), maybe flipped."""
+    u = torch.rand(5, generator=gen) * 2 - 1
+    angle, scale = math.radians(float(u[0]) * rotate), 1 + float(u[1]) * zoom
+    flip = -1.0 if float(u[4]) > 0 else 1.0
+    cos, sin = math.cos(angle) / scale, math.sin(angle) / scale
+    theta = torch.tensor(
+        [[cos * flip, -sin, float(u[2]) * shift * 2], [sin * flip, cos, float(u[3]) * shift * 2]]
+    )
+    grid = F.affine_grid(theta[None], [1, *img.shape], align_corners=False)
+    return F.grid_sample(img[None], grid, padding_mode="border", align_corners=False)[0]
+
+
+def random_warp(img: torch.Tensor, gen: torch.Generator, amount: float) -> torch.Tensor:
+    """``img`` bent by a smooth random field: 5×5 control offsets (std ``amount`` of the side), upsampled."""
+    size = img.shape[-1]
+    offsets = torch.randn(1, 2, 5, 5, generator=gen) * amount * 2
+    field = F.interpolate(offsets, size=(size, size), mode="bicubic", align_corners=True)[0].permute(1, 2, 0)
+    base = F.affine_grid(torch.eye(2, 3)[None], [1, *img.shape], align_corners=False)[0]
+    return F.grid_sample(img[None], (base + field)[None], padding_mode="border", align_corners=False)[0]
+
+
+class TwoFaces:
+    """Aligned crops of A and B: item i is (warped A, A, warped B, B) for A[i mod |A|], B[i mod |B|]."""
+
+    def __init__(self, a: Any, b: Any, size: int, aug: dict[str, float]):
+        self.a, self.b, self.size, self.aug = a, b, size, aug
+
+    def __len__(self) -> int:
+        return max(len(self.a), len(self.b))
+
+    def face(self, items: Any, index: int) -> torch.Tensor:
+        item = items[index % len(items)]
+        return _square(item[0] if isinstance(item, tuple) else item, self.size)
+
+    def pair(self, img: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        a = self.aug
+        target = random_transform(img, gen, a["rotate"], a["zoom"], a["shift"])
+        return random_warp(target, gen, a["warp"]).clamp(0, 1), target.clamp(0, 1)
+
+    def get(self, index: int, gen: torch.Generator) -> tuple[torch.Tensor, ...]:
+        return (*self.pair(self.face(self.a, index), gen), *self.pair(self.face(self.b, index), gen))
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
+        return self.get(index, torch.Generator().manual_seed(index))
+
+
+def ssim_loss(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """1 − mean SSIM (Gaussian window σ 1.5, at most 11 px; constants for a 0-1 range), differentiable."""
+    k = min(11, x.shape[-1], x.shape[-2])
+    t = torch.arange(k, dtype=x.dtype, device=x.device) - (k - 1) / 2
+    g = torch.exp(-(t**2) / (2 * 1.5**2))
+    g = g / g.sum()
+    window = (g[:, None] * g[None, :]).expand(x.shape[1], 1, k, k).contiguous()
+
+    def blur(z: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(z, window, groups=x.shape[1])
+
+    mx, my = blur(x), blur(y)
+    vx, vy, cxy = blur(x * x) - mx**2, blur(y * y) - my**2, blur(x * y) - mx * my
+    c1, c2 = 0.01**2, 0.03**2
+    s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))
+    return 1 - s.mean()
+
+
+class FaceSwapTask(TrainTask):
+    name = "faceswap"
+    generative = True  # sample grids: [A | A→A | A→B] rows, then [B | B→B | B→A]
+    export_net = "model"
+    default_config = {
+        "model": {"width": 32, "code": 64},
+        "data": {"a": None, "b": None, "size": 64},
+        "augment": {"rotate": 10.0, "zoom": 0.05, "shift": 0.05, "warp": 0.02},
+        "loss": {"ssim": 1.0},
+        "train": {"batch_size": 16, "lr": 5e-5, "steps": 20000, "sample_every": 1000, "ckpt_every": 2000},
+    }
+    config_fields = {
+        "data.a": Field("str", optional=True),
+        "data.b": Field("str", optional=True),
+        "data.size": Field("int", ge=8),
+        "model.width": Field("int", ge=1),
+        "model.code": Field("int", ge=1),
+        "augment.rotate": Field("float", ge=0, le=90),
+        "augment.zoom": Field("float", ge=0, lt=1),
+        "augment.shift": Field("float", ge=0, le=0.5),
+        "augment.warp": Field("float", ge=0, le=0.2),
+        "loss.ssim": Field("float", ge=0),
+    }
+
+    def __init__(self) -> None:
+        self.dataset: TwoFaces | None = None
+        self.identities: dict[str, str] = {}
+
+    def build_networks(self, cfg: dict[str, Any]) -> dict[str, nn.Module]:
+        if int(cfg["data"]["size"]) % 8:
+            raise UsageError(f"data.size {cfg['data']['size']}: the network needs a multiple of 8")
+        return {"model": FaceSwapAE(int(cfg["model"]["width"]), int(cfg["model"]["code"]))}
+
+    def build_optimizers(self, nets, cfg):
+        # faceswap's Adam: β = (0.5, 0.999)
+        return {
+            "model": torch.optim.Adam(
+                nets["model"].parameters(), lr=float(cfg["train"]["lr"]), betas=(0.5, 0.999)
+            )
+        }
+
+    def build_dataset(self, data: Path | str | None, cfg: dict[str, Any]) -> TwoFaces:
+        """Identity A is ``--data-a`` (``data.a``) or ``--data``, identity B ``--data-b`` (``data.b``)."""
+        from genedit_core.sdk import resolve_data
+
+        d = cfg["data"]
+        a, b = d.get("a") if d.get("a") is not None else data, d.get("b")
+        if a is None or b is None:
+            raise UsageError(
+                "faceswap trains on two identities: --data-a FACES_A --data-b FACES_B "
+                "(folders of aligned crops, as 'genedit faceswap extract' writes them)"
+            )
+        size = int(d["size"])
+        aug = {k: float(v) for k, v in cfg["augment"].items()}
+        self.dataset = TwoFaces(resolve_data(str(a), size=size), resolve_data(str(b), size=size), size, aug)
+        self.identities = {"a": str(a), "b": str(b)}
+        return self.dataset
+
+    def train_step(self, batch, ctx) -> dict[str, float]:
+        warped_a, a, warped_b, b = batch
+        net = ctx.nets["model"]
+        w = float(ctx.cfg["loss"]["ssim"])
+        with ctx.autocast():
+            out_a, out_b = (o.float() for o in net(warped_a, b=warped_b))
+        l1 = F.l1_loss(out_a, a) + F.l1_loss(out_b, b)
+        ssim = ssim_loss(out_a, a) + ssim_loss(out_b, b)
+        loss = l1 + w * ssim
+        ctx.backward(loss)
+        ctx.step_optimizer("model")
+        return {"l1": float(l1.detach()), "ssim_loss": float(ssim.detach()), "loss": float(loss.detach())}
+
+    def sample(self, nets, ctx) -> torch.Tensor | None:
+        if self.dataset is None:
+            return None
+        ds, m = self.dataset, nets["model"]
+        k = min(4, len(ds.a), len(ds.b))
+        rows = []
+        for items, own, other in ((ds.a, "a2a", "a2b"), (ds.b, "b2b", "b2a")):
+            x = torch.stack([ds.face(items, i) for i in range(k)]).to(ctx.device)
+            rows += [torch.cat(t, -1) for t in zip(x, m(x, own), m(x, other))]
+        return torch.stack(rows).float().clamp(0, 1)
+
+    def export_config(self, nets, cfg) -> dict[str, Any]:
+        return {"model": self.name, "arch": nets["model"].hyperparameters(), "identities": self.identities}
