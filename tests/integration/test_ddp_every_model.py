@@ -106,6 +106,11 @@ TINY: dict[str, tuple[str, list[str]]] = {
             "loss.pool=2",
         ],
     ),  # fmt: skip
+    # two identities: --data is A, data.b B; the step decodes both in one forward (every parameter used)
+    "faceswap": (
+        PHOTOS,
+        ["data.b=builtin:skimage-photos:heldout", "model.width=4", "model.code=8", "data.size=16"],
+    ),
 }
 
 
