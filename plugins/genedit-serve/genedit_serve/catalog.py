@@ -93,6 +93,18 @@ def check_request(
                 "(a request never names a path on the server)"
             )
     check_task_params(card, task, params)
+    # a safety net for image paths a card has not marked image=True: no text option names a path
+    for option in card.task_options(task):
+        value = params.get(option.name)
+        if (
+            option.type is str
+            and value is not None
+            and ("/" in value or "\\" in value or value.startswith("~"))
+        ):
+            raise UsageError(
+                f"{option.flag} {value}: a text option may not name a path on the server "
+                "(options that take an image are uploads)"
+            )
     if scale is not None and card.scales and scale not in card.scales and not card.any_scale:
         have = ", ".join(f"x{s}" for s in card.scales)
         raise UsageError(f"model '{card.name}' has no x{scale} (it has {have})")

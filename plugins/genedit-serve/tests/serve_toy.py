@@ -19,6 +19,7 @@ from genedit_core.sdk import ModelCard, Option, get_float, hookimpl
 
 GAIN = Option("gain", float, 1.0, "multiply the output", low=0.0, high=2.0)
 MODE = Option("mode", str, "nearest", "how to upscale", choices=("nearest", "flat"))
+LABEL = Option("label", str, None, "free text the plugin ignores")
 MASK = Option("mask", str, None, "mask image, white = hole", image=True)
 SHADE = Option("shade", float, 0.5, "grey level of the generated image", low=0.0, high=1.0)
 
@@ -31,7 +32,7 @@ TOY_UP = ModelCard(
     default_scale=2,
     needs_weights=False,
     licence="Apache-2.0",
-    options={"upscale": (GAIN, MODE)},
+    options={"upscale": (GAIN, MODE, LABEL)},
 )
 TOY_GEN = ModelCard(
     name="toy-gen",

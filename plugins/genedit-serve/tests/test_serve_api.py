@@ -29,7 +29,7 @@ def test_models_lists_every_card_with_its_declared_options(client):
         "inpaint": ["toy-fill"],
         "upscale": ["toy-up"],
     }
-    gain, mode = by_name["toy-up"]["options"]["upscale"]
+    gain, mode, _ = by_name["toy-up"]["options"]["upscale"]
     assert (gain["name"], gain["type"], gain["default"], gain["low"], gain["high"]) == (
         "gain",
         "float",
@@ -137,6 +137,7 @@ BAD = [
         400,
         "--mask: upload the image",
     ),
+    ({"options": {"label": "../x"}}, 400, "--label ../x: a text option may not name a path on the server"),
 ]
 
 
