@@ -140,6 +140,12 @@ def cuda_count() -> int:
 # -- the report of all processes -------------------------------------------------------------------
 
 
+def share_entries(report: BatchReport) -> list[dict[str, Any]]:
+    """This process's results as plain entries (paths as text, no exception objects): what
+    :func:`merge_reports` takes from the other processes, fit to pickle or send as JSON."""
+    return [_result_dict(r) for r in report.results]
+
+
 def _result_dict(result: Any) -> dict[str, Any]:
     return {
         "inputs": [str(p) for p in result.inputs],
@@ -165,26 +171,30 @@ def _result_from(entry: dict[str, Any]) -> Any:
     )
 
 
-def merge_reports(mine: BatchReport, shares: Sequence[Sequence[dict[str, Any]]], shard: Shard) -> BatchReport:
+def merge_reports(
+    mine: BatchReport, shares: Sequence[Sequence[dict[str, Any]]], shard: Shard | None = None
+) -> BatchReport:
     """One report from every process's results (``shares[rank]``), in the order of the inputs.
 
     This process keeps its own :class:`~genedit_core.batch.FileResult` objects (with the exception
     each failure raised, for ``--debug``); the others' come as plain entries without it. The split
     is round-robin, so result ``k`` of rank ``r`` is input ``r + k·world``; a group task ran on
-    rank 0 alone.
+    rank 0 alone. Without ``shard`` (a driver that ran no share itself, such as a Ray script)
+    every result comes from ``shares`` and ``mine`` gives only the provenance.
     """
     from dataclasses import replace
 
+    own = shard.rank if shard is not None else -1
     results = []
     if mine.group:
         for rank, share in enumerate(shares):
-            results += mine.results if rank == shard.rank else [_result_from(e) for e in share]
+            results += mine.results if rank == own else [_result_from(e) for e in share]
     else:
         longest = max((len(s) for s in shares), default=0)
         for k in range(longest):
             for rank, share in enumerate(shares):
                 if k < len(share):
-                    results.append(mine.results[k] if rank == shard.rank else _result_from(share[k]))
+                    results.append(mine.results[k] if rank == own else _result_from(share[k]))
     return replace(mine, results=results)
 
 
@@ -223,7 +233,7 @@ def gather_report(report: BatchReport, shard: Shard | tuple[int, int] | None) ->
         return report
     import torch.distributed as dist
 
-    mine = [_result_dict(r) for r in report.results]
+    mine = share_entries(report)
     joined = not dist.is_initialized()
     if joined:
         check_rendezvous(shard)

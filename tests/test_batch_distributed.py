@@ -108,6 +108,8 @@ def test_merged_report_is_in_input_order():
     assert [r.input for r in merged.results] == files
     assert merged.results[1] is shares[1][0]  # this process's own result (with its exception) kept
     assert merged.results[0].size == (2, 3) and mine.results == shares[1]
+    driver = merge_reports(_report([]), plain)  # a driver that ran no share (the Ray script)
+    assert [r.input for r in driver.results] == files and all(r.exception is None for r in driver.results)
 
 
 def _report(results):
