@@ -90,6 +90,10 @@ TINY: dict[str, tuple[str, list[str]]] = {
         PHOTOS,
         ["model.features=4", "model.depth=3", "data.patch=16", "data.epoch_length=8", "data.eval=null"],
     ),
+    "gated-unet": (
+        PHOTOS,
+        ["model.features=2", "model.dilated=1", "data.patch=32", "data.epoch_length=8", "data.eval=null"],
+    ),
     # the VGG loss network stays outside DDP (frozen, not a trained network); the bundled VGG16 loads
     "fast-style": (PHOTOS, ["model.width=4", "data.size=32", "data.epoch_length=8", "style.size=48"]),
     # unpaired: --data is domain A, data.b domain B; both generators in one network (one all-reduce)

@@ -90,6 +90,7 @@ def _classical(name: str, task: str, summary: str, **kw) -> ModelCard:
 
 def _cards() -> list[ModelCard]:
     dncnn = _bundled("dncnn")
+    gated = _bundled("gated-unet")
     return [
         _classical(
             "nlmeans",
@@ -154,6 +155,20 @@ def _cards() -> list[ModelCard]:
             aliases=("ns-inpaint",),
             options={"inpaint": (MASK, RADIUS)},
             paper="https://doi.org/10.1109/CVPR.2001.990497",
+        ),
+        ModelCard(
+            name="gated-unet",
+            tasks=("inpaint",),
+            family="inpaint",
+            summary="Gated-convolution U-Net (gated conv: Yu et al. 2019) trained by genedit on free-form "
+            "strokes and boxes; fills --mask holes.",
+            aliases=("inpaint-net",),
+            variants=gated,
+            default_variant=gated[0].name if gated else None,
+            options=INPAINT_OPTIONS,
+            licence="Apache-2.0",
+            channels_last=False,
+            paper="https://arxiv.org/abs/1806.03589",
         ),
         _classical(
             "biharmonic",

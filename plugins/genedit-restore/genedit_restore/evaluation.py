@@ -127,7 +127,9 @@ def evaluate(request) -> dict[str, Any] | None:
     model = request.model
     refs = reference_images(request.data)
     if request.task == "inpaint":
-        return evaluate_inpainter(lambda x, hole: model.module(x, hole), refs)
+        from .tasks import fill
+
+        return evaluate_inpainter(lambda x, hole: fill(model, x, hole), refs)
     if request.task != "denoise":
         return None
     from .classical import ClassicalDenoiser

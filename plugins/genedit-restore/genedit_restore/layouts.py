@@ -30,6 +30,7 @@ import torch
 
 from ._arch.dncnn import DnCNN
 from ._arch.ffdnet import FFDNet
+from ._arch.gated_unet import GatedUNet
 
 State = dict[str, torch.Tensor]
 
@@ -37,6 +38,7 @@ State = dict[str, torch.Tensor]
 TINY: dict[str, dict[str, Any]] = {
     "dncnn": {"channels": 3, "features": 4, "depth": 3},
     "ffdnet": {"channels": 3, "features": 4, "depth": 3},
+    "gated-unet": {"features": 2, "dilated": 1},
 }
 
 
@@ -112,6 +114,16 @@ def _ffdnet_convert(state: Mapping[str, torch.Tensor]) -> tuple[State, dict[str,
     return dict(state), {"channels": channels, "features": int(first.shape[0]), "depth": len(convs)}
 
 
+def _gated_detect(state: Mapping[str, torch.Tensor]) -> bool:
+    return "enc0.feature.weight" in state and "enc0.gate.weight" in state
+
+
+def _gated_convert(state: Mapping[str, torch.Tensor]) -> tuple[State, dict[str, Any]]:
+    rx = re.compile(r"mid\.(\d+)\.feature\.weight")
+    dilated = len({m.group(1) for k in state if (m := rx.fullmatch(k))})
+    return dict(state), {"features": int(state["enc0.feature.weight"].shape[0]), "dilated": dilated}
+
+
 #: Layouts per card, in detection order.
 LAYOUTS: dict[str, tuple[Layout, ...]] = {
     "dncnn": (
@@ -120,6 +132,9 @@ LAYOUTS: dict[str, tuple[Layout, ...]] = {
         Layout("dncnn-cszn", _cszn_detect, _cszn_convert, "cszn/DnCNN PyTorch: dncnn.{0,2,3,...}"),
     ),
     "ffdnet": (Layout("ffdnet-kair", _ffdnet_detect, _ffdnet_convert, "KAIR: model.{0,2,...}, 4C+1 inputs"),),
+    "gated-unet": (
+        Layout("gated-unet", _gated_detect, _gated_convert, "genedit's gated U-Net: enc*, mid.N, dec*"),
+    ),
 }
 NETWORK_CARDS = tuple(LAYOUTS)
 
@@ -135,8 +150,10 @@ def other_card(state: Mapping[str, torch.Tensor], card: str) -> str | None:
     return next((c for c in LAYOUTS if c != card and find_layout(c, state) is not None), None)
 
 
-def make_module(card: str, hyperparameters: Mapping[str, Any]) -> DnCNN | FFDNet:
+def make_module(card: str, hyperparameters: Mapping[str, Any]) -> DnCNN | FFDNet | GatedUNet:
     """Our network for ``card`` from hyperparameters (unknown keys ignored); also what trainers build."""
+    if card == "gated-unet":
+        return GatedUNet(**{k: hyperparameters[k] for k in ("features", "dilated") if k in hyperparameters})
     if card == "ffdnet":
         keys: tuple[str, ...] = ("channels", "features", "depth", "sigma")
         return FFDNet(**{k: hyperparameters[k] for k in keys if k in hyperparameters})

@@ -40,6 +40,19 @@ def build_network(request) -> LoadedModel:
     info = {k: config[k] for k in ("sigma", "sigma_range") if k in config}
     if card.name == "ffdnet":
         info["inputs"] = ("image", "sigma")  # forward(x, σ/255): the noise-level map
+    if card.name == "gated-unet":
+        return LoadedModel(
+            card=card,
+            module=module,
+            # generic tools (bench, export) get the network with an empty hole: the identity
+            forward=lambda x: module.fill(x, x.new_zeros(x.shape[0], 1, *x.shape[-2:])),
+            device=request.device,
+            dtype=request.dtype,
+            tileable=False,  # the hole may need context from anywhere in the image
+            receptive_field=module.receptive_field,
+            weights=request.weights,
+            hyperparameters={"layout": layout.name, **hp},
+        )
     return LoadedModel(
         card=card,
         module=module,

@@ -33,11 +33,11 @@ def edit(request):
 
 @hookimpl
 def train(request):
-    from .training import RECIPES, DenoiseTask
+    from .training import RECIPES, DenoiseTask, InpaintTask
 
     if request.card.name not in RECIPES:
         return None
-    return DenoiseTask(request.card.name)
+    return (InpaintTask if "inpaint" in request.card.tasks else DenoiseTask)(request.card.name)
 
 
 @hookimpl

@@ -10,11 +10,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import numpy as np
 import torch
 
-from genedit_core.sdk import get_int
+from genedit_core.sdk import ImageError, get_int
 
-from .classical import ClassicalDenoiser, to_hwc, warn_empty_hole
+from .classical import ClassicalDenoiser, ClassicalInpainter, to_hwc, warn_empty_hole
 from .params import check_known, hole_from, parse_sigma, sigma_for
 
 
@@ -40,6 +41,18 @@ def _denoise(request) -> torch.Tensor:
     return request.tiler(model, x).clamp(0, 1)
 
 
+def fill(model, x: torch.Tensor, hole: np.ndarray, radius: int = 3) -> torch.Tensor:
+    """``x`` with ``hole`` (H×W bool) filled by a classical method or the network."""
+    if hole.all():
+        raise ImageError("the mask covers every pixel: there is nothing to fill the hole from")
+    if isinstance(model.module, ClassicalInpainter):
+        return model.module(x, hole, radius)
+    mask = torch.from_numpy(hole)[None, None].to(device=model.device, dtype=model.dtype)
+    with torch.inference_mode():
+        y = model.module.fill(x.to(device=model.device, dtype=model.dtype), mask)
+    return y.float().cpu()
+
+
 def _inpaint(request) -> torch.Tensor:
     model, x = request.model, request.image
     alpha = getattr(request, "alpha", None)
@@ -47,8 +60,7 @@ def _inpaint(request) -> torch.Tensor:
     if not hole.any():
         warn_empty_hole()
         return x.clone()
-    radius = get_int(request.params, "radius", 3, lo=1, hi=64)
-    y = model.module(x, hole, radius).clamp(0, 1)
+    y = fill(model, x, hole, get_int(request.params, "radius", 3, lo=1, hi=64)).clamp(0, 1)
     if alpha is not None and not request.params.get("mask"):
         # The transparent pixels were the hole: they are filled now, so the output is opaque.
         y = torch.cat([y, torch.ones_like(y[:, :1])], dim=1)

@@ -16,5 +16,5 @@ def tiny_weights(card: Any) -> dict[str, Any] | None:
     hp = TINY.get(card.name)
     if hp is None:
         return None
-    layout = "ffdnet-kair" if card.name == "ffdnet" else "dncnn-kair"
+    layout = {"ffdnet": "ffdnet-kair", "gated-unet": "gated-unet"}.get(card.name, "dncnn-kair")
     return {"state_dict": make_module(card.name, hp).state_dict(), "config": {"layout": layout}}

@@ -18,11 +18,13 @@ from torch import nn
 from genedit_core.sdk import Field, TrainTask, UsageError, fields_from, resolve_data
 
 from ._arch.dncnn import DnCNN
-from .evaluation import evaluate_denoiser, reference_images
+from ._arch.gated_unet import GatedUNet
+from .evaluation import evaluate_denoiser, evaluate_inpainter, reference_images
 from .layouts import make_module
 
 RECIPES: dict[str, dict[str, Any]] = {
     "dncnn": {"channels": 3, "features": 64, "depth": 17, "bn": False, "body_bias": True},
+    "gated-unet": {"features": 32, "dilated": 2},
 }
 
 
@@ -172,3 +174,112 @@ class DenoiseTask(TrainTask):
 def _sigma_range(d: dict[str, Any]) -> tuple[float, float]:
     lo, hi = (list(d["sigma_range"]) + [55.0, 55.0])[:2]
     return float(lo), float(hi)
+
+
+class HolePatches(Patches):
+    """Random crops with a free-form hole each (strokes and boxes covering ``coverage``), drawn from
+    the trainer's generator so a resumed run sees the same holes."""
+
+    def __init__(self, source: Any, patch: int, length: int, coverage: tuple[float, float]):
+        super().__init__(source, patch, length, 3)
+        self.coverage = coverage
+
+    def get(self, index: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        import numpy as np
+
+        from .masks import random_mask
+
+        crop = super().get(index, gen)
+        rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
+        hole = random_mask(self.patch, self.patch, rng, self.coverage)
+        return crop, torch.from_numpy(hole)[None].float()
+
+
+class InpaintTask(TrainTask):
+    """L1 over the hole's pixels (scaled by ``loss.hole``; the output outside the hole is the input),
+    Adam; held-out PSNR inside seeded holes picks the ``best`` checkpoint."""
+
+    export_net = "model"
+    best_metric = ("psnr_hole", "max")
+
+    def __init__(self, card_name: str):
+        self.name = card_name
+        self.default_config = {
+            "model": dict(RECIPES[card_name]),
+            "data": {
+                "patch": 64,
+                "epoch_length": 3200,
+                "coverage": [0.05, 0.4],
+                "eval": "builtin:skimage-photos:heldout",
+                "eval_max_side": 128,
+            },
+            "loss": {"hole": 6.0},
+            "train": {
+                "steps": 3000,
+                "batch_size": 16,
+                "lr": 1e-3,
+                "log_every": 20,
+                "ckpt_every": 250,
+                "eval_every": 250,
+                "schedule": {"type": "cosine", "warmup": 0},
+            },
+        }
+        self.config_fields = {
+            **fields_from(GatedUNet, "model"),
+            "data.patch": Field("int", ge=16),
+            "data.epoch_length": Field("int", ge=1),
+            "data.coverage": Field("list", item="float"),
+            "data.eval": Field("str", optional=True),
+            "data.eval_max_side": Field("int", optional=True, ge=1),
+            "loss.hole": Field("float", ge=0),
+        }
+        self._refs: list | None = None
+
+    def build_networks(self, cfg: dict[str, Any]) -> dict[str, nn.Module]:
+        return {"model": make_module(self.name, cfg["model"])}
+
+    def build_optimizers(
+        self, nets: dict[str, nn.Module], cfg: dict[str, Any]
+    ) -> dict[str, torch.optim.Optimizer]:
+        return {"model": torch.optim.Adam(nets["model"].parameters(), lr=float(cfg["train"]["lr"]))}
+
+    def build_dataset(self, data: Any, cfg: dict[str, Any]) -> HolePatches:
+        d = cfg["data"]
+        if int(d["patch"]) % 8:
+            raise UsageError(f"data.patch {d['patch']}: must be a multiple of 8 (three stride-2 levels)")
+        lo, hi = (list(d["coverage"]) + [0.4, 0.4])[:2]
+        if not 0 < float(lo) <= float(hi) < 1:
+            raise UsageError(f"data.coverage {d['coverage']}: need 0 < low <= high < 1")
+        return HolePatches(
+            resolve_data(data), int(d["patch"]), int(d["epoch_length"]), (float(lo), float(hi))
+        )
+
+    def train_step(self, batch: Any, ctx) -> dict[str, float]:
+        clean, hole = batch
+        with ctx.autocast():
+            out = ctx.nets["model"](clean, hole)
+        err = (out.float() - clean).abs()
+        hole_l1 = (err * hole).sum() / (hole.sum() * 3).clamp(min=1)
+        loss = float(ctx.cfg["loss"]["hole"]) * hole_l1
+        ctx.backward(loss)
+        ctx.step_optimizer("model")
+        return {"l1_hole": hole_l1.detach()}
+
+    def evaluate(self, nets: dict[str, nn.Module], ctx) -> dict[str, float] | None:
+        d = ctx.cfg["data"]
+        if not d.get("eval"):
+            return None
+        if self._refs is None:
+            self._refs = reference_images(d["eval"], d.get("eval_max_side"))
+        model = nets["model"]
+        dev = next(model.parameters()).device
+
+        def run(x: torch.Tensor, hole) -> torch.Tensor:
+            mask = torch.from_numpy(hole)[None, None].float().to(dev)
+            return model.fill(x.to(dev), mask).float().cpu()
+
+        report = evaluate_inpainter(run, self._refs)
+        return {"psnr_hole": report["summary"]["psnr_hole"], "psnr": report["summary"]["psnr"]}
+
+    def export_config(self, nets: dict[str, nn.Module], cfg: dict[str, Any]) -> dict[str, Any]:
+        return {"layout": "gated-unet", **cfg["model"]}
