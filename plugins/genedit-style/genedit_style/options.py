@@ -73,7 +73,7 @@ def _layers(params: Mapping[str, Any], name: str, default: str) -> tuple[str, ..
 
 
 GATYS_OPTIONS: tuple[Option, ...] = (
-    Option("style", str, None, "style image (a path; default: the bundled painting, swirls.png)"),
+    Option("style", str, None, "style image (a path; default: the bundled painting, swirls.png)", image=True),
     Option("steps", int, GatysSettings.steps, "optimisation steps (network evaluations) per octave"),
     Option("size", int, GatysSettings.size, "longer side of the result in pixels, never above the input's (0: the input's)"),
     Option("optimizer", str, GatysSettings.optimizer, "L-BFGS (the paper's) or Adam (less memory)", choices=("lbfgs", "adam")),
@@ -94,7 +94,11 @@ GATYS_OPTIONS: tuple[Option, ...] = (
 
 COLOUR_OPTIONS: tuple[Option, ...] = (
     Option(
-        "style", str, None, "image whose colours to take (a path; default: the bundled painting, swirls.png)"
+        "style",
+        str,
+        None,
+        "image whose colours to take (a path; default: the bundled painting, swirls.png)",
+        image=True,
     ),
     Option("strength", float, 1.0, "0 keeps the photo's colours, 1 takes the painting's Lab mean and spread"),
 )
