@@ -94,7 +94,8 @@ class Shard:
 
     @classmethod
     def of(cls, shard: Shard | tuple[int, int] | None) -> Shard:
-        """``run_batch``'s ``shard`` argument as a Shard: ``None`` is one process alone."""
+        """``run_batch``'s ``shard`` argument as a Shard: ``None`` is one process alone, and a
+        ``(rank, world)`` pair counts every process as on this machine (``cuda:rank`` each)."""
         if shard is None:
             return cls()
         if isinstance(shard, Shard):
