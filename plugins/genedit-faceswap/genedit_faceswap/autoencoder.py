@@ -99,7 +99,11 @@ def build_faceswap(request: Any) -> LoadedModel:
         size_multiple=8,
         min_size=8,
         tileable=False,  # a face is one crop: tiles would each be decoded as a face
-        hyperparameters={**module.hyperparameters(), "directions": "a2b, b2a"},
+        hyperparameters={
+            **module.hyperparameters(),
+            "directions": "a2b, b2a",
+            "size": int((request.weights.config if request.weights is not None else {}).get("size", 64)),
+        },
     )
 
 

@@ -51,23 +51,47 @@ MTCNN_CARD = ModelCard(
     options={"extract": EXTRACT_OPTIONS},
 )
 
+DIRECTION = Option(
+    "direction", str, "a2b", "a2b: draw a face of A as B; b2a: the other way", choices=("a2b", "b2a")
+)
+
 FACESWAP_CARD = ModelCard(
     name="faceswap",
-    tasks=("swap",),
+    tasks=("swap", "convert"),
     family="faceswap-autoencoder",
-    summary="Shared encoder, one decoder per identity (deepfakes/faceswap's design); train it on two folders of aligned faces.",
+    summary="Shared encoder, one decoder per identity (deepfakes/faceswap's design): 'swap' an aligned "
+    "crop, or 'convert' a photo (detect, align, swap, colour-match, blend back). Train it on two folders of faces.",
     licence="Apache-2.0 (your weights: your data's terms)",
     channels_last=False,
     options={
-        "swap": (
+        "swap": (DIRECTION,),
+        "convert": (
+            DIRECTION,
             Option(
-                "direction",
+                "colour",
                 str,
-                "a2b",
-                "a2b: draw a face of A as B; b2a: the other way",
-                choices=("a2b", "b2a"),
+                "reinhard",
+                "colour matching of the swapped face: Reinhard in Lab, or none",
+                choices=("reinhard", "none"),
             ),
-        )
+            Option(
+                "size",
+                int,
+                None,
+                "crop side to align faces at (default: the run's data.size, else 64)",
+                low=8,
+                high=1024,
+            ),
+            Option(
+                "padding",
+                float,
+                0.25,
+                "margin around the landmark template, as when extracting",
+                low=0.0,
+                high=1.0,
+            ),
+            Option("min_face", int, 20, "smallest face side in pixels to look for", low=12),
+        ),
     },
 )
 

@@ -31,11 +31,26 @@ def load_model(request):
 @hookimpl
 def edit(request):
     """'extract': every face in request.image, aligned and cropped, best first (one output each);
-    'swap': an aligned face drawn as the other identity."""
+    'swap': an aligned face drawn as the other identity; 'convert': every face of a photo swapped
+    and blended back."""
     if request.task == "swap":
         from .autoencoder import swap
 
         return swap(request.model, request.image, request.params.get("direction", "a2b"))
+    if request.task == "convert":
+        from .convert import convert
+
+        p = request.params
+        size = p.get("size") or request.model.hyperparameters["size"]
+        return convert(
+            request.model,
+            request.image,
+            p.get("direction", "a2b"),
+            size=-(-size // 8) * 8,  # the network's grid
+            padding=p.get("padding", 0.25),
+            colour=p.get("colour", "reinhard"),
+            min_face=p.get("min_face", 20),
+        )
     from .build import extract
 
     crops, _, _ = extract(

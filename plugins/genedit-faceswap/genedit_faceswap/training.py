@@ -187,4 +187,10 @@ class FaceSwapTask(TrainTask):
         return torch.stack(rows).float().clamp(0, 1)
 
     def export_config(self, nets, cfg) -> dict[str, Any]:
-        return {"model": self.name, "arch": nets["model"].hyperparameters(), "identities": self.identities}
+        # size: the crop side convert aligns faces at, the one the decoders learnt to draw
+        return {
+            "model": self.name,
+            "arch": nets["model"].hyperparameters(),
+            "size": int(cfg["data"]["size"]),
+            "identities": self.identities,
+        }

@@ -1,0 +1,118 @@
+"""The convert stage: swap every face of an image and put it back where it was.
+
+Imports torch, so only hook bodies import this module. Per face: MTCNN finds it and its landmarks,
+the similarity transform aligns it as extraction did, the autoencoder draws it as the other
+identity, Reinhard's colour transfer (mean and spread per Lab channel, inside the face) matches
+the swap to the original crop's colours, and the crop is warped back through the inverse
+transform and blended under a feathered elliptical mask, so there is no pasted square and no
+colour step at its edge (faceswap #30, PR #258).
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+
+import torch
+import torch.nn.functional as F
+
+from genedit_core.sdk import GeneditWarning, LoadedModel, load
+
+from .align import align
+
+_XYZ = torch.tensor(
+    [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]]
+)
+_WHITE = torch.tensor([0.950456, 1.0, 1.088754])
+
+
+def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
+    """sRGB in 0-1 (N×3×H×W) to CIE Lab (D65): L in 0-100, a and b around 0."""
+    lin = torch.where(rgb > 0.04045, ((rgb + 0.055) / 1.055) ** 2.4, rgb / 12.92)
+    xyz = torch.einsum("ij,njhw->nihw", _XYZ.to(rgb), lin) / _WHITE.to(rgb)[None, :, None, None]
+    f = torch.where(xyz > 0.008856, xyz.clamp(min=1e-12) ** (1 / 3), 7.787 * xyz + 16 / 116)
+    return torch.stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], 1)
+
+
+def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
+    """CIE Lab (D65) to sRGB in 0-1, clamped."""
+    fy = (lab[:, 0] + 16) / 116
+    f = torch.stack([fy + lab[:, 1] / 500, fy, fy - lab[:, 2] / 200], 1)
+    xyz = torch.where(f > 0.206893, f**3, (f - 16 / 116) / 7.787) * _WHITE.to(lab)[None, :, None, None]
+    lin = torch.einsum("ij,njhw->nihw", torch.linalg.inv(_XYZ).to(lab), xyz).clamp(0, 1)
+    return torch.where(lin > 0.0031308, 1.055 * lin ** (1 / 2.4) - 0.055, 12.92 * lin).clamp(0, 1)
+
+
+def reinhard(source: torch.Tensor, reference: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``source`` with the mean and standard deviation of each Lab channel of ``reference``, both
+    measured where ``mask`` (N×1×H×W weights) is set (Reinhard et al. 2001)."""
+    s, r = rgb_to_lab(source), rgb_to_lab(reference)
+    w = mask / mask.sum((2, 3), keepdim=True).clamp(min=1e-6)
+
+    def stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean = (x * w).sum((2, 3), keepdim=True)
+        return mean, ((x - mean) ** 2 * w).sum((2, 3), keepdim=True).sqrt().clamp(min=1e-3)
+
+    (ms, ss), (mr, sr) = stats(s), stats(r)
+    return lab_to_rgb((s - ms) / ss * sr + mr)
+
+
+def feather_mask(size: int, padding: float) -> torch.Tensor:
+    """1×1×size×size weights: 1 on the face (an ellipse around the template's eyes, nose and mouth),
+    falling smoothly to 0 well inside the crop's border."""
+    t = (torch.arange(size) + 0.5) / size - 0.5
+    y, x = torch.meshgrid(t, t, indexing="ij")
+    k = 1 + 2 * padding  # the template's frame is the crop shrunk by this factor
+    r = torch.sqrt((x * k / 0.36) ** 2 + ((y * k - 0.07) / 0.45) ** 2)  # face ellipse in template units
+    return ((1.15 - r) / 0.3).clamp(0, 1)[None, None]  # 1 inside r 0.85, 0 from r 1.15 out
+
+
+def paste(image: torch.Tensor, crop: torch.Tensor, mask: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
+    """``image`` with ``crop`` blended in under ``mask``, both warped back through ``matrix`` (the
+    2×3 image-to-crop transform); pixels the mask does not reach are left exactly as they were."""
+    _, _, h, w = image.shape
+    size = crop.shape[-1]
+    ys, xs = torch.meshgrid(
+        torch.arange(h, dtype=torch.double) + 0.5, torch.arange(w, dtype=torch.double) + 0.5, indexing="ij"
+    )
+    points = torch.stack([xs, ys, torch.ones_like(xs)], -1) @ matrix.double().T
+    grid = (points / size * 2 - 1)[None].to(image.dtype)
+    face = F.grid_sample(crop, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    weight = F.grid_sample(mask, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return torch.where(weight > 0, image * (1 - weight) + face * weight, image)
+
+
+@functools.lru_cache(maxsize=2)
+def _detector(device: str) -> LoadedModel:
+    """The bundled MTCNN, loaded once per device (every frame of a video needs it)."""
+    return load("mtcnn", device=device)
+
+
+def convert(
+    swapper: LoadedModel,
+    image: torch.Tensor,
+    direction: str,
+    *,
+    size: int,
+    padding: float = 0.25,
+    colour: str = "reinhard",
+    min_face: int = 20,
+) -> torch.Tensor:
+    """``image`` (1×3×H×W in 0-1) with every face swapped; without a face, unchanged (with a warning)."""
+    from .autoencoder import swap
+
+    detector = _detector(str(swapper.device))
+    image = image[:, :3].float().cpu()
+    faces = detector.module.detect(image, min_face=min_face)
+    if len(faces) == 0:
+        warnings.warn("no face found; the image is written unchanged", GeneditWarning, stacklevel=2)
+        return image.clone()
+    mask = feather_mask(size, padding)
+    out = image
+    for landmarks in faces.landmarks:
+        crop, matrix = align(image, landmarks, size, padding)
+        swapped = swap(swapper, crop, direction)
+        if colour == "reinhard":
+            swapped = reinhard(swapped, crop, mask)
+        out = paste(out, swapped, mask, matrix)
+    return out.clamp(0, 1)
