@@ -25,6 +25,7 @@ import torch
 from genedit_restore import classical
 from genedit_restore.evaluation import add_noise, evaluate_denoiser, evaluate_inpainter, reference_images
 from genedit_restore.masks import random_mask
+from genedit_restore.tasks import fill
 
 import genedit_core
 from genedit_core.sdk import list_models
@@ -90,9 +91,9 @@ def inpaint_table(refs, repeats: int) -> list[dict]:
     rows = []
     for name in (*INPAINTERS, *_learned("inpaint")):
         model = genedit_core.load(name, device="cpu", dtype="fp32")
-        report = evaluate_inpainter(lambda x, h, m=model: m.module(x, h), refs)
+        report = evaluate_inpainter(lambda x, h, m=model: fill(m, x, h), refs)
         row = {"model": name, **{k: report["summary"][k] for k in ("hole_pct", "psnr_hole", "psnr", "ssim")}}
-        row["seconds_512"] = _time(lambda m=model: m.module(damaged[None], hole), repeats)
+        row["seconds_512"] = _time(lambda m=model: fill(m, damaged[None], hole), repeats)
         rows.append(row)
         print(f"  {name}: hole PSNR {row['psnr_hole']:.2f}", flush=True)
     fastest = min(r["seconds_512"] for r in rows if r["model"] in INPAINTERS)
@@ -145,6 +146,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--sweep", action="store_true")
+    ap.add_argument("--only", choices=("denoise", "inpaint"), default=None, help="one table only")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     if args.sweep:
@@ -152,10 +154,13 @@ def main() -> int:
         return 0
     sigmas = tuple(float(s) for s in args.sigmas.split(","))
     refs = reference_images(args.data, args.max_side)
-    print(f"denoising on {args.data} ({len(refs)} images):", flush=True)
-    den = denoise_table(refs, sigmas, args.repeats)
-    print("inpainting:", flush=True)
-    inp = inpaint_table(refs, args.repeats)
+    den = inp = []
+    if args.only != "inpaint":
+        print(f"denoising on {args.data} ({len(refs)} images):", flush=True)
+        den = denoise_table(refs, sigmas, args.repeats)
+    if args.only != "denoise":
+        print("inpainting:", flush=True)
+        inp = inpaint_table(refs, args.repeats)
     print()
     print(_markdown(den, inp, sigmas))
     if args.json:

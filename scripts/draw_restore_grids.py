@@ -3,7 +3,7 @@
     .venv/bin/python scripts/draw_restore_grids.py
 
 * ``restore-inpaint.png``: a 192×192 crop of chelsea with a seeded stroke-and-box mask (10-30 %),
-  one row per classical inpainter: damaged input (hole in grey), mask, result, original.
+  one row per inpainter (the network's last, when its weights are installed): damaged input (hole in grey), mask, result, original.
 * ``restore-denoise.png``: a 160×160 crop of astronaut at σ = 25: noisy, then each denoiser with
   default weights, then the original.
 * ``cat_mask.png``: a hole mask for examples/cat.png, used by the docs' ``--mask`` example.
@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from genedit_restore.evaluation import add_noise, reference_images
 from genedit_restore.masks import random_mask
+from genedit_restore.tasks import fill
 from PIL import Image, ImageDraw
 
 import genedit_core
@@ -38,10 +39,14 @@ def inpaint_grid() -> None:
     damaged[:, torch.from_numpy(hole)] = 0.5
     mask = torch.from_numpy(hole).float().expand(3, -1, -1)
     tiles = []
-    for name in ("telea", "navier-stokes", "biharmonic"):
-        model = genedit_core.load(name, device="cpu")
-        with torch.inference_mode():
-            out = model.module(damaged[None], hole)[0]
+    learned = [
+        c.name
+        for c in list_models("inpaint")
+        if c.plugin == "restore" and c.needs_weights and c.default_variant
+    ]
+    for name in ("telea", "navier-stokes", "biharmonic", *learned):
+        model = genedit_core.load(name, device="cpu", dtype="fp32")
+        out = fill(model, damaged[None], hole)[0]
         tiles += [damaged, mask, out, clean]
     _save(make_grid(torch.stack(tiles), cols=4), "restore-inpaint.png")
 

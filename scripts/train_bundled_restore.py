@@ -8,8 +8,10 @@ crops pick the best checkpoint; the benchmark measures on them at full size).
 
 * ``dncnn``: a colour, blind DnCNN (σ drawn per patch from 0-55), smaller than the paper's (24
   features, 15 layers, not 64 and 20) so that it trains in CPU-minutes; Gaussian noise in each step.
-* ``gated-unet``: the gated-convolution U-Net at 16 features, on 64-pixel crops with seeded
-  strokes-and-boxes holes covering 5-40 %.
+* ``gated-unet`` (only with ``--only gated-unet``): the gated-convolution U-Net at 16 features, on
+  64-pixel crops with seeded strokes-and-boxes holes covering 5-40 %. Its 400-step result fills
+  worse than the classical methods, so it was not shipped (docs/models/gated-unet.md); the script
+  still writes it where it writes the DnCNN, to try a longer recipe.
 
 The weights are stored as fp16 safetensors in plugins/genedit-restore/genedit_restore/weights/ and
 described, with the recipe and the wall and CPU time the run took, in weights/manifest.json.
@@ -114,7 +116,8 @@ def train(model: str, work: Path) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", default="runs/bundled-restore")
-    ap.add_argument("--only", default=",".join(RECIPES), help="comma-separated: " + ", ".join(RECIPES))
+    # gated-unet's short run fills worse than the classical methods and is not shipped (see its card)
+    ap.add_argument("--only", default="dncnn", help="comma-separated, from: " + ", ".join(RECIPES))
     args = ap.parse_args()
     manifest_path = WEIGHTS / "manifest.json"
     for model in args.only.split(","):
