@@ -24,10 +24,13 @@ MASK = Option(
     "mask",
     str,
     None,
-    "mask image, white = hole, the input's size (required; grey levels above half count as hole)",
+    "mask image, white = hole, the input's size (grey levels above half count as hole); "
+    "without it the transparent pixels of an RGBA input",
     image=True,
 )
-RADIUS = Option("radius", int, 3, "neighbourhood radius in pixels that OpenCV fills each pixel from")
+RADIUS = Option(
+    "radius", int, 3, "neighbourhood radius in pixels that OpenCV fills each pixel from", low=1, high=64
+)
 
 DENOISE_OPTIONS = {"denoise": (SIGMA,)}
 INPAINT_OPTIONS = {"inpaint": (MASK,)}
