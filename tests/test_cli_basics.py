@@ -147,3 +147,20 @@ def test_click_usage_errors_exit_2(cli):
     unknown = cli("list", "--bogus")
     assert unknown.code == 2
     assert "No such option: --bogus" in unknown.err
+
+
+@pytest.mark.parametrize("argv", [("generate", "toygen"), ("run", "generate", "-m", "toygen")])
+def test_generate_under_torchrun_is_refused_before_any_work(cli, monkeypatch, argv):
+    """run_batch splits inputs across torchrun's processes; generate does not split seeds, so each
+    process would write every file: one line and exit 2 instead, nothing written."""
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    result = cli(*argv)
+    assert result.code == 2, result
+    assert result.err.strip().splitlines() == [
+        "error: genedit generate runs in one process: its seeds are not split across torchrun's "
+        "processes (start it without torchrun)"
+    ]
+    monkeypatch.delenv("WORLD_SIZE")
+    alone = cli(*argv, "--truncation", "2")  # the same command alone gets past it, to the model's checks
+    assert alone.code == 2 and "truncation" in alone.err and "one process" not in alone.err

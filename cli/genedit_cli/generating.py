@@ -46,7 +46,13 @@ def generate_images(
     from genedit_core.device import dtype_name
     from genedit_core.images import check_output_path
     from genedit_core.options import check_task_params
+    from genedit_core.sharding import Shard
 
+    if Shard.from_env().enabled:  # every process would sample every seed into the same files
+        raise UsageError(
+            "genedit generate runs in one process: its seeds are not split across torchrun's "
+            "processes (start it without torchrun)"
+        )
     card = get_card(model)
     if "generate" not in card.tasks:
         raise UsageError(f"model '{card.name}' does not generate images (it does: {', '.join(card.tasks)})")
