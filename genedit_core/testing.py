@@ -68,6 +68,7 @@ __all__ = [
     "conformance_cases",
     "genedit_conformance",
     "plugins_installed",
+    "run_cli",
 ]
 
 #: Range tolerance for outputs: 0–1 up to float rounding.
@@ -91,6 +92,24 @@ def plugins_installed(**plugins: Any) -> Iterator[GeneditPlugins]:
         yield p
     finally:
         reset_plugins(None)
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """``genedit ARGV`` run in this process: ``(exit code, stdout, stderr)``.
+
+    In-process is fast (torch stays imported between calls) and sees exactly the plugins a test set
+    up with :func:`plugins_installed`, so a plugin's ``cli`` fixture is
+    ``functools.partial(run_cli, capsys)``. ``genedit_cli`` is imported here, not at module level,
+    so the core never needs the CLI installed to import this module.
+    """
+    from genedit_cli.app import main
+
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(list(argv))
+    captured = capsys.readouterr()
+    code = exc.value.code
+    return (code if isinstance(code, int) else (0 if code is None else 1)), captured.out, captured.err
 
 
 class ConformanceError(AssertionError):

@@ -3,10 +3,12 @@ so other plugins' conftest modules never shadow them)."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 from compress_tiny import TinyPlugin
 
-from genedit_core.testing import plugins_installed
+from genedit_core.testing import plugins_installed, run_cli
 
 
 @pytest.fixture
@@ -20,18 +22,8 @@ def plugins():
 @pytest.fixture
 def cli(plugins, capsys, monkeypatch):
     """``genedit ARGS`` in-process with the tiny plugins: (exit code, stdout, stderr)."""
-    from genedit_cli.app import main
-
     monkeypatch.setenv("COLUMNS", "200")
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exc:
-            main(list(argv))
-        captured = capsys.readouterr()
-        return exc.value.code, captured.out, captured.err
-
-    return run
+    return partial(run_cli, capsys)
 
 
 @pytest.fixture

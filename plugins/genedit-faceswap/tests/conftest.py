@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
+
+from genedit_core.testing import plugins_installed, run_cli
 
 
 @pytest.fixture
 def faceswap_plugins():
     import genedit_faceswap.plugin as faceswap_plugin
-
-    from genedit_core.testing import plugins_installed
 
     with plugins_installed(faceswap=faceswap_plugin) as p:
         yield p
@@ -19,17 +21,7 @@ def faceswap_plugins():
 @pytest.fixture
 def cli(faceswap_plugins, capsys):
     """``cli(*argv) -> (exit code, stdout, stderr)`` of ``genedit`` run in this process."""
-    from genedit_cli.app import main
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exc:
-            main([*argv])
-        captured = capsys.readouterr()
-        code = exc.value.code
-        return (code if isinstance(code, int) else (0 if code is None else 1)), captured.out, captured.err
-
-    return run
+    return partial(run_cli, capsys)
 
 
 @pytest.fixture(scope="session")

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
+
+from genedit_core.testing import run_cli
 
 
 @pytest.fixture
 def cli(toy, capsys, monkeypatch):
     """``genedit ARGS`` in-process with the toy and serve plugins: (exit code, stdout, stderr)."""
-    from genedit_cli.app import main
-
     monkeypatch.setenv("COLUMNS", "200")
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exc:
-            main(list(argv))
-        captured = capsys.readouterr()
-        return exc.value.code, captured.out, captured.err
-
-    return run
+    return partial(run_cli, capsys)
 
 
 def test_serve_is_a_command_of_the_plugin(cli):

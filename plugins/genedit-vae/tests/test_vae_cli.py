@@ -4,6 +4,7 @@ sketch, sketch2image; and a two-step training run through the shared trainer tha
 from __future__ import annotations
 
 import json
+from functools import partial
 
 import numpy as np
 import pytest
@@ -12,21 +13,12 @@ from PIL import Image
 from vae_testutil import lively, tiny_module, write_run
 
 import genedit_core
+from genedit_core.testing import run_cli
 
 
 @pytest.fixture
 def cli(vae_plugins, capsys):
-    from genedit_cli.app import main
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exc:
-            main([*argv])
-        captured = capsys.readouterr()
-        code = exc.value.code
-        return (code if isinstance(code, int) else (0 if code is None else 1)), captured.out, captured.err
-
-    return run
+    return partial(run_cli, capsys)
 
 
 @pytest.fixture
