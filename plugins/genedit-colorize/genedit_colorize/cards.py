@@ -1,0 +1,56 @@
+"""Model cards of the colourisation plugin: line art from photos (XDoG) and line art to colour.
+
+Plain metadata, no torch: genedit reads cards for every command, ``genedit list`` included. ``xdog``
+needs no weights; ``paints`` is trained with ``genedit train paints`` (no bundled weights yet, see
+docs/models/paints.md for why).
+"""
+
+from __future__ import annotations
+
+from genedit_core.sdk import ModelCard, Option
+
+# XDoG parameters, in the p-formulation of Winnemöller, Kyprianidis and Olsen 2012 (Eq. 7 and the
+# soft threshold): S = (1+p)·G_σ − p·G_kσ on luminance in 0-1, then 1 where S ≥ ε, else 1 + tanh(φ(S−ε)).
+XDOG_OPTIONS = (
+    Option("sigma", float, 0.8, "σ of the narrow Gaussian in pixels (line width)", low=0.1, high=20.0),
+    Option("k", float, 1.6, "ratio of the wide Gaussian's σ to the narrow one's", low=1.01, high=10.0),
+    Option("p", float, 20.0, "edge sharpening strength p (τ = p/(1+p))", low=0.0, high=1000.0),
+    Option("epsilon", float, 0.0, "threshold ε on the sharpened luminance (0-1)", low=-1.0, high=2.0),
+    Option("phi", float, 10.0, "steepness φ of the soft threshold below ε", low=0.0, high=1e6),
+)
+HINTS = Option(
+    "hints",
+    str,
+    None,
+    "hints image, the sketch's size: its opaque pixels are colour hints, transparent ones none; "
+    "without it the model colours on its own",
+    image=True,
+)
+
+CARDS = [
+    ModelCard(
+        name="xdog",
+        tasks=("lineart",),
+        family="lineart",
+        summary="XDoG line extraction (Winnemöller et al. 2012): a photo in, a grey line drawing out.",
+        aliases=("x-dog",),
+        needs_weights=False,
+        licence="n/a (no weights)",
+        channels_last=False,
+        options={"lineart": XDOG_OPTIONS},
+        paper="https://doi.org/10.1016/j.cag.2012.03.004",
+    ),
+    ModelCard(
+        name="paints",
+        tasks=("colorize",),
+        family="colorize",
+        summary="U-Net colouriser (after Zhang et al. 2017): line art plus sparse colour hints "
+        "(RGB + mask) to a colour image; train it with genedit train paints.",
+        aliases=("colorize-unet",),
+        colour_tasks=("colorize",),
+        licence="Apache-2.0",
+        channels_last=False,
+        options={"colorize": (HINTS,)},
+        paper="https://arxiv.org/abs/1705.02999",
+    ),
+]

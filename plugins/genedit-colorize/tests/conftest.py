@@ -1,0 +1,31 @@
+"""Fixtures of the colourisation plugin's tests: the plugin installed alone, the CLI in-process."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def colorize_plugins():
+    import genedit_colorize.plugin as colorize_plugin
+
+    from genedit_core.testing import plugins_installed
+
+    with plugins_installed(colorize=colorize_plugin) as p:
+        yield p
+
+
+@pytest.fixture
+def cli(colorize_plugins, capsys):
+    """``cli(*argv) -> (exit code, stdout, stderr)`` of ``genedit`` run in this process."""
+    from genedit_cli.app import main
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exc:
+            main([*argv])
+        captured = capsys.readouterr()
+        code = exc.value.code
+        return (code if isinstance(code, int) else (0 if code is None else 1)), captured.out, captured.err
+
+    return run
