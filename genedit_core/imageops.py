@@ -5,6 +5,9 @@
 * :func:`downscale` is the standard "BI" degradation of published super-resolution tables. SR training
   pairs, SR evaluation and genedit-compress's quality check of any upscaler must all feed the same
   low-resolution input, or their PSNR figures do not compare.
+* :func:`rgb_to_lab` and :func:`lab_to_rgb` convert to and from CIE Lab, where colour statistics
+  (Reinhard colour transfer in genedit-style, a swapped face's colour matching in genedit-faceswap)
+  are measured: one exact conversion, so plugins' Lab figures agree.
 
 Importing this module does not import torch; tensors are accepted where they are passed in.
 """
@@ -55,3 +58,39 @@ def downscale(image: torch.Tensor, scale: int) -> torch.Tensor:
     lr = F.interpolate(x, scale_factor=1 / scale, mode="bicubic", align_corners=False, antialias=True)
     lr = (lr.clamp(0, 1) * 255).round() / 255
     return lr[0] if image.ndim == 3 else lr
+
+
+# sRGB (D65) to XYZ, IEC 61966-2-1; the D65 white; the CIE constants ε and κ (exact ratios, so the
+# two branches of the Lab curve meet without a step).
+_RGB2XYZ = (
+    (0.4124564, 0.3575761, 0.1804375),
+    (0.2126729, 0.7151522, 0.0721750),
+    (0.0193339, 0.1191920, 0.9503041),
+)
+_WHITE = (0.95047, 1.0, 1.08883)
+_EPS, _KAPPA = 216 / 24389, 24389 / 27
+
+
+def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
+    """N×3×H×W sRGB in 0–1 to CIE Lab (D65): L in 0–100, a and b around 0."""
+    import torch
+
+    m, white = torch.tensor(_RGB2XYZ).to(rgb), torch.tensor(_WHITE).to(rgb).view(1, 3, 1, 1)
+    lin = torch.where(rgb <= 0.04045, rgb / 12.92, ((rgb.clamp_min(0) + 0.055) / 1.055) ** 2.4)
+    xyz = torch.einsum("ij,njhw->nihw", m, lin) / white
+    f = torch.where(xyz > _EPS, xyz.clamp_min(1e-12) ** (1 / 3), (_KAPPA * xyz + 16) / 116)
+    return torch.stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], dim=1)
+
+
+def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
+    """CIE Lab (D65) to N×3×H×W sRGB, clipped to 0–1 (Lab holds colours sRGB cannot show)."""
+    import torch
+
+    inv = torch.linalg.inv(torch.tensor(_RGB2XYZ)).to(lab)
+    white = torch.tensor(_WHITE).to(lab).view(1, 3, 1, 1)
+    fy = (lab[:, 0] + 16) / 116
+    f = torch.stack([fy + lab[:, 1] / 500, fy, fy - lab[:, 2] / 200], dim=1)
+    xyz = torch.where(f**3 > _EPS, f**3, (116 * f - 16) / _KAPPA) * white
+    lin = torch.einsum("ij,njhw->nihw", inv, xyz).clamp(0, 1)
+    rgb = torch.where(lin <= 0.0031308, lin * 12.92, 1.055 * lin ** (1 / 2.4) - 0.055)
+    return rgb.clamp(0, 1)

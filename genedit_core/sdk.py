@@ -45,7 +45,7 @@ if TYPE_CHECKING:
         Tiler,
         TinyWeights,
     )
-    from .imageops import downscale, make_grid
+    from .imageops import downscale, lab_to_rgb, make_grid, rgb_to_lab
     from .images import read_image
     from .metrics import psnr, sr_metrics, ssim
     from .metrics_generative import class_histogram, fid, inception_score, kid
@@ -134,9 +134,11 @@ __all__ = [
     "fid",
     "inception_score",
     "kid",
+    "lab_to_rgb",
     "make_grid",
     "psnr",
     "read_image",
+    "rgb_to_lab",
     "run_with_oom_retry",
     "sr_metrics",
     "ssim",
@@ -210,6 +212,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "load_strict": ("checkpoint", "load_strict"),
     "make_grid": ("imageops", "make_grid"),
     "downscale": ("imageops", "downscale"),
+    "rgb_to_lab": ("imageops", "rgb_to_lab"),
+    "lab_to_rgb": ("imageops", "lab_to_rgb"),
     "read_image": ("images", "read_image"),
     "run_with_oom_retry": ("tiling", "run_with_oom_retry"),
     "psnr": ("metrics", "psnr"),

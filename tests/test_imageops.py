@@ -1,4 +1,5 @@
-"""The core's shared pixel operations: one grid helper for every preview, one SR degradation."""
+"""The core's shared pixel operations: one grid helper for every preview, one SR degradation, one
+CIE Lab conversion."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from genedit_core.imageops import downscale, make_grid
+from genedit_core.imageops import downscale, lab_to_rgb, make_grid, rgb_to_lab
 
 
 def _tiles(n: int, c: int = 3, h: int = 4, w: int = 5) -> torch.Tensor:
@@ -59,3 +60,26 @@ def test_downscale_is_anti_aliased():
     assert inner.sub(0.25).abs().max() < 0.01
     flat = downscale(torch.full((3, 8, 8), 0.5), 2)
     assert torch.equal(flat, torch.full((3, 4, 4), 128 / 255))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_lab_matches_scikit_image_and_round_trips(dtype):
+    from skimage.color import rgb2lab
+
+    x = torch.rand(2, 3, 6, 7, generator=torch.Generator().manual_seed(0), dtype=dtype)
+    lab = rgb_to_lab(x)
+    assert lab.shape == x.shape and lab.dtype == dtype
+    for i in range(2):
+        want = rgb2lab(x[i].permute(1, 2, 0).double().numpy())
+        assert (
+            np.abs(lab[i].permute(1, 2, 0).double().numpy() - want).max() < 0.01
+        )  # its D65 white differs a little
+    assert torch.allclose(lab_to_rgb(lab), x, atol=1e-4)
+    white = rgb_to_lab(torch.ones(1, 3, 1, 1, dtype=dtype)).flatten()
+    assert white.tolist() == pytest.approx([100.0, 0.0, 0.0], abs=1e-3)
+
+
+def test_lab_to_rgb_clips_colours_srgb_cannot_show():
+    out = lab_to_rgb(torch.tensor([[50.0, 120.0, -120.0], [100.0, 0.0, 0.0]]).T.reshape(1, 3, 1, 2))
+    assert out.min() >= 0 and out.max() <= 1
+    assert out[0, :, 0, 1].tolist() == pytest.approx([1.0, 1.0, 1.0], abs=1e-3)

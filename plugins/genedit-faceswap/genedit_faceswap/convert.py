@@ -16,31 +16,9 @@ import warnings
 import torch
 import torch.nn.functional as F
 
-from genedit_core.sdk import GeneditWarning, LoadedModel, load
+from genedit_core.sdk import GeneditWarning, LoadedModel, lab_to_rgb, load, rgb_to_lab
 
 from .align import align
-
-_XYZ = torch.tensor(
-    [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]]
-)
-_WHITE = torch.tensor([0.950456, 1.0, 1.088754])
-
-
-def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
-    """sRGB in 0-1 (N×3×H×W) to CIE Lab (D65): L in 0-100, a and b around 0."""
-    lin = torch.where(rgb > 0.04045, ((rgb + 0.055) / 1.055) ** 2.4, rgb / 12.92)
-    xyz = torch.einsum("ij,njhw->nihw", _XYZ.to(rgb), lin) / _WHITE.to(rgb)[None, :, None, None]
-    f = torch.where(xyz > 0.008856, xyz.clamp(min=1e-12) ** (1 / 3), 7.787 * xyz + 16 / 116)
-    return torch.stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], 1)
-
-
-def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
-    """CIE Lab (D65) to sRGB in 0-1, clamped."""
-    fy = (lab[:, 0] + 16) / 116
-    f = torch.stack([fy + lab[:, 1] / 500, fy, fy - lab[:, 2] / 200], 1)
-    xyz = torch.where(f > 0.206893, f**3, (f - 16 / 116) / 7.787) * _WHITE.to(lab)[None, :, None, None]
-    lin = torch.einsum("ij,njhw->nihw", torch.linalg.inv(_XYZ).to(lab), xyz).clamp(0, 1)
-    return torch.where(lin > 0.0031308, 1.055 * lin ** (1 / 2.4) - 0.055, 12.92 * lin).clamp(0, 1)
 
 
 def reinhard(source: torch.Tensor, reference: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
