@@ -115,6 +115,8 @@ TINY: dict[str, tuple[str, list[str]]] = {
         PHOTOS,
         ["data.b=builtin:skimage-photos:heldout", "model.width=4", "model.code=8", "data.size=16"],
     ),
+    # pairs made in the dataset (XDoG line art, simulated hints): the step sees ready tensors
+    "paints": (PHOTOS, ["model.features=2", "data.patch=16", "data.epoch_length=8", "data.eval=null"]),
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 
@@ -18,14 +20,6 @@ def colorize_plugins():
 @pytest.fixture
 def cli(colorize_plugins, capsys):
     """``cli(*argv) -> (exit code, stdout, stderr)`` of ``genedit`` run in this process."""
-    from genedit_cli.app import main
+    from genedit_core.testing import run_cli
 
-    def run(*argv: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exc:
-            main([*argv])
-        captured = capsys.readouterr()
-        code = exc.value.code
-        return (code if isinstance(code, int) else (0 if code is None else 1)), captured.out, captured.err
-
-    return run
+    return functools.partial(run_cli, capsys)

@@ -1,0 +1,125 @@
+"""The paints colouriser: network shapes, loading, the colorize command's inputs and errors, and a
+tiny training run through genedit's trainer."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from genedit_colorize.network import PaintsUNet
+from genedit_colorize.tasks import is_colour
+from PIL import Image
+from safetensors.torch import save_file
+
+
+@pytest.fixture
+def weights(tmp_path):
+    """A 4-feature paints network saved as a weights folder, and the network itself."""
+    torch.manual_seed(0)
+    net = PaintsUNet(features=4).eval()
+    folder = tmp_path / "w"
+    folder.mkdir()
+    save_file(net.state_dict(), str(folder / "model.safetensors"))
+    (folder / "config.json").write_text(json.dumps({"features": 4, "genedit_task": "paints"}))
+    return folder, net
+
+
+def sketch(tmp_path, size=(30, 22)):
+    """A grey line drawing (a black rectangle outline on white) saved as PNG, W×H = ``size``."""
+    w, h = size
+    arr = np.full((h, w), 255, np.uint8)
+    arr[4, 4:20] = arr[16, 4:20] = 0
+    arr[4:17, 4] = arr[4:17, 19] = 0
+    path = tmp_path / "sketch.png"
+    Image.fromarray(arr).save(path)
+    return path, arr
+
+
+def hints_png(tmp_path, size=(30, 22), name="hints.png"):
+    w, h = size
+    rgba = np.zeros((h, w, 4), np.uint8)
+    rgba[h // 2, w // 3] = (220, 40, 40, 255)
+    path = tmp_path / name
+    Image.fromarray(rgba, "RGBA").save(path)
+    return path
+
+
+def test_any_size_in_gives_the_same_size_out_in_0_1():
+    net = PaintsUNet(features=2)
+    for h, w in ((17, 23), (8, 8), (33, 5)):
+        with torch.no_grad():
+            y = net(torch.rand(2, 1, h, w), torch.rand(2, 3, h, w), torch.zeros(2, 1, h, w))
+        assert y.shape == (2, 3, h, w) and float(y.min()) >= 0 and float(y.max()) <= 1
+
+
+def test_colorize_runs_the_network_with_the_hints(cli, tmp_path, weights):
+    folder, net = weights
+    src, arr = sketch(tmp_path)
+    hints = hints_png(tmp_path)
+    out = tmp_path / "out.png"
+    code, _, err = cli("run", "colorize", "-m", "paints", "--weights", str(folder), str(src),
+                       "--hints", str(hints), "-o", str(out))  # fmt: skip
+    assert code == 0, err
+    with Image.open(out) as im:
+        assert im.mode == "RGB" and im.size == (30, 22)
+        got = np.asarray(im).astype(np.float64)
+    line = torch.from_numpy(arr / 255.0).float()[None, None]
+    colours, mask = torch.zeros(1, 3, 22, 30), torch.zeros(1, 1, 22, 30)
+    colours[0, :, 11, 10] = torch.tensor([220, 40, 40]) / 255.0
+    mask[0, 0, 11, 10] = 1
+    with torch.no_grad():
+        want = net(line, colours, mask)[0].permute(1, 2, 0).numpy() * 255
+        without = net(line, torch.zeros_like(colours), torch.zeros_like(mask))[0].permute(1, 2, 0).numpy()
+    assert np.abs(got - want).max() <= 1.0
+    assert np.abs(got - without * 255).max() > 1e-3  # the hint reached the network
+
+
+def test_hints_of_another_size_and_opaque_hints_are_refused(cli, tmp_path, weights):
+    folder, _ = weights
+    src, _ = sketch(tmp_path)
+    small = hints_png(tmp_path, size=(10, 10), name="small.png")
+    code, _, err = cli("run", "colorize", "-m", "paints", "--weights", str(folder), str(src),
+                       "--hints", str(small), "-o", str(tmp_path / "o.png"))  # fmt: skip
+    assert code != 0 and "10×10" in err and "30×22" in err and "Traceback" not in err
+    opaque = tmp_path / "opaque.png"
+    Image.fromarray(np.zeros((22, 30, 3), np.uint8)).save(opaque)
+    code, _, err = cli("run", "colorize", "-m", "paints", "--weights", str(folder), str(src),
+                       "--hints", str(opaque), "-o", str(tmp_path / "o.png"))  # fmt: skip
+    assert code != 0 and "transparency" in err and "Traceback" not in err
+
+
+def test_paints_without_weights_asks_for_them(cli, tmp_path):
+    src, _ = sketch(tmp_path)
+    code, _, err = cli("run", "colorize", "-m", "paints", str(src), "-o", str(tmp_path / "o.png"))
+    assert code != 0 and "--weights" in err and "Traceback" not in err
+
+
+def test_a_colour_image_is_turned_into_line_art_with_a_warning(cli, tmp_path, weights):
+    folder, _ = weights
+    rgb = np.zeros((22, 30, 3), np.uint8)
+    rgb[..., 0] = 200
+    rgb[:, 15:, 2] = 180
+    src = tmp_path / "photo.png"
+    Image.fromarray(rgb).save(src)
+    assert is_colour(torch.from_numpy(rgb.transpose(2, 0, 1) / 255.0)[None].float())
+    code, _, err = cli("run", "colorize", "-m", "paints", "--weights", str(folder), str(src),
+                       "-o", str(tmp_path / "o.png"))  # fmt: skip
+    assert code == 0, err
+    assert "turned into line art" in err
+
+
+def test_tiny_training_run_writes_loadable_weights(cli, tmp_path):
+    out = tmp_path / "run"
+    code, _, err = cli(
+        "train", "paints", "--data", "builtin:skimage-photos", "--out", str(out),
+        "--set", "train.steps=3", "--set", "train.batch_size=2", "--set", "model.features=2",
+        "--set", "data.patch=16", "--set", "data.epoch_length=6", "--set", "data.eval_max_side=32",
+        "--set", "train.eval_every=3", "--set", "train.log_every=1",
+    )  # fmt: skip
+    assert code == 0, err
+    evals = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert any("eval" in e and e["eval"]["psnr"] > 0 for e in evals)
+    src, _ = sketch(tmp_path)
+    code, _, err = cli("run", "colorize", "-m", "paints", "--weights", str(out), str(src),
+                       "-o", str(tmp_path / "c.png"))  # fmt: skip
+    assert code == 0, err
