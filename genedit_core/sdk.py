@@ -66,7 +66,7 @@ if TYPE_CHECKING:
     from .training import StepContext, Trainer, TrainTask, unwrap
     from .training.config import DEFAULTS as TRAIN_DEFAULTS
     from .training.config import Field, deep_merge, fields_from, load_config
-    from .training.data import ImageFolder, digits_dataset, resolve_data
+    from .training.data import ImageFolder, digits_dataset, reference_images, resolve_data
     from .weights import ResolvedWeights, genedit_cache_dir, hub_error, sha256_of
 
 __all__ = [
@@ -166,6 +166,7 @@ __all__ = [
     "digits_dataset",
     "fields_from",
     "load_config",
+    "reference_images",
     "resolve_data",
     "unwrap",
 ]
@@ -240,6 +241,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "ImageFolder": ("training.data", "ImageFolder"),
     "digits_dataset": ("training.data", "digits_dataset"),
     "resolve_data": ("training.data", "resolve_data"),
+    "reference_images": ("training.data", "reference_images"),
 }
 
 

@@ -7,11 +7,13 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from helpers import run_cli
 from PIL import Image
 
+from genedit_core.errors import UsageError
 from genedit_core.metrics import psnr, rgb_to_y, sr_metrics, ssim
-from genedit_core.training.data import ImageFolder, resolve_data
+from genedit_core.training.data import ImageFolder, reference_images, resolve_data
 
 
 def test_psnr_ssim_match_scikit_image():
@@ -58,6 +60,23 @@ def test_builtin_digits_have_labels_and_heldout_split():
     assert len(train) + len(held) == 1797 and len(held) == 297
     img, label = train[0]
     assert img.shape == (1, 32, 32) and 0 <= label <= 9 and float(img.max()) <= 1.0
+
+
+def test_reference_images_are_rgb_centre_cropped_and_optionally_8_bit(monkeypatch):
+    import genedit_core.training.data as data
+
+    g = torch.Generator().manual_seed(0)
+    grey, rgba = torch.rand(1, 6, 9, generator=g), torch.rand(4, 6, 9, generator=g)
+    monkeypatch.setattr(data, "resolve_data", lambda spec: data.ArrayImages([grey, rgba], names=["g", "a"]))
+    raw = reference_images("any")
+    assert [n for n, _ in raw] == ["g", "a"] and all(r.shape == (3, 6, 9) for _, r in raw)
+    assert torch.equal(raw[0][1], grey.expand(3, -1, -1)) and torch.equal(raw[1][1], rgba[:3])
+    rounded = reference_images("any", 4, eight_bit=True)  # centre 4×4, on 8-bit levels
+    assert torch.equal(rounded[1][1], (rgba[:3, 1:5, 2:6] * 255).round() / 255)
+    assert not torch.equal(rounded[1][1], rgba[:3, 1:5, 2:6])
+    monkeypatch.setattr(data, "resolve_data", lambda spec: data.ArrayImages([]))
+    with pytest.raises(UsageError, match="--data any: no reference images"):
+        reference_images("any")
 
 
 def test_datasets_command_lists_licences():

@@ -114,6 +114,35 @@ def resolve_data(spec: str | Path | None, **kwargs: Any) -> Any:
     return ImageFolder(path, channels=kwargs.get("channels", 3))
 
 
+def reference_images(
+    data: str | Path, max_side: int | None = None, *, eight_bit: bool = False
+) -> list[tuple[str, torch.Tensor]]:
+    """(name, 3×H×W float tensor in 0–1) for every image of a folder or ``builtin:`` set, each
+    centre-cropped to at most ``max_side`` a side (grey replicated, alpha dropped).
+
+    Why shared: every plugin that scores an image-to-image model on held-out photos (SR tables,
+    denoising, inpainting) must read the references the same way, or their figures do not compare.
+    ``eight_bit`` rounds to 8-bit levels, what an image file holds, so noise or holes are added to
+    exactly what a user's file would give.
+    """
+    dataset = resolve_data(data)
+    names = getattr(dataset, "names", None) or [str(i) for i in range(len(dataset))]
+    out = []
+    for i in range(len(dataset)):
+        item = dataset[i]
+        img = (item[0] if isinstance(item, tuple) else item).float()
+        img = img[:1].expand(3, -1, -1) if img.shape[0] in (1, 2) else img[:3]
+        if max_side:
+            h, w = img.shape[-2:]
+            th, tw = min(h, max_side), min(w, max_side)
+            y, x = (h - th) // 2, (w - tw) // 2
+            img = img[:, y : y + th, x : x + tw]
+        out.append((names[i], ((img * 255).round().div(255) if eight_bit else img).contiguous()))
+    if not out:
+        raise UsageError(f"--data {data}: no reference images")
+    return out
+
+
 # --- folders -------------------------------------------------------------------------------------
 
 

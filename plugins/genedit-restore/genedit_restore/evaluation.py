@@ -15,29 +15,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from genedit_core.sdk import UsageError, psnr, resolve_data, ssim
+from genedit_core.sdk import psnr, ssim
+from genedit_core.sdk import reference_images as _reference_images
 
 SIGMAS = (15.0, 25.0, 50.0)
 
 
 def reference_images(data: str | Path, max_side: int | None = None) -> list[tuple[str, torch.Tensor]]:
-    """(name, 3×H×W tensor in 0-1, 8-bit values) from a folder or ``builtin:`` set, centre-cropped."""
-    dataset = resolve_data(data)
-    names = getattr(dataset, "names", None) or [str(i) for i in range(len(dataset))]
-    out = []
-    for i in range(len(dataset)):
-        item = dataset[i]
-        img = (item[0] if isinstance(item, tuple) else item).float()
-        img = img[:1].expand(3, -1, -1) if img.shape[0] in (1, 2) else img[:3]
-        if max_side:
-            h, w = img.shape[-2:]
-            th, tw = min(h, max_side), min(w, max_side)
-            y, x = (h - th) // 2, (w - tw) // 2
-            img = img[:, y : y + th, x : x + tw]
-        out.append((names[i], (img * 255).round().div(255).contiguous()))
-    if not out:
-        raise UsageError(f"--data {data}: no reference images")
-    return out
+    """(name, 3×H×W tensor in 0-1, 8-bit values) from a folder or ``builtin:`` set, centre-cropped:
+    noise is added to what an image file holds."""
+    return _reference_images(data, max_side, eight_bit=True)
 
 
 def add_noise(clean: torch.Tensor, sigma: float, seed: int, index: int) -> torch.Tensor:

@@ -8,34 +8,16 @@ of the same LR input is measured alongside, so every table carries its own basel
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from genedit_core.sdk import UsageError, downscale, resolve_data, sr_metrics
-
-
-def reference_images(data: str | Path, max_side: int | None = None) -> list[tuple[str, torch.Tensor]]:
-    """(name, 3×H×W tensor) pairs from a folder or ``builtin:`` set, optionally centre-cropped."""
-    dataset = resolve_data(data)
-    names = getattr(dataset, "names", None) or [str(i) for i in range(len(dataset))]
-    out = []
-    for i in range(len(dataset)):
-        item = dataset[i]
-        img = item[0] if isinstance(item, tuple) else item
-        if img.shape[0] == 1:
-            img = img.expand(3, -1, -1)
-        if max_side:
-            h, w = img.shape[-2:]
-            th, tw = min(h, max_side), min(w, max_side)
-            y, x = (h - th) // 2, (w - tw) // 2
-            img = img[:, y : y + th, x : x + tw]
-        out.append((names[i], img.contiguous()))
-    if not out:
-        raise UsageError(f"--data {data}: no reference images")
-    return out
+from genedit_core.sdk import (
+    downscale,
+    reference_images,  # noqa: F401 (re-exported: training and benchmarks read it here)
+    sr_metrics,
+)
 
 
 def _hwc(t: torch.Tensor) -> np.ndarray:
