@@ -70,8 +70,40 @@ class Patches:
         return self.get(index, torch.Generator().manual_seed(index))
 
 
-class DenoiseTask(TrainTask):
+def _train_defaults() -> dict[str, Any]:
+    """The schedule both restoration tasks start from (a fresh dict: configs are merged into it)."""
+    return {
+        "steps": 3000,
+        "batch_size": 16,
+        "lr": 1e-3,
+        "log_every": 20,
+        "ckpt_every": 250,
+        "eval_every": 250,
+        "schedule": {"type": "cosine", "warmup": 0},
+    }
+
+
+class _PhotoTask(TrainTask):
+    """What the denoising and inpainting tasks share: one network trained with Adam, scored on
+    held-out photos read once (``data.eval``; none: no evaluation)."""
+
     export_net = "model"
+    _refs: list | None = None
+
+    def build_optimizers(
+        self, nets: dict[str, nn.Module], cfg: dict[str, Any]
+    ) -> dict[str, torch.optim.Optimizer]:
+        return {"model": torch.optim.Adam(nets["model"].parameters(), lr=float(cfg["train"]["lr"]))}
+
+    def _references(self, d: dict[str, Any]) -> list | None:
+        if not d.get("eval"):
+            return None
+        if self._refs is None:
+            self._refs = reference_images(d["eval"], d.get("eval_max_side"))
+        return self._refs
+
+
+class DenoiseTask(_PhotoTask):
     best_metric = ("psnr", "max")
 
     def __init__(self, card_name: str):
@@ -87,15 +119,7 @@ class DenoiseTask(TrainTask):
                 "eval_max_side": 128,
                 "eval_sigma": 25.0,
             },
-            "train": {
-                "steps": 3000,
-                "batch_size": 16,
-                "lr": 1e-3,
-                "log_every": 20,
-                "ckpt_every": 250,
-                "eval_every": 250,
-                "schedule": {"type": "cosine", "warmup": 0},
-            },
+            "train": _train_defaults(),
         }
         self.config_fields = {
             **fields_from(DnCNN, "model"),
@@ -107,7 +131,6 @@ class DenoiseTask(TrainTask):
             "data.eval_max_side": Field("int", optional=True, ge=1),
             "data.eval_sigma": Field("float", ge=0, le=255),
         }
-        self._refs: list | None = None
 
     def build_networks(self, cfg: dict[str, Any]) -> dict[str, nn.Module]:
         model = make_module(self.name, cfg["model"])
@@ -119,11 +142,6 @@ class DenoiseTask(TrainTask):
         last = model.model[-1]
         nn.init.normal_(last.weight, std=1e-3)
         return {"model": model}
-
-    def build_optimizers(
-        self, nets: dict[str, nn.Module], cfg: dict[str, Any]
-    ) -> dict[str, torch.optim.Optimizer]:
-        return {"model": torch.optim.Adam(nets["model"].parameters(), lr=float(cfg["train"]["lr"]))}
 
     def build_dataset(self, data: Any, cfg: dict[str, Any]) -> Patches:
         d = cfg["data"]
@@ -152,15 +170,13 @@ class DenoiseTask(TrainTask):
         return {"mse": loss.detach()}
 
     def evaluate(self, nets: dict[str, nn.Module], ctx) -> dict[str, float] | None:
-        d = ctx.cfg["data"]
-        if not d.get("eval"):
+        refs = self._references(ctx.cfg["data"])
+        if refs is None:
             return None
-        if self._refs is None:
-            self._refs = reference_images(d["eval"], d.get("eval_max_side"))
         model = nets["model"]
         dev = next(model.parameters()).device
-        sigma = float(d["eval_sigma"])
-        report = evaluate_denoiser(lambda x, s: model(x.to(dev)).float().cpu(), self._refs, (sigma,))
+        sigma = float(ctx.cfg["data"]["eval_sigma"])
+        report = evaluate_denoiser(lambda x, s: model(x.to(dev)).float().cpu(), refs, (sigma,))
         return {"psnr": report["summary"][f"psnr_{sigma:g}"], "ssim": report["summary"][f"ssim_{sigma:g}"]}
 
     def export_config(self, nets: dict[str, nn.Module], cfg: dict[str, Any]) -> dict[str, Any]:
@@ -195,11 +211,10 @@ class HolePatches(Patches):
         return crop, torch.from_numpy(hole)[None].float()
 
 
-class InpaintTask(TrainTask):
+class InpaintTask(_PhotoTask):
     """L1 over the hole's pixels (scaled by ``loss.hole``; the output outside the hole is the input),
     Adam; held-out PSNR inside seeded holes picks the ``best`` checkpoint."""
 
-    export_net = "model"
     best_metric = ("psnr_hole", "max")
 
     def __init__(self, card_name: str):
@@ -214,15 +229,7 @@ class InpaintTask(TrainTask):
                 "eval_max_side": 128,
             },
             "loss": {"hole": 6.0},
-            "train": {
-                "steps": 3000,
-                "batch_size": 16,
-                "lr": 1e-3,
-                "log_every": 20,
-                "ckpt_every": 250,
-                "eval_every": 250,
-                "schedule": {"type": "cosine", "warmup": 0},
-            },
+            "train": _train_defaults(),
         }
         self.config_fields = {
             **fields_from(GatedUNet, "model"),
@@ -233,15 +240,9 @@ class InpaintTask(TrainTask):
             "data.eval_max_side": Field("int", optional=True, ge=1),
             "loss.hole": Field("float", ge=0),
         }
-        self._refs: list | None = None
 
     def build_networks(self, cfg: dict[str, Any]) -> dict[str, nn.Module]:
         return {"model": make_module(self.name, cfg["model"])}
-
-    def build_optimizers(
-        self, nets: dict[str, nn.Module], cfg: dict[str, Any]
-    ) -> dict[str, torch.optim.Optimizer]:
-        return {"model": torch.optim.Adam(nets["model"].parameters(), lr=float(cfg["train"]["lr"]))}
 
     def build_dataset(self, data: Any, cfg: dict[str, Any]) -> HolePatches:
         d = cfg["data"]
@@ -266,11 +267,9 @@ class InpaintTask(TrainTask):
         return {"l1_hole": hole_l1.detach()}
 
     def evaluate(self, nets: dict[str, nn.Module], ctx) -> dict[str, float] | None:
-        d = ctx.cfg["data"]
-        if not d.get("eval"):
+        refs = self._references(ctx.cfg["data"])
+        if refs is None:
             return None
-        if self._refs is None:
-            self._refs = reference_images(d["eval"], d.get("eval_max_side"))
         model = nets["model"]
         dev = next(model.parameters()).device
 
@@ -278,7 +277,7 @@ class InpaintTask(TrainTask):
             mask = torch.from_numpy(hole)[None, None].float().to(dev)
             return model.fill(x.to(dev), mask).float().cpu()
 
-        report = evaluate_inpainter(run, self._refs)
+        report = evaluate_inpainter(run, refs)
         return {"psnr_hole": report["summary"]["psnr_hole"], "psnr": report["summary"]["psnr"]}
 
     def export_config(self, nets: dict[str, nn.Module], cfg: dict[str, Any]) -> dict[str, Any]:
