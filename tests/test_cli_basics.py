@@ -52,11 +52,11 @@ def test_no_arguments_shows_help(cli):
     assert "Traceback" not in text
 
 
-def test_list_json_schema(cli):
-    result = cli("list", "--json")
-    assert result.code == 0, result
-    cards = json.loads(result.out)
-    assert isinstance(cards, list) and cards
+def check_list_schema(cards: list[dict], sources: tuple[str, ...] = ("hf://", "bundled in ")) -> list[str]:
+    """Assert ``genedit list --json`` cards have the documented keys and types, options only of
+    declared tasks, variant sources starting with one of ``sources``, and no name twice; the names.
+
+    tests/integration/test_real_cards.py runs the same check on every installed plugin's cards."""
     for card in cards:
         assert set(card) == CARD_KEYS, card["name"]
         assert isinstance(card["name"], str) and card["name"]
@@ -70,11 +70,20 @@ def test_list_json_schema(cli):
         assert card["default_variant"] is None or card["default_variant"] in names
         for variant in card["variants"]:
             assert set(variant) == VARIANT_KEYS
-            assert variant["source"].startswith(("hf://", "bundled in "))
+            assert variant["source"].startswith(sources), (card["name"], variant["name"])
             for scale, f in variant["files"].items():
                 assert scale.isdigit() and set(f) == {"filename", "sha256"}
     names = [c["name"] for c in cards]
     assert len(names) == len(set(names))
+    return names
+
+
+def test_list_json_schema(cli):
+    result = cli("list", "--json")
+    assert result.code == 0, result
+    cards = json.loads(result.out)
+    assert isinstance(cards, list) and cards
+    names = check_list_schema(cards)
     assert names == ["resize", "toy", "toygen"]
     by_name = {c["name"]: c for c in cards}
     assert by_name["resize"]["plugin"] == "toyresize" and by_name["resize"]["needs_weights"] is False
