@@ -31,7 +31,6 @@ HINTS = Option(
 )
 
 
-
 def _bundled(model: str) -> tuple[WeightVariant, ...]:
     """The bundled variants of ``model`` from ``weights/manifest.json`` (written by
     scripts/train_bundled_paints.py), or none if no file is shipped."""

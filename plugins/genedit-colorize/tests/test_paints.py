@@ -88,12 +88,6 @@ def test_hints_of_another_size_and_opaque_hints_are_refused(cli, tmp_path, weigh
     assert code != 0 and "transparency" in err and "Traceback" not in err
 
 
-def test_paints_without_weights_asks_for_them(cli, tmp_path):
-    src, _ = sketch(tmp_path)
-    code, _, err = cli("run", "colorize", "-m", "paints", str(src), "-o", str(tmp_path / "o.png"))
-    assert code != 0 and "--weights" in err and "Traceback" not in err
-
-
 def test_a_colour_image_is_turned_into_line_art_with_a_warning(cli, tmp_path, weights):
     folder, _ = weights
     rgb = np.zeros((22, 30, 3), np.uint8)
@@ -123,3 +117,13 @@ def test_tiny_training_run_writes_loadable_weights(cli, tmp_path):
     code, _, err = cli("run", "colorize", "-m", "paints", "--weights", str(out), str(src),
                        "-o", str(tmp_path / "c.png"))  # fmt: skip
     assert code == 0, err
+
+
+def test_bundled_weights_load_and_colour_with_hints(cli, tmp_path):
+    src, _ = sketch(tmp_path)
+    hints = hints_png(tmp_path)
+    out = tmp_path / "bundled.png"
+    code, _, err = cli("run", "colorize", "-m", "paints", str(src), "--hints", str(hints), "-o", str(out))
+    assert code == 0, err
+    with Image.open(out) as im:
+        assert im.mode == "RGB" and im.size == (30, 22)
