@@ -1,13 +1,14 @@
 """Colourisation report: PSNR against the number of hints (0, 1, 5, 20) on held-out photos, for
-paints weights and two weight-free baselines.
+paints (bundled weights or ``--weights``) and three weight-free baselines.
 
-    .venv/bin/python benchmarks/colorize_report.py --weights runs/paints [--max-side 128] [--json PATH]
+    .venv/bin/python benchmarks/colorize_report.py [--weights runs/paints] [--max-side 128] [--json PATH]
 
 Pairs are made as in training: each held-out photo (builtin:skimage-photos:heldout, centre crop of
 ``--max-side``) is the target, its XDoG drawing the input, and ``n`` hints are simulated from it
 with a seeded generator (the same hints for every model). Baselines: ``grey`` fills everything with
 0.5 grey (the issue's trivial baseline); ``nearest-hint`` gives every pixel the colour of its nearest
-hint (grey without hints), a stand-in for the flood-fill baseline that ignores the lines.
+hint (grey without hints), ignoring the lines; ``flat`` is the ``flat`` model (each region enclosed
+by lines takes its hints' mean colour, the rest paper white).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from genedit_colorize.flat import flat_fill
 from genedit_colorize.training import eval_pairs
 from scipy import ndimage
 
@@ -40,21 +42,26 @@ def nearest_hint(line, colours, mask):
     return colours[:, iy, ix]
 
 
+def flat(line, colours, mask):
+    return torch.from_numpy(
+        flat_fill(line[0].double().numpy(), colours.double().numpy(), mask[0].double().numpy())
+    ).float()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--weights", help="paints weights (a training run folder or file)")
+    ap.add_argument("--weights", help="paints weights (a training run folder or file); default: bundled")
     ap.add_argument("--max-side", type=int, default=128)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    models = {"grey": grey, "nearest-hint": nearest_hint}
-    if args.weights:
-        net = genedit_core.load("paints", weights=args.weights, device="cpu").module
+    models = {"grey": grey, "nearest-hint": nearest_hint, "flat": flat}
+    net = genedit_core.load("paints", weights=args.weights, device="cpu").module
 
-        def paints(line, colours, mask):
-            with torch.no_grad():
-                return net(line[None], colours[None], mask[None])[0]
+    def paints(line, colours, mask):
+        with torch.no_grad():
+            return net(line[None], colours[None], mask[None])[0]
 
-        models["paints"] = paints
+    models["paints"] = paints
     table: dict[str, dict[str, float]] = {name: {} for name in models}
     t0 = time.perf_counter()
     for n in HINTS:

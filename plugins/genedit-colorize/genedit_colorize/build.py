@@ -30,6 +30,23 @@ def build(request) -> LoadedModel:
             tileable=False,  # a few convolutions over the whole image: cheap, and no seams
             weights=request.weights,
         )
+    if card.name == "flat":
+        from .flat import FlatFill
+
+        flat = FlatFill()
+        return LoadedModel(
+            card=card,
+            module=flat,
+            forward=lambda x: flat(
+                x.mean(1, keepdim=True),
+                x.new_zeros(x.shape[0], 3, *x.shape[-2:]),
+                x.new_zeros(x.shape[0], 1, *x.shape[-2:]),
+            ),  # fmt: skip
+            device=request.device,
+            dtype=request.dtype,
+            tileable=False,  # a region may span the whole image
+            weights=request.weights,
+        )
     from .network import from_state
 
     if not request.state_dict:

@@ -86,4 +86,16 @@ CARDS = [
         options={"colorize": (HINTS,)},
         paper="https://arxiv.org/abs/1705.02999",
     ),
+    ModelCard(
+        name="flat",
+        tasks=("colorize",),
+        family="colorize",
+        summary="Weight-free baseline: each region enclosed by lines takes the mean colour of its hints.",
+        aliases=("flood-fill",),
+        colour_tasks=("colorize",),
+        needs_weights=False,
+        licence="n/a (no weights)",
+        channels_last=False,
+        options={"colorize": (HINTS,)},
+    ),
 ]

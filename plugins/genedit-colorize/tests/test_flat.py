@@ -1,0 +1,48 @@
+"""The flat baseline: regions enclosed by lines take their hints' colour, lines stay dark."""
+
+import numpy as np
+from PIL import Image
+
+from genedit_colorize.flat import flat_fill
+
+
+def box(h: int = 20, w: int = 24) -> np.ndarray:
+    """White paper with a closed black rectangle outline (rows 4-15, columns 4-19)."""
+    line = np.ones((h, w))
+    line[4, 4:20] = line[15, 4:20] = 0.0
+    line[4:16, 4] = line[4:16, 19] = 0.0
+    return line
+
+
+def test_the_hinted_region_takes_the_hint_colour_and_the_rest_stays_white():
+    line = box()
+    colours, mask = np.zeros((3, 20, 24)), np.zeros((20, 24))
+    colours[:, 8, 10] = (0.9, 0.1, 0.2)
+    mask[8, 10] = 1
+    out = flat_fill(line, colours, mask)
+    assert np.allclose(out[:, 5:15, 5:19], np.array([0.9, 0.1, 0.2])[:, None, None])
+    assert np.allclose(out[:, :3, :], 1.0) and np.allclose(out[:, :, 21:], 1.0)
+    assert np.allclose(out[:, 4, 4:20], 0.0)  # the line itself stays black
+
+
+def test_two_hints_in_one_region_average_and_no_hint_is_the_line_art():
+    line = box()
+    colours, mask = np.zeros((3, 20, 24)), np.zeros((20, 24))
+    colours[:, 1, 1], colours[:, 18, 22] = (1.0, 0.0, 0.0), (0.0, 0.0, 1.0)
+    mask[1, 1] = mask[18, 22] = 1
+    out = flat_fill(line, colours, mask)
+    assert np.allclose(out[:, 0, 0], (0.5, 0.0, 0.5)) and np.allclose(out[:, 10, 10], 1.0)
+    assert np.allclose(flat_fill(line, colours, np.zeros((20, 24))), line[None].repeat(3, 0))
+
+
+def test_cli_flat_fills_from_a_hints_image(cli, tmp_path):
+    src, hints, out = tmp_path / "s.png", tmp_path / "h.png", tmp_path / "o.png"
+    Image.fromarray((box() * 255).astype(np.uint8)).save(src)
+    rgba = np.zeros((20, 24, 4), np.uint8)
+    rgba[8, 10] = (30, 80, 200, 255)
+    Image.fromarray(rgba, "RGBA").save(hints)
+    code, _, err = cli("run", "colorize", "-m", "flat", str(src), "--hints", str(hints), "-o", str(out))
+    assert code == 0, err
+    with Image.open(out) as im:
+        arr = np.asarray(im.convert("RGB"))
+    assert tuple(arr[10, 10]) == (30, 80, 200) and tuple(arr[0, 0]) == (255, 255, 255)
