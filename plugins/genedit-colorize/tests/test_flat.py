@@ -1,9 +1,8 @@
 """The flat baseline: regions enclosed by lines take their hints' colour, lines stay dark."""
 
 import numpy as np
-from PIL import Image
-
 from genedit_colorize.flat import flat_fill
+from PIL import Image
 
 
 def box(h: int = 20, w: int = 24) -> np.ndarray:
