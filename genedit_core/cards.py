@@ -68,6 +68,40 @@ class WeightVariant:
         return None
 
 
+def read_weights_manifest(package: str) -> dict[str, Any]:
+    """``weights/manifest.json`` of an installed package, parsed; ``{}`` when it ships none or it
+    cannot be read, so a card module can list its bundled variants at import time without failing."""
+    import json
+    from importlib import resources
+
+    try:
+        return json.loads(resources.files(package).joinpath("weights/manifest.json").read_text())
+    except (FileNotFoundError, OSError, ValueError):
+        return {}
+
+
+def bundled_variant(
+    package: str, entry: Mapping[str, Any], name: str, *, description: str = ""
+) -> WeightVariant | None:
+    """The bundled variant a manifest entry describes (``filename`` under ``weights/``, optional
+    ``sha256``, ``config``, ``licence`` (default Apache-2.0) and ``description``), or ``None`` when
+    the file is not installed: a card lists only weights that are really there. ``description`` is
+    used when the entry has none."""
+    from importlib import resources
+
+    filename = f"weights/{entry['filename']}"
+    if not resources.files(package).joinpath(filename).is_file():
+        return None
+    return WeightVariant(
+        name=name,
+        files={0: WeightFile(filename, entry.get("sha256"))},
+        package=package,
+        config=entry.get("config", {}),
+        licence=entry.get("licence", "Apache-2.0"),
+        description=entry.get("description", description),
+    )
+
+
 @dataclass(frozen=True)
 class ModelCard:
     """Metadata for one model. ``plugin`` is filled in by the registry, not by the plugin.

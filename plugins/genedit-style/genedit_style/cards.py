@@ -8,10 +8,7 @@ so each result names the network that made it.
 
 from __future__ import annotations
 
-import json
-from importlib import resources
-
-from genedit_core.sdk import ModelCard, WeightFile, WeightVariant
+from genedit_core.sdk import ModelCard, WeightFile, WeightVariant, bundled_variant, read_weights_manifest
 
 from .options import COLOUR_OPTIONS, GATYS_OPTIONS, MULTISTYLE_OPTIONS
 
@@ -50,25 +47,11 @@ VGG19_HUB = WeightVariant(
 
 def _fast_style_bundled() -> tuple[WeightVariant, ...]:
     """The bundled fast-style network, when the installed package has it (weights/manifest.json)."""
-    try:
-        entry = json.loads(resources.files(PACKAGE).joinpath("weights/manifest.json").read_text())[
-            "fast-style"
-        ]
-    except (FileNotFoundError, OSError, ValueError, KeyError):
+    entry = read_weights_manifest(PACKAGE).get("fast-style")
+    if not entry:
         return ()
-    filename = f"weights/{entry['filename']}"
-    if not resources.files(PACKAGE).joinpath(filename).is_file():
-        return ()
-    return (
-        WeightVariant(
-            name=entry["variant"],
-            files={0: WeightFile(filename, entry.get("sha256"))},
-            package=PACKAGE,
-            config=entry.get("config", {}),
-            licence=entry.get("licence", "Apache-2.0"),
-            description=entry.get("description", ""),
-        ),
-    )
+    variant = bundled_variant(PACKAGE, entry, entry["variant"])
+    return (variant,) if variant else ()
 
 
 FAST_STYLE_BUNDLED = _fast_style_bundled()
