@@ -7,14 +7,7 @@ only when the manifest names a file that is really installed.
 
 from __future__ import annotations
 
-from genedit_core.sdk import (
-    ModelCard,
-    Option,
-    WeightFile,
-    WeightVariant,
-    bundled_variant,
-    read_weights_manifest,
-)
+from genedit_core.sdk import ModelCard, Option, WeightFile, WeightVariant
 
 PACKAGE = "genedit_cyclegan"
 
@@ -33,6 +26,8 @@ OPTIONS = {
 
 
 def _bundled() -> tuple[WeightVariant, ...]:
+    from genedit_core.sdk import bundled_variant, read_weights_manifest
+
     variants = (
         bundled_variant(PACKAGE, e, name) for name, e in sorted(read_weights_manifest(PACKAGE).items())
     )

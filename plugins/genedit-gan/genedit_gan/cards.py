@@ -9,24 +9,21 @@ bundled variant only when the manifest names a file that is really installed.
 
 from __future__ import annotations
 
-from genedit_core.sdk import (
-    ModelCard,
-    Option,
-    WeightFile,
-    WeightVariant,
-    bundled_variant,
-    read_weights_manifest,
-)
+from genedit_core.sdk import ModelCard, Option, WeightFile, WeightVariant
 
 UNPINNED = "Hub revision not pinned: tracks 'main' (commit unknown when this card was written)."
 PACKAGE = "genedit_gan"
 
 
 def read_manifest() -> dict:
+    from genedit_core.sdk import read_weights_manifest
+
     return read_weights_manifest(PACKAGE)
 
 
 def _bundled(model: str) -> tuple[WeightVariant, ...]:
+    from genedit_core.sdk import bundled_variant
+
     entry = read_manifest().get(model)
     if not entry:
         return ()

@@ -9,14 +9,7 @@ the file is really installed.
 
 from __future__ import annotations
 
-from genedit_core.sdk import (
-    ModelCard,
-    Option,
-    WeightFile,
-    WeightVariant,
-    bundled_variant,
-    read_weights_manifest,
-)
+from genedit_core.sdk import ModelCard, Option, WeightFile, WeightVariant
 
 SIGMA = Option(
     "sigma",
@@ -42,6 +35,8 @@ INPAINT_OPTIONS = {"inpaint": (MASK,)}
 
 def _bundled(model: str) -> tuple[WeightVariant, ...]:
     """The bundled variants of ``model`` from the manifest, or none if no file is shipped."""
+    from genedit_core.sdk import bundled_variant, read_weights_manifest
+
     variants = (
         bundled_variant(
             "genedit_restore",
