@@ -8,7 +8,8 @@ Pairs are made as in training: each held-out photo (builtin:skimage-photos:heldo
 with a seeded generator (the same hints for every model). Baselines: ``grey`` fills everything with
 0.5 grey (the issue's trivial baseline); ``nearest-hint`` gives every pixel the colour of its nearest
 hint (grey without hints), ignoring the lines; ``flat`` is the ``flat`` model (each region enclosed
-by lines takes its hints' mean colour, the rest paper white).
+by lines takes its hints' mean colour, the rest paper white); ``levin`` is the ``levin`` model
+(Levin et al. 2004's sparse solve).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from genedit_colorize.flat import flat_fill
+from genedit_colorize.levin import levin_fill
 from genedit_colorize.training import eval_pairs
 from scipy import ndimage
 
@@ -48,13 +50,19 @@ def flat(line, colours, mask):
     ).float()
 
 
+def levin(line, colours, mask):
+    return torch.from_numpy(
+        levin_fill(line[0].double().numpy(), colours.double().numpy(), mask[0].double().numpy())
+    ).float()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", help="paints weights (a training run folder or file); default: bundled")
     ap.add_argument("--max-side", type=int, default=128)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    models = {"grey": grey, "nearest-hint": nearest_hint, "flat": flat}
+    models = {"grey": grey, "nearest-hint": nearest_hint, "flat": flat, "levin": levin}
     net = genedit_core.load("paints", weights=args.weights, device="cpu").module
 
     def paints(line, colours, mask):

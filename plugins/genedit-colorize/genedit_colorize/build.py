@@ -30,10 +30,11 @@ def build(request) -> LoadedModel:
             tileable=False,  # a few convolutions over the whole image: cheap, and no seams
             weights=request.weights,
         )
-    if card.name == "flat":
+    if card.name in ("flat", "levin"):
         from .flat import FlatFill
+        from .levin import LevinFill
 
-        flat = FlatFill()
+        flat = FlatFill() if card.name == "flat" else LevinFill()
         return LoadedModel(
             card=card,
             module=flat,

@@ -98,4 +98,18 @@ CARDS = [
         channels_last=False,
         options={"colorize": (HINTS,)},
     ),
+    ModelCard(
+        name="levin",
+        tasks=("colorize",),
+        family="colorize",
+        summary="Levin, Lischinski and Weiss 2004: hints propagated along the paper by a sparse linear "
+        "solve (scipy); weight-free.",
+        aliases=("levin2004",),
+        colour_tasks=("colorize",),
+        needs_weights=False,
+        licence="n/a (no weights)",
+        channels_last=False,
+        options={"colorize": (HINTS,)},
+        paper="https://doi.org/10.1145/1015706.1015780",
+    ),
 ]

@@ -1,7 +1,9 @@
-"""The flat baseline: regions enclosed by lines take their hints' colour, lines stay dark."""
+"""The weight-free colourisers: flat (regions take their hints' colour) and levin (a sparse solve);
+lines stay dark in both."""
 
 import numpy as np
 from genedit_colorize.flat import flat_fill
+from genedit_colorize.levin import levin_fill
 from PIL import Image
 
 
@@ -45,3 +47,15 @@ def test_cli_flat_fills_from_a_hints_image(cli, tmp_path):
     with Image.open(out) as im:
         arr = np.asarray(im.convert("RGB"))
     assert tuple(arr[10, 10]) == (30, 80, 200) and tuple(arr[0, 0]) == (255, 255, 255)
+
+
+def test_levin_propagates_each_hint_inside_its_own_region():
+    line = box()
+    colours, mask = np.zeros((3, 20, 24)), np.zeros((20, 24))
+    colours[:, 8, 10], colours[:, 1, 1] = (0.9, 0.1, 0.2), (0.0, 0.0, 1.0)
+    mask[8, 10] = mask[1, 1] = 1
+    out = levin_fill(line, colours, mask)
+    assert np.abs(out[:, 12, 16] - (0.9, 0.1, 0.2)).max() < 0.05  # inside the box: the inner hint
+    assert np.abs(out[:, 18, 22] - (0.0, 0.0, 1.0)).max() < 0.05  # outside: the outer one
+    assert np.allclose(out[:, 4, 4:20], 0.0)
+    assert np.allclose(levin_fill(line, colours, np.zeros((20, 24))), line[None].repeat(3, 0))
