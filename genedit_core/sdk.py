@@ -66,7 +66,7 @@ if TYPE_CHECKING:
     from .training import StepContext, Trainer, TrainTask, unwrap
     from .training.config import DEFAULTS as TRAIN_DEFAULTS
     from .training.config import Field, deep_merge, fields_from, load_config
-    from .training.data import ImageFolder, digits_dataset, reference_images, resolve_data
+    from .training.data import ImageFolder, digits_dataset, random_patch, reference_images, resolve_data
     from .weights import ResolvedWeights, genedit_cache_dir, hub_error, sha256_of
 
 __all__ = [
@@ -168,6 +168,7 @@ __all__ = [
     "digits_dataset",
     "fields_from",
     "load_config",
+    "random_patch",
     "reference_images",
     "resolve_data",
     "unwrap",
@@ -244,6 +245,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "digits_dataset": ("training.data", "digits_dataset"),
     "resolve_data": ("training.data", "resolve_data"),
     "reference_images": ("training.data", "reference_images"),
+    "random_patch": ("training.data", "random_patch"),
 }
 
 

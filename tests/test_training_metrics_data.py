@@ -13,7 +13,7 @@ from PIL import Image
 
 from genedit_core.errors import UsageError
 from genedit_core.metrics import psnr, rgb_to_y, sr_metrics, ssim
-from genedit_core.training.data import ImageFolder, reference_images, resolve_data
+from genedit_core.training.data import ImageFolder, random_patch, reference_images, resolve_data
 
 
 def test_psnr_ssim_match_scikit_image():
@@ -77,6 +77,31 @@ def test_reference_images_are_rgb_centre_cropped_and_optionally_8_bit(monkeypatc
     monkeypatch.setattr(data, "resolve_data", lambda spec: data.ArrayImages([]))
     with pytest.raises(UsageError, match="--data any: no reference images"):
         reference_images("any")
+
+
+def test_random_patch_is_seeded_area_weighted_and_one_of_eight_flips():
+    big = torch.arange(2 * 8 * 8, dtype=torch.float32).view(2, 8, 8)
+    small = torch.full((2, 4, 4), -1.0)
+    weights = torch.tensor([64.0, 16.0]) / 80
+    draws = [random_patch([big, small], weights, 4, torch.Generator().manual_seed(s)) for s in range(60)]
+    again = [random_patch([big, small], weights, 4, torch.Generator().manual_seed(s)) for s in range(60)]
+    assert all(torch.equal(a, b) and a.shape == (2, 4, 4) and a.is_contiguous() for a, b in zip(draws, again))
+    from_big = [d for d in draws if d.min() >= 0]
+    assert 35 <= len(from_big) <= 58  # 80% expected from the larger image
+    windows = [big[:, y : y + 4, x : x + 4] for y in range(5) for x in range(5)]
+    variants = [
+        v
+        for w in windows
+        for t in (w, w.transpose(-1, -2))
+        for v in (t, t.flip(-1), t.flip(-2), t.flip(-1).flip(-2))
+    ]
+    assert all(any(torch.equal(d, v) for v in variants) for d in from_big)
+    plain = [
+        random_patch([big], torch.ones(1), 4, torch.Generator().manual_seed(s), flips=False)
+        for s in range(20)
+    ]
+    assert all(any(torch.equal(p, w) for w in windows) for p in plain)
+    assert any(not any(torch.equal(d, w) for w in windows) for d in from_big)  # flips do happen
 
 
 def test_datasets_command_lists_licences():

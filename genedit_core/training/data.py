@@ -114,6 +114,32 @@ def resolve_data(spec: str | Path | None, **kwargs: Any) -> Any:
     return ImageFolder(path, channels=kwargs.get("channels", 3))
 
 
+def random_patch(
+    images: list[torch.Tensor], weights: torch.Tensor, size: int, gen: torch.Generator, *, flips: bool = True
+) -> torch.Tensor:
+    """A ``size``×``size`` crop of one of ``images`` (C×H×W, each at least ``size`` a side), picked
+    with probability ``weights`` (by area: every pixel is as likely), at a random place and, with
+    ``flips``, in one of the eight flips and transposes.
+
+    Every draw comes from ``gen`` (in a fixed order: image, row, column, flips), so a resumed run
+    given the same generator state sees exactly the same patches.
+    """
+    img = images[int(torch.multinomial(weights, 1, generator=gen))]
+    h, w = img.shape[-2:]
+    y = int(torch.randint(0, h - size + 1, (1,), generator=gen))
+    x = int(torch.randint(0, w - size + 1, (1,), generator=gen))
+    crop = img[:, y : y + size, x : x + size]
+    if flips:
+        flip_x, flip_y, transpose = torch.randint(0, 2, (3,), generator=gen).tolist()
+        if flip_x:
+            crop = crop.flip(-1)
+        if flip_y:
+            crop = crop.flip(-2)
+        if transpose:
+            crop = crop.transpose(-1, -2)
+    return crop.contiguous()
+
+
 def reference_images(
     data: str | Path, max_side: int | None = None, *, eight_bit: bool = False
 ) -> list[tuple[str, torch.Tensor]]:

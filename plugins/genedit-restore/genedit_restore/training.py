@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genedit_core.sdk import Field, TrainTask, UsageError, fields_from, resolve_data
+from genedit_core.sdk import Field, TrainTask, UsageError, fields_from, random_patch, resolve_data
 
 from ._arch.dncnn import DnCNN
 from ._arch.gated_unet import GatedUNet
@@ -51,20 +51,7 @@ class Patches:
         return self.length
 
     def get(self, index: int, gen: torch.Generator) -> torch.Tensor:
-        img = self.images[int(torch.multinomial(self.weights, 1, generator=gen))]
-        p = self.patch
-        h, w = img.shape[-2:]
-        y = int(torch.randint(0, h - p + 1, (1,), generator=gen))
-        x = int(torch.randint(0, w - p + 1, (1,), generator=gen))
-        crop = img[:, y : y + p, x : x + p]
-        flips = torch.randint(0, 2, (3,), generator=gen).tolist()
-        if flips[0]:
-            crop = crop.flip(-1)
-        if flips[1]:
-            crop = crop.flip(-2)
-        if flips[2]:
-            crop = crop.transpose(-1, -2)
-        return crop.contiguous()
+        return random_patch(self.images, self.weights, self.patch, gen)
 
     def __getitem__(self, index: int) -> torch.Tensor:
         return self.get(index, torch.Generator().manual_seed(index))

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from genedit_core.sdk import UsageError, downscale
+from genedit_core.sdk import UsageError, downscale, random_patch
 
 
 class SRPatches:
@@ -41,21 +41,7 @@ class SRPatches:
 
     def get(self, index: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """One (LR, HR) pair drawn with ``gen``; ``index`` only counts (the crop comes from ``gen``)."""
-        img = self.images[int(torch.multinomial(self.weights, 1, generator=gen))]
-        hp = self.patch * self.scale
-        h, w = img.shape[-2:]
-        y = int(torch.randint(0, h - hp + 1, (1,), generator=gen))
-        x = int(torch.randint(0, w - hp + 1, (1,), generator=gen))
-        hr = img[:, y : y + hp, x : x + hp]
-        if self.augment:
-            flips = torch.randint(0, 2, (3,), generator=gen).tolist()
-            if flips[0]:
-                hr = hr.flip(-1)
-            if flips[1]:
-                hr = hr.flip(-2)
-            if flips[2]:
-                hr = hr.transpose(-1, -2)
-        hr = hr.contiguous()
+        hr = random_patch(self.images, self.weights, self.patch * self.scale, gen, flips=self.augment)
         return downscale(hr, self.scale), hr
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
