@@ -41,6 +41,13 @@ def train(request):
 
 
 @hookimpl
+def evaluate(request):
+    from .evaluation import evaluate as run
+
+    return run(request)
+
+
+@hookimpl
 def tiny_weights(card, scale):
     """A 2-feature paints U-Net with random weights, for the conformance check (tests only)."""
     if card.name != "paints":

@@ -59,3 +59,19 @@ def test_levin_propagates_each_hint_inside_its_own_region():
     assert np.abs(out[:, 18, 22] - (0.0, 0.0, 1.0)).max() < 0.05  # outside: the outer one
     assert np.allclose(out[:, 4, 4:20], 0.0)
     assert np.allclose(levin_fill(line, colours, np.zeros((20, 24))), line[None].repeat(3, 0))
+
+
+def test_eval_colorize_scores_hints_per_image(cli, tmp_path):
+    folder = tmp_path / "refs"
+    folder.mkdir()
+    for i, colour in enumerate([(200, 30, 30), (40, 90, 210)]):
+        Image.fromarray(np.full((32, 40, 3), colour, np.uint8)).save(folder / f"{i}.png")
+    code, out, err = cli("eval", "colorize", "-m", "flat", "--data", str(folder), "--json")
+    assert code == 0, err
+    import json
+
+    report = json.loads(out)
+    assert report["columns"] == ["image", "psnr_0", "psnr_1", "psnr_5", "psnr_20"]
+    assert len(report["rows"]) == 2
+    # one flat colour, no lines: one region, so any hint paints all of it exactly; none leaves it white
+    assert report["summary"]["psnr_1"] > report["summary"]["psnr_0"] + 20
