@@ -7,10 +7,7 @@ docs/models/paints.md for why).
 
 from __future__ import annotations
 
-import json
-from importlib import resources
-
-from genedit_core.sdk import ModelCard, Option, WeightFile, WeightVariant
+from genedit_core.sdk import ModelCard, Option, WeightVariant
 
 # XDoG parameters, in the p-formulation of Winnemöller, Kyprianidis and Olsen 2012 (Eq. 7 and the
 # soft threshold): S = (1+p)·G_σ − p·G_kσ on luminance in 0-1, then 1 where S ≥ ε, else 1 + tanh(φ(S−ε)).
@@ -34,26 +31,18 @@ HINTS = Option(
 def _bundled(model: str) -> tuple[WeightVariant, ...]:
     """The bundled variants of ``model`` from ``weights/manifest.json`` (written by
     scripts/train_bundled_paints.py), or none if no file is shipped."""
-    try:
-        text = resources.files("genedit_colorize").joinpath("weights/manifest.json").read_text()
-        manifest = json.loads(text)
-    except (FileNotFoundError, OSError, ValueError):
-        return ()
-    variants = []
-    for entry in manifest.get(model, []):
-        if not resources.files("genedit_colorize").joinpath(f"weights/{entry['filename']}").is_file():
-            continue
-        variants.append(
-            WeightVariant(
-                name=entry["variant"],
-                files={0: WeightFile(f"weights/{entry['filename']}", entry.get("sha256"))},
-                package="genedit_colorize",
-                config=entry.get("config", {}),
-                licence=entry.get("licence", "Apache-2.0"),
-                description=entry.get("description", "Trained by genedit's own trainer; see docs/models."),
-            )
+    from genedit_core.sdk import bundled_variant, read_weights_manifest
+
+    found = (
+        bundled_variant(
+            "genedit_colorize",
+            entry,
+            entry["variant"],
+            description="Trained by genedit's own trainer; see docs/models.",
         )
-    return tuple(variants)
+        for entry in read_weights_manifest("genedit_colorize").get(model, [])
+    )
+    return tuple(v for v in found if v is not None)
 
 
 PAINTS_WEIGHTS = _bundled("paints")
