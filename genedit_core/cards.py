@@ -122,6 +122,9 @@ class ModelCard:
     * ``options``: per task, the typed ``--key value`` options the owning plugin reads from
       ``request.params`` (:class:`~genedit_core.options.Option`). Front ends show them in help and
       refuse an undeclared or mistyped one before any work; a task not listed takes none.
+    * ``eval_options``: likewise, per task, the options ``genedit eval TASK`` passes to the owner's
+      ``evaluate`` hook in ``request.params`` (noise levels, hint counts): a benchmark's settings
+      are not the task's, so they are declared apart and checked the same way.
     * ``bf16_safe`` / ``fp16_safe``: outputs were checked against fp32, so ``--dtype auto`` may pick
       that precision (:func:`genedit_core.device.choose_dtype` is the only place that decides).
     """
@@ -146,6 +149,7 @@ class ModelCard:
     group_tasks: tuple[str, ...] = ()
     keep_keys: tuple[str, ...] = ()
     options: Mapping[str, tuple[Option, ...]] = field(default_factory=dict)
+    eval_options: Mapping[str, tuple[Option, ...]] = field(default_factory=dict)
     plugin: str = ""
 
     def __post_init__(self) -> None:
@@ -154,7 +158,7 @@ class ModelCard:
             raise ValueError(
                 f"card '{self.name}': default_scale {self.default_scale} is not among scales {self.scales}"
             )
-        for field_name in ("colour_tasks", "group_tasks", "options"):
+        for field_name in ("colour_tasks", "group_tasks", "options", "eval_options"):
             stray = [t for t in getattr(self, field_name) if t not in self.tasks]
             if stray:
                 raise ValueError(f"card '{self.name}': {field_name} {stray} are not among tasks {self.tasks}")
@@ -169,6 +173,10 @@ class ModelCard:
     def task_options(self, task: str) -> tuple[Option, ...]:
         """The options ``task`` declares (none when the card lists none for it)."""
         return tuple(self.options.get(task, ()))
+
+    def eval_task_options(self, task: str) -> tuple[Option, ...]:
+        """The options ``genedit eval`` takes for ``task`` (none when the card lists none for it)."""
+        return tuple(self.eval_options.get(task, ()))
 
     def variant(self, name: str) -> WeightVariant | None:
         return next((v for v in self.variants if v.name == name), None)
@@ -201,6 +209,7 @@ class ModelCard:
             "colour_tasks": list(self.colour_tasks),
             "group_tasks": list(self.group_tasks),
             "options": {task: [o.to_dict() for o in opts] for task, opts in self.options.items()},
+            "eval_options": {task: [o.to_dict() for o in opts] for task, opts in self.eval_options.items()},
             "variants": [
                 {
                     "name": v.name,

@@ -154,6 +154,9 @@ def check_params(params: Mapping[str, Any], options: Iterable[Option], what: str
 #: the plugin returned ``steps`` images, so they are the core's, not options a card declares.
 GENERATE_KEYS: tuple[str, ...] = ("interpolate", "steps")
 
+#: What ``genedit eval`` keeps for itself, whatever the task.
+EVAL_RESERVED: tuple[str, ...] = ("model", "data", "weights", "scale", "device", "dtype", "json", "help")
+
 #: Names a card may not declare for a task: the front ends' own options would take them first
 #: (``genedit run``/``generate`` flags and :func:`genedit_core.run_batch` keywords).
 RESERVED: dict[str, tuple[str, ...]] = {
@@ -171,6 +174,7 @@ RESERVED: dict[str, tuple[str, ...]] = {
         "json",
         "help",
     ),
+    "eval": EVAL_RESERVED,  # ModelCard.eval_options, whatever their task
     "*": (
         "model",
         "output",
@@ -212,6 +216,12 @@ def check_task_params(card: ModelCard, task: str, params: Mapping[str, Any]) -> 
     given = {k: v for k, v in params.items() if v is not None and k not in core}
     parsed = check_params(given, card.task_options(task), f"model '{card.name}' ({task})")
     return {**{k: v for k, v in params.items() if k in core and v is not None}, **parsed}
+
+
+def check_eval_params(card: ModelCard, task: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Like :func:`check_task_params`, for the options ``card`` declares for ``genedit eval task``."""
+    given = {k: v for k, v in params.items() if v is not None}
+    return check_params(given, card.eval_task_options(task), f"model '{card.name}' (eval {task})")
 
 
 def task_options_help(card: ModelCard, task: str) -> list[str]:

@@ -326,6 +326,10 @@ def _check_names(plugin: _Plugin) -> list[str]:
             what = f"card '{card.name}' task '{task}'"
             problems += _option_problems(what, options)
             problems += _reserved_problems(what, task, options)
+        for task, options in card.eval_options.items():
+            what = f"card '{card.name}' eval task '{task}'"
+            problems += _option_problems(what, options)
+            problems += _reserved_problems(what, "eval", options)
     problems += _clashes(plugin, alone)
     return problems
 

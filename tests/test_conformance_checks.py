@@ -224,6 +224,15 @@ def test_card_options_are_checked_like_method_options(tmp_path, monkeypatch):
     assert "card 'toy-copt' task 'shade': --out-dir is genedit's own option for this task" in text
 
 
+def test_eval_options_are_checked_like_task_options(tmp_path, monkeypatch):
+    """Options for ``genedit eval``: typed defaults, and never a name eval keeps for itself."""
+    opts = ', eval_options={"shade": (Option("data", str, "x", "d"), Option("n", int, 0.5, "how many"))}'
+    mod = make_toy(tmp_path, monkeypatch, "toy-eopt", card_options=opts)
+    text = problems(mod, "toy-eopt", tmp_path)
+    assert "card 'toy-eopt' eval task 'shade': --data is genedit's own option for this task" in text
+    assert "card 'toy-eopt' eval task 'shade': --n is int but its default is 0.5" in text
+
+
 def test_a_declared_default_the_task_cannot_take_is_named(tmp_path, monkeypatch):
     """The task call gets the card's declared defaults: a declaration out of step with the code fails."""
     opts = _card_options('Option("mode", str, "fast", "how", choices=("fast", "slow"))')

@@ -199,6 +199,11 @@ def info(
             out.print(f"  options for {task}:")
             for o in options:
                 out.print(f"    {o.describe()}", markup=False)
+        options = card.eval_task_options(task)
+        if options:
+            out.print(f"  options for genedit eval {task}:")
+            for o in options:
+                out.print(f"    {o.describe()}", markup=False)
     if card.variants:
         out.print("  variants:")
     elif card.needs_weights:

@@ -16,7 +16,7 @@ from .console import err, out, warn
 
 def register(app: typer.Typer) -> None:
     app.command("train")(train)
-    app.command("eval")(evaluate)
+    app.command("eval", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(evaluate)
     app.command("datasets")(datasets)
 
 
@@ -106,6 +106,7 @@ def _set_domains(cfg: dict, task, model: str, domains: dict[str, Optional[str]])
 
 
 def evaluate(
+    ctx: typer.Context,
     task: Annotated[str, typer.Argument(help="Task to evaluate, e.g. upscale.")],
     model: Annotated[str, typer.Option("--model", "-m", help="Model name.")],
     data: Annotated[str, typer.Option(help="Folder of reference images, or builtin:skimage-photos:heldout.")],
@@ -117,14 +118,23 @@ def evaluate(
     dtype: Annotated[str, typer.Option(help="auto, fp32, bf16 or fp16.")] = "fp32",
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Measure a model on reference images: a table per image and the mean, next to a baseline."""
-    from genedit_core.api import load
+    """Measure a model on reference images: a table per image and the mean, next to a baseline.
+
+    Options the model declares for this benchmark (e.g. --sigma 15,25,50) follow; 'genedit info
+    MODEL' lists them.
+    """
+    from genedit_core.api import get_card, load
+    from genedit_core.options import check_eval_params
     from genedit_core.plugins import get_plugins
     from genedit_core.requests import EvalRequest
 
+    from .params import parse_extras
+
+    # Checked before the model loads: a misspelt --sigmas costs nothing.
+    options = check_eval_params(get_card(model), task, parse_extras(list(ctx.args)))
     loaded = load(model, scale=scale, weights=weights, device=device, dtype=dtype)
     request = EvalRequest(
-        task=task, card=loaded.card, model=loaded, data=data, params={"scale": loaded.scale}
+        task=task, card=loaded.card, model=loaded, data=data, params={"scale": loaded.scale, **options}
     )
     report = get_plugins().owner_hook("evaluate", loaded.card)(request=request)
     if report is None:
