@@ -518,6 +518,7 @@ def run_batch(
         device=str(loaded.device),
         dtype=dtype_name(loaded.dtype),
         provenance={
+            **loaded.provenance,  # the model's own marks first: genedit's fields below win a clash
             "genedit": __import__("genedit_core").__version__,
             "task": task,
             "model": card.name,

@@ -39,6 +39,8 @@ class LoadedModel:
       core assumes a 64-feature network (see :func:`genedit_core.tiling.auto_tile`).
     * ``backend``: the runtime ``forward`` runs in, recorded in provenance: ``"torch"``, or the name
       of the ``genedit.backends`` entry point that runs it (a converting backend sets its own).
+    * ``provenance``: what the model adds to the provenance of every output it makes (a face swap
+      marks its outputs ``synthetic`` and names the training run); genedit's own fields win a clash.
     """
 
     card: ModelCard
@@ -58,6 +60,7 @@ class LoadedModel:
     latent_shape: tuple[int, ...] | None = None
     activation_bytes_per_pixel: float | None = None
     backend: str = "torch"
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     @property
     def takes_latent(self) -> bool:

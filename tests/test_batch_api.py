@@ -235,3 +235,20 @@ def test_run_shows_a_group_result_once(gainy, cli, tmp_path):
     png(tmp_path / "a.png", 100), png(tmp_path / "b.png", 200)
     result = cli("run", "blend", "-m", "gainy", "a.png", "b.png")
     assert result.code == 0 and result.out.splitlines() == ["a.png, b.png -> results/a_gainy_blend.png"]
+
+
+def test_a_models_own_provenance_marks_reach_every_output_and_never_replace_genedits(install, tmp_path):
+    """``LoadedModel.provenance`` (a face swap's "synthetic" mark) is recorded beside genedit's fields."""
+
+    class Marking(GainPlugin):
+        @hookimpl
+        def load_model(self, request):
+            loaded = super().load_model(request)
+            loaded.provenance = {"synthetic": True, "run": "runs/ab", "model": "forged"}
+            return loaded
+
+    install(Marking())
+    report = genedit_core.run_batch("upscale", png(tmp_path / "a.png"), model="gainy", out_dir=tmp_path / "o")
+    prov = read_provenance(report.outputs[0])
+    assert prov["synthetic"] is True and prov["run"] == "runs/ab"
+    assert prov["model"] == "gainy"  # genedit's own field wins
