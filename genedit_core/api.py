@@ -68,7 +68,7 @@ def find_backend(backend: str) -> Any:
     eps = {ep.name: ep for ep in metadata.entry_points(group=BACKEND_GROUP)}
     if backend not in eps:
         have = ", ".join(sorted(eps)) or "none installed"
-        raise UsageError(f"--backend {backend}: no such backend (available: torch, {have})")
+        raise UsageError(f"--backend {backend}: no such backend (available: auto, torch, {have})")
     return eps[backend].load()
 
 
@@ -80,6 +80,7 @@ def load(
     device: str = "auto",
     dtype: str = "auto",
     backend: str = "torch",
+    input_size: tuple[int, int] | None = None,
     **options: Any,
 ) -> LoadedModel:
     """Build a ready-to-run model from any weights genedit knows; see ``genedit info NAME``.
@@ -104,6 +105,12 @@ def load(
        :class:`~genedit_core.hooktypes.ModuleBackend` such as ``openvino``): it takes the model
        from steps 1–4, whatever its weights, and returns the model it runs, or the torch model
        with a warning saying why the network did not convert. ``model.backend`` says which ran.
+
+    ``backend="auto"`` (``genedit run``'s default) picks the runtime measured fastest for this
+    model, device, dtype and the size bucket of ``input_size`` (H, W of the images to come), from
+    the table ``genedit bench MODEL --compare`` fills, else torch
+    (:mod:`genedit_core.autobackend`); the reason is logged, and ``model.backend`` is what ran.
+    A file another runtime runs (``.onnx``) still goes to that runtime.
     """
     from pathlib import Path
 
@@ -117,7 +124,7 @@ def load(
     explicit_scale = scale is not None
     scale = check_scale(card, scale)
     # Wrong requests fail before any download: an unknown backend, a bad --device/--dtype.
-    runner = find_backend(backend) if backend != "torch" else None
+    runner = find_backend(backend) if backend not in ("torch", "auto") else None
     runner_name = backend
     converter = getattr(runner, "convert", None) if runner is not None else None
     if converter is not None:  # runs the built network: the torch steps below come first
@@ -135,6 +142,8 @@ def load(
     if runner is None and resolved is not None and Path(resolved.path).suffix.lower() in BACKEND_SUFFIXES:
         runner_name = BACKEND_SUFFIXES[Path(resolved.path).suffix.lower()]
         runner = find_backend(runner_name)
+        if backend == "auto":
+            _log_auto(runner_name, f"{resolved.origin} is a {Path(resolved.path).suffix} file, which it runs")
 
     # 2. read (or hand the file to the runtime that runs it)
     if runner is not None:
@@ -157,9 +166,43 @@ def load(
             f"{resolved.origin if resolved else card.name}: weights are x{model.scale}, but x{scale} was asked for"
         )
     model.weights = resolved
+    if backend == "auto" and runner is None:  # decided on the built model: its real scale and dtype
+        made_by = transform_method(resolved.config) if resolved is not None else None
+        backend, converter = _resolve_auto(model, input_size, made_by)
     if converter is not None:
         model = _convert(converter, backend, model)
     return model
+
+
+def _resolve_auto(model: LoadedModel, size: tuple[int, int] | None, made_by: str | None) -> tuple[str, Any]:
+    """``auto`` resolved: the runtime's name and its ``convert`` (``None`` for torch), logged with why.
+
+    Weights a method made (an int8 program, a pruned network) are another network than the one
+    the table measured, so they stay in torch.
+    """
+    from .autobackend import BackendChoice, resolve_auto
+    from .device import dtype_name
+
+    if made_by is not None:
+        choice = BackendChoice("torch", f"weights made by method '{made_by}' run as that method built them")
+    else:
+        choice = resolve_auto(
+            model.card, model.scale, model.device, dtype_name(model.dtype), size, latent=model.takes_latent
+        )
+    name, reason, converter = choice.backend, choice.reason, None
+    if name != "torch":
+        converter = getattr(find_backend(name), "convert", None)
+        if converter is None:  # a runtime of exported files cannot take a built model
+            name, reason = "torch", f"{reason}; but {name} runs only exported files, so torch"
+    _log_auto(name, reason)
+    return name, converter
+
+
+def _log_auto(name: str, reason: str) -> None:
+    """Say what ``auto`` chose and why; ``genedit --verbose`` shows it."""
+    import logging
+
+    logging.getLogger("genedit.backends").info("backend auto -> %s: %s", name, reason)
 
 
 def _convert(converter: Any, backend: str, model: LoadedModel) -> LoadedModel:

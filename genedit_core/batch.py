@@ -420,6 +420,23 @@ class _Skip(Exception):
 # -- the batch -------------------------------------------------------------------------------------------
 
 
+def _first_size(files: list[Path]) -> tuple[int, int] | None:
+    """(H, W) of the first input, from its header only: the size bucket ``--backend auto`` looks up.
+
+    ``None`` when there is none or its header does not say (the file's own error comes later).
+    """
+    if not files:
+        return None
+    try:
+        from PIL import Image
+
+        with Image.open(files[0]) as im:
+            w, h = im.size
+        return (h, w)
+    except Exception:
+        return None
+
+
 def run_batch(
     task: str,
     inputs: str | Path | list[str] | list[Path],
@@ -431,7 +448,7 @@ def run_batch(
     weights: str | None = None,
     device: str = "auto",
     dtype: str = "auto",
-    backend: str = "torch",
+    backend: str = "auto",
     tile: str | int | None = "auto",
     tile_overlap: int | None = None,
     ext: str | None = None,
@@ -447,9 +464,10 @@ def run_batch(
     """Run ``task`` of ``model`` on every image of ``inputs`` (files, folders, glob patterns).
 
     ``model`` is a name (loaded here with ``scale``, ``weights``, ``device``, ``dtype``, ``backend``)
-    or a :class:`~genedit_core.model.LoadedModel` already loaded. The model's own options for the
-    task go in ``options`` or as keywords (``samples=4``; ``genedit info MODEL`` lists them) and are
-    checked before anything loads. Returns the :class:`BatchReport`; a file that fails is in it,
+    or a :class:`~genedit_core.model.LoadedModel` already loaded; ``backend="auto"`` picks the
+    runtime measured fastest for the size of the first input (:mod:`genedit_core.autobackend`).
+    The model's own options for the task go in ``options`` or as keywords (``samples=4``;
+    ``genedit info MODEL`` lists them) and are checked before anything loads. Returns the :class:`BatchReport`; a file that fails is in it,
     not raised. Raises :class:`UsageError` for a request that is wrong as a whole.
 
     ``shard`` (``(rank, world)`` or a :class:`~genedit_core.sharding.Shard`, e.g.
@@ -508,7 +526,15 @@ def run_batch(
         qualified = f"{card.plugin}:{card.name}" if card.plugin else card.name
         if part.local_world > 1 and str(device).strip().lower() in ("auto", "cuda"):
             device = shard_device(device, part, cuda_count())  # one GPU per process on a machine
-        loaded = load(qualified, scale=scale, weights=weights, device=device, dtype=dtype, backend=backend)
+        loaded = load(
+            qualified,
+            scale=scale,
+            weights=weights,
+            device=device,
+            dtype=dtype,
+            backend=backend,
+            input_size=_first_size(mine) if backend == "auto" else None,
+        )
     from .device import dtype_name
 
     report = BatchReport(

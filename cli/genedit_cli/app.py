@@ -314,8 +314,12 @@ def run(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
     dtype: Annotated[str, typer.Option(help="auto, fp32, bf16 or fp16.")] = "auto",
     backend: Annotated[
-        str, typer.Option(help="torch, or an installed runtime such as onnxruntime.")
-    ] = "torch",
+        str,
+        typer.Option(
+            help="auto (the runtime 'genedit bench MODEL --compare' measured fastest here, else torch), "
+            "torch, or an installed runtime such as openvino."
+        ),
+    ] = "auto",
     tile: Annotated[str, typer.Option(help="Tile size in input pixels, 'auto', or 0 for none.")] = "auto",
     tile_overlap: Annotated[
         Optional[int],
