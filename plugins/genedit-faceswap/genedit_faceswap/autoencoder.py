@@ -90,6 +90,7 @@ def build_faceswap(request: Any) -> LoadedModel:
             "'genedit train faceswap --data-a faces_A --data-b faces_B --out RUN' and pass --weights RUN"
         )
     module = from_state(request.state_dict, origin).eval().to(device=request.device, dtype=request.dtype)
+    config = request.weights.config if request.weights is not None else {}
     return LoadedModel(
         card=request.card,
         module=module,
@@ -102,9 +103,27 @@ def build_faceswap(request: Any) -> LoadedModel:
         hyperparameters={
             **module.hyperparameters(),
             "directions": "a2b, b2a",
-            "size": int((request.weights.config if request.weights is not None else {}).get("size", 64)),
+            "size": int(config.get("size", 64)),
         },
+        provenance=synthetic_mark(request.weights),
     )
+
+
+def synthetic_mark(weights: Any) -> dict[str, Any]:
+    """What every swapped output records: that it is synthetic, and the run that made it.
+
+    A face swap makes pictures of people that were never taken; the mark travels in the metadata
+    genedit writes anyway (PNG text, EXIF description, the video's comment), beside the weights'
+    path and sha256, so anyone holding the file can tell what it is and trace it to the run.
+    """
+    run: dict[str, Any] = {}
+    if weights is not None:
+        run = {
+            "weights": str(weights.origin),
+            "sha256": weights.sha256,
+            "identities": (weights.config or {}).get("identities"),
+        }
+    return {"synthetic": True, "synthetic_by": "genedit-faceswap (face swap)", "run": run}
 
 
 @torch.no_grad()

@@ -71,8 +71,15 @@ FACESWAP_CARD = ModelCard(
                 "colour",
                 str,
                 "reinhard",
-                "colour matching of the swapped face: Reinhard in Lab, or none",
-                choices=("reinhard", "none"),
+                "colour matching of the swapped face: Reinhard in Lab, histogram (RGB quantiles), or none",
+                choices=("reinhard", "histogram", "none"),
+            ),
+            Option(
+                "blend",
+                str,
+                "poisson",
+                "how the face goes back: poisson (seamless clone, then feathered) or feather alone",
+                choices=("poisson", "feather"),
             ),
             Option(
                 "size",

@@ -4,8 +4,8 @@ Imports torch, so only hook bodies import this module. Per face: MTCNN finds it 
 the similarity transform aligns it as extraction did, the autoencoder draws it as the other
 identity, Reinhard's colour transfer (mean and spread per Lab channel, inside the face) matches
 the swap to the original crop's colours, and the crop is warped back through the inverse
-transform and blended under a feathered elliptical mask, so there is no pasted square and no
-colour step at its edge (faceswap #30, PR #258).
+transform and blended under a feathered elliptical mask, after a Poisson (seamless) clone by
+default, so there is no pasted square and no colour step at its edge (faceswap #30, PR #258).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import warnings
 import torch
 import torch.nn.functional as F
 
-from genedit_core.sdk import GeneditWarning, LoadedModel, lab_to_rgb, load, rgb_to_lab
+from genedit_core.sdk import GeneditWarning, LoadedModel, UsageError, lab_to_rgb, load, rgb_to_lab
 
 from .align import align
 
@@ -45,9 +45,11 @@ def feather_mask(size: int, padding: float) -> torch.Tensor:
     return ((1.15 - r) / 0.3).clamp(0, 1)[None, None]  # 1 inside r 0.85, 0 from r 1.15 out
 
 
-def paste(image: torch.Tensor, crop: torch.Tensor, mask: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
-    """``image`` with ``crop`` blended in under ``mask``, both warped back through ``matrix`` (the
-    2×3 image-to-crop transform); pixels the mask does not reach are left exactly as they were."""
+def warp_back(
+    image: torch.Tensor, crop: torch.Tensor, mask: torch.Tensor, matrix: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``crop`` and ``mask`` warped back onto ``image``'s grid through ``matrix`` (the 2×3
+    image-to-crop transform): the face (1×3×H×W) and its weight (1×1×H×W, 0 off the crop)."""
     _, _, h, w = image.shape
     size = crop.shape[-1]
     ys, xs = torch.meshgrid(
@@ -57,13 +59,74 @@ def paste(image: torch.Tensor, crop: torch.Tensor, mask: torch.Tensor, matrix: t
     grid = (points / size * 2 - 1)[None].to(image.dtype)
     face = F.grid_sample(crop, grid, mode="bilinear", padding_mode="border", align_corners=False)
     weight = F.grid_sample(mask, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return face, weight
+
+
+def paste(
+    image: torch.Tensor, crop: torch.Tensor, mask: torch.Tensor, matrix: torch.Tensor, blend: str = "feather"
+) -> torch.Tensor:
+    """``image`` with ``crop`` blended in under ``mask``, both warped back through ``matrix``;
+    pixels the mask does not reach are left exactly as they were.
+
+    ``feather``: a weighted average under the feathered mask. ``poisson``: the face is first cloned
+    into the mask's support by :func:`~genedit_faceswap.blend.poisson_blend` (its gradients, the
+    photo's colours on the border), then feathered in, so no colour step is left at the edge.
+    """
+    face, weight = warp_back(image, crop, mask, matrix)
+    if blend == "poisson":
+        from .blend import poisson_blend
+
+        face = poisson_blend(image[0], face[0], weight[0, 0] > 0)[None]
+    elif blend != "feather":
+        raise UsageError(f"--blend {blend}: expected poisson or feather")
     return torch.where(weight > 0, image * (1 - weight) + face * weight, image)
+
+
+def histogram_match(source: torch.Tensor, reference: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``source`` with each RGB channel's distribution inside ``mask`` (weights > 0.5) mapped onto
+    ``reference``'s there, quantile for quantile; a stronger match than Reinhard's two moments."""
+    inside = mask[0, 0] > 0.5
+    out = source.clone()
+    for ch in range(source.shape[1]):
+        src, ref = source[0, ch], reference[0, ch][inside].sort().values
+        ranks = src[inside].sort().values
+        q = torch.searchsorted(ranks.contiguous(), src.contiguous().reshape(-1)).clamp(max=len(ranks) - 1)
+        pos = q.to(torch.float32) / max(len(ranks) - 1, 1) * (len(ref) - 1)
+        out[0, ch] = ref[pos.round().long()].reshape(src.shape)
+    return out
 
 
 @functools.lru_cache(maxsize=2)
 def _detector(device: str) -> LoadedModel:
     """The bundled MTCNN, loaded once per device (every frame of a video needs it)."""
     return load("mtcnn", device=device)
+
+
+def swap_face(
+    swapper: LoadedModel,
+    image: torch.Tensor,
+    landmarks: torch.Tensor,
+    direction: str,
+    *,
+    size: int,
+    padding: float = 0.25,
+    colour: str = "reinhard",
+    blend: str = "poisson",
+) -> torch.Tensor:
+    """``image`` with the face at ``landmarks`` (5×2 pixels) aligned, swapped, colour-matched and
+    blended back; the whole convert stage for one face whose landmarks are known."""
+    from .autoencoder import swap
+
+    mask = feather_mask(size, padding)
+    crop, matrix = align(image, landmarks, size, padding)
+    swapped = swap(swapper, crop, direction)
+    if colour == "reinhard":
+        swapped = reinhard(swapped, crop, mask)
+    elif colour == "histogram":
+        swapped = histogram_match(swapped, crop, mask)
+    elif colour != "none":
+        raise UsageError(f"--colour {colour}: expected reinhard, histogram or none")
+    return paste(image, swapped, mask, matrix, blend)
 
 
 def convert(
@@ -74,23 +137,22 @@ def convert(
     size: int,
     padding: float = 0.25,
     colour: str = "reinhard",
+    blend: str = "poisson",
     min_face: int = 20,
+    warn: bool = True,
 ) -> torch.Tensor:
-    """``image`` (1×3×H×W in 0-1) with every face swapped; without a face, unchanged (with a warning)."""
-    from .autoencoder import swap
-
+    """``image`` (1×3×H×W in 0-1) with every face swapped; without a face, unchanged (with a
+    warning unless ``warn`` is false: a video counts its faceless frames instead)."""
     detector = _detector(str(swapper.device))
     image = image[:, :3].float().cpu()
     faces = detector.module.detect(image, min_face=min_face)
     if len(faces) == 0:
-        warnings.warn("no face found; the image is written unchanged", GeneditWarning, stacklevel=2)
+        if warn:
+            warnings.warn("no face found; the image is written unchanged", GeneditWarning, stacklevel=2)
         return image.clone()
-    mask = feather_mask(size, padding)
     out = image
     for landmarks in faces.landmarks:
-        crop, matrix = align(image, landmarks, size, padding)
-        swapped = swap(swapper, crop, direction)
-        if colour == "reinhard":
-            swapped = reinhard(swapped, crop, mask)
-        out = paste(out, swapped, mask, matrix)
+        out = swap_face(
+            swapper, out, landmarks, direction, size=size, padding=padding, colour=colour, blend=blend
+        )
     return out.clamp(0, 1)

@@ -88,7 +88,7 @@ def test_convert_swaps_in_place_and_colour_matching_brings_the_colours_back(
         outs[colour] = tmp_path / f"{colour}.png"
         code, _, err = cli(
             "run", "convert", "-m", "faceswap", "--weights", str(random_swapper), astronaut_256_png,
-            "--min-face", "30", "--colour", colour, "-o", str(outs[colour]),
+            "--min-face", "30", "--colour", colour, "--blend", "feather", "-o", str(outs[colour]),
         )  # fmt: skip
         assert code == 0, err
     src = _png(astronaut_256_png)
@@ -125,3 +125,19 @@ def test_convert_passes_a_faceless_image_through_with_a_warning(cli, random_swap
     assert code == 0, err
     assert "warning: no face found; the image is written unchanged" in err
     assert np.array_equal(_png(tmp_path / "o.png"), _png(flat_png))
+
+
+def test_every_swapped_output_is_marked_synthetic_with_the_run_that_made_it(
+    cli, random_swapper, flat_png, tmp_path
+):
+    from genedit_core.images import read_provenance
+
+    for task in ("convert", "swap"):
+        out = tmp_path / f"{task}.png"
+        code, _, err = cli(
+            "run", task, "-m", "faceswap", "--weights", str(random_swapper), flat_png, "-o", str(out)
+        )
+        assert code == 0, err
+        prov = read_provenance(out)
+        assert prov["synthetic"] is True and prov["model"] == "faceswap" and prov["task"] == task
+        assert prov["run"]["weights"] == str(random_swapper) and len(prov["run"]["sha256"]) == 64
