@@ -201,7 +201,8 @@ def record_backend_times(
     path: Path | None = None,
 ) -> dict[str, Any]:
     """Record the median ``times_ms`` of each runtime (``"torch"`` included) for one model on this
-    device, at ``dtype`` and the bucket of ``size``; returns the entry written.
+    device, at ``dtype`` and the bucket of ``size``; returns the entry written, with the table's
+    path under ``"table"``.
 
     Only runtimes whose outputs the caller checked belong here: ``auto`` picks the fastest one
     still installed. The entry replaces any earlier one for the same key; other entries stay.
@@ -225,8 +226,7 @@ def record_backend_times(
     }
     entries = read_table(path)
     entries[entry_key(dev, model, dtype, bucket)] = entry
-    write_table(entries, path)
-    return entry
+    return {**entry, "table": str(write_table(entries, path))}
 
 
 def installed_backends(kind: str | None = None) -> list[str]:

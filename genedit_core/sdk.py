@@ -29,6 +29,7 @@ from .params import get_bool, get_choice, get_float, get_int, get_size, parse_in
 
 if TYPE_CHECKING:
     from .api import GeneditWarning, get_card, list_models, load
+    from .autobackend import cpu_name, installed_backends, record_backend_times
     from .batch import BatchProgress, BatchReport, FileResult, run_batch
     from .checkpoint import canonicalize, load_state_dict, load_strict
     from .datasets import SampleSet
@@ -155,8 +156,12 @@ __all__ = [
     "cpu_flags",
     "cpu_has_int8_dot",
     "cpu_has_native_bf16",
+    "cpu_name",
     "dtype_name",
     "is_x86",
+    # runtimes (genedit.backends) and the table --backend auto reads
+    "installed_backends",
+    "record_backend_times",
     # training
     "Field",
     "ImageFolder",
@@ -232,6 +237,9 @@ _LAZY: dict[str, tuple[str, str]] = {
     "cpu_has_native_bf16": ("device", "cpu_has_native_bf16"),
     "dtype_name": ("device", "dtype_name"),
     "is_x86": ("device", "is_x86"),
+    "cpu_name": ("autobackend", "cpu_name"),
+    "installed_backends": ("autobackend", "installed_backends"),
+    "record_backend_times": ("autobackend", "record_backend_times"),
     "TrainTask": ("training.task", "TrainTask"),
     "StepContext": ("training.context", "StepContext"),
     "Trainer": ("training.trainer", "Trainer"),

@@ -199,20 +199,73 @@ def register(app: typer.Typer) -> None:
             list[str] | None,
             typer.Option(
                 "--backend",
-                help="Runtime(s) that convert the model to compare too, e.g. openvino (at --dtype).",
+                help="Runtime(s) that convert the model to compare too, e.g. openvino (at --dtype); "
+                "with --compare, only these (default: every installed one).",
             ),
         ] = None,
         weights: WeightsOpt = None,
         scale: ScaleOpt = None,
         device: DeviceOpt = "cpu",
         dtype: Annotated[
-            str, typer.Option(help="fp32, bf16 or fp16 for the eager run being measured.")
-        ] = "fp32",
+            str | None,
+            typer.Option(
+                help="fp32, bf16 or fp16 for the eager run being measured (default fp32; with "
+                "--compare, auto: genedit's own choice)."
+            ),
+        ] = None,
         repeats: Annotated[int, typer.Option(help="Timed runs per variant (median reported).")] = 5,
+        compare: Annotated[
+            bool,
+            typer.Option(
+                "--compare",
+                help="Every path side by side (fp32 eager, torch default, each runtime, ONNX Runtime, "
+                "--artifact), against this CPU's conv peak; the fastest goes into --backend auto's table.",
+            ),
+        ] = False,
+        artifact: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--artifact",
+                help="With --compare: an .onnx file or a folder 'genedit optimize' wrote (int8, ...) to "
+                "compare too; repeatable.",
+            ),
+        ] = None,
+        onnx: Annotated[
+            bool, typer.Option(help="With --compare: export to ONNX and time it in ONNX Runtime.")
+        ] = True,
         as_json: JsonOpt = False,
         quiet: QuietOpt = False,
     ) -> None:
         """Median latency, throughput, peak memory and the ratio to fp32 eager, side by side in one run."""
+        if compare:
+            if method or ctx.args:
+                raise UsageError(
+                    "bench --compare times the runtimes; pass --method to a bench without --compare"
+                )
+            from .compare import compare_model, format_compare
+
+            with PhaseProgress("bench", enabled=not quiet) as progress:
+                result = compare_model(
+                    model,
+                    size=size,
+                    weights=weights,
+                    scale=scale,
+                    device=device,
+                    dtype=dtype or "auto",
+                    repeats=repeats,
+                    backends=list(backend or []),
+                    artifacts=list(artifact or []),
+                    onnx=onnx,
+                    progress=progress,
+                )
+            if as_json:
+                out.print_json(json.dumps(result, default=str))
+            else:
+                out.print(format_compare(result), markup=False)
+            return
+        if artifact:
+            raise UsageError("--artifact goes with --compare")
+        dtype = dtype or "fp32"
         methods = list(method or [])
         for m in methods:
             if m not in OPTIMIZE_METHODS:

@@ -139,3 +139,33 @@ def conv_flops(
         for h in handles:
             h.remove()
     return total
+
+
+#: The conv that sets a machine's practical peak: 64→64 channels, 3×3, on 1×64×128×128.
+PEAK_SHAPE = (1, 64, 128, 128)
+
+
+def conv_peak(device: Any = "cpu", dtype: torch.dtype = torch.float32, repeats: int = 5) -> float:
+    """GFLOP/s of a channels_last 64→64 3×3 conv on ``device`` at ``dtype`` (median of ``repeats``).
+
+    Why this conv: it is the bulk of every EDSR/RRDB-style network and the shape oneDNN and
+    OpenVINO tune hardest, so a path's GFLOP/s over this figure says how much of the machine's
+    reachable speed it uses. Short on purpose (a second or two): it is measured in the same run as
+    what it is compared with, under the same load.
+    """
+    n, c, h, w = PEAK_SHAPE
+    conv = torch.nn.Conv2d(c, c, 3, padding=1).to(device, dtype).eval()
+    conv = conv.to(memory_format=torch.channels_last)
+    x = torch.rand(n, c, h, w, device=device).to(dtype).contiguous(memory_format=torch.channels_last)
+    flops = 2.0 * c * c * 9 * n * h * w
+    times = []
+    with torch.inference_mode():
+        for _ in range(2):
+            conv(x)
+        _sync(x.device)
+        for _ in range(max(repeats, 1)):
+            start = time.perf_counter()
+            conv(x)
+            _sync(x.device)
+            times.append(time.perf_counter() - start)
+    return flops / statistics.median(times) / 1e9
