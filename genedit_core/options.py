@@ -39,6 +39,9 @@ class Option:
     ``image=True`` marks a ``str`` option whose value is the path of an image the plugin reads (an
     inpainting mask, a style image): the CLI takes a path, and a front end that must not let a
     request name a path on its machine (``genedit serve``) takes an upload for it instead.
+    ``multiple=True`` makes the option repeatable (``--hint 1,2,#ff0000 --hint 3,4,#00ff00``): its
+    value is a tuple of parsed values, in the order given, even when given once; an option without
+    it given twice is refused rather than the last one silently winning.
     """
 
     name: str
@@ -49,6 +52,7 @@ class Option:
     low: float | None = None
     high: float | None = None
     image: bool = False
+    multiple: bool = False
 
     def __post_init__(self) -> None:
         if self.type not in _METAVAR:
@@ -59,6 +63,10 @@ class Option:
             raise TypeError(f"option '{self.name}': choices need type str")
         if self.image and self.type is not str:
             raise TypeError(f"option '{self.name}': image=True needs type str (the value is a path)")
+        if self.multiple and (self.image or self.type is bool):
+            raise TypeError(
+                f"option '{self.name}': multiple=True is for str, int or float values, not images or flags"
+            )
         if (self.low is not None or self.high is not None) and self.type not in (int, float):
             raise TypeError(f"option '{self.name}': low/high need type int or float")
         if self.low is not None and self.high is not None and self.low > self.high:
@@ -74,7 +82,19 @@ class Option:
         return "|".join(self.choices) if self.choices else _METAVAR[self.type]
 
     def parse(self, raw: Any) -> Any:
-        """The typed value of ``raw`` (a string from the command line); a bad one is a UsageError."""
+        """The typed value of ``raw`` (a string from the command line); a bad one is a UsageError.
+
+        A repeated option arrives as a list or tuple of raw values: a ``multiple`` option parses each
+        (and wraps a single value in a tuple), any other option refuses it.
+        """
+        many = isinstance(raw, (list, tuple))
+        if self.multiple:
+            return tuple(self._parse_one(r) for r in (raw if many else (raw,)))
+        if many:
+            raise UsageError(f"{self.flag} is given {len(raw)} times; it takes one value")
+        return self._parse_one(raw)
+
+    def _parse_one(self, raw: Any) -> Any:
         params = {self.name: raw}
         if self.type is bool:
             return get_bool(params, self.name, False)
@@ -103,6 +123,8 @@ class Option:
             notes.append(self._range().removeprefix("from ").removeprefix("of "))
         if self.default is not None:
             notes.append(f"default {_show(self.default)}")
+        if self.multiple:
+            notes.append("repeatable")
         extra = f" ({'; '.join(notes)})" if notes else ""
         return f"{self.flag} {self.metavar}  {self.help}{extra}".rstrip()
 

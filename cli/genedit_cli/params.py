@@ -6,8 +6,10 @@ from genedit_core.errors import UsageError
 from genedit_core.params import parse_index_ranges
 
 
-def parse_extras(args: list[str]) -> dict[str, str]:
-    params: dict[str, str] = {}
+def parse_extras(args: list[str]) -> dict[str, str | list[str]]:
+    """``--key value`` pairs as a dict; a key given more than once maps to the list of its values, in
+    order (a repeatable option collects them, any other refuses them: :meth:`Option.parse`)."""
+    params: dict[str, str | list[str]] = {}
     i = 0
     while i < len(args):
         arg = args[i]
@@ -23,11 +25,16 @@ def parse_extras(args: list[str]) -> dict[str, str]:
         else:
             value = "true"
             i += 1
-        params[key.replace("-", "_")] = value
+        key = key.replace("-", "_")
+        if key in params:
+            before = params[key]
+            params[key] = [*before, value] if isinstance(before, list) else [before, value]
+        else:
+            params[key] = value
     return params
 
 
-def split_inputs_and_extras(tokens: list[str]) -> tuple[list[str], dict[str, str]]:
+def split_inputs_and_extras(tokens: list[str]) -> tuple[list[str], dict[str, str | list[str]]]:
     """Click hands unknown ``--key value`` options to the variadic INPUTS argument; separate them."""
     inputs: list[str] = []
     extras: list[str] = []

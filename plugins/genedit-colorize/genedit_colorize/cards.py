@@ -26,6 +26,16 @@ HINTS = Option(
     "without it the model colours on its own",
     image=True,
 )
+HINT = Option(
+    "hint",
+    str,
+    None,
+    "one colour hint X,Y,#rrggbb (pixel column and row from the top left, e.g. 120,80,#d03030); "
+    "give it once per hint, with or without --hints",
+    multiple=True,
+)
+NO_HINTS = Option("no_hints", bool, False, "colour with no hints at all (automatic colouring)")
+COLORIZE_OPTIONS = (HINTS, HINT, NO_HINTS)
 
 
 def _bundled(model: str) -> tuple[WeightVariant, ...]:
@@ -72,7 +82,7 @@ CARDS = [
         default_variant=PAINTS_WEIGHTS[0].name if PAINTS_WEIGHTS else None,
         licence="Apache-2.0",
         channels_last=False,
-        options={"colorize": (HINTS,)},
+        options={"colorize": COLORIZE_OPTIONS},
         paper="https://arxiv.org/abs/1705.02999",
     ),
     ModelCard(
@@ -85,7 +95,7 @@ CARDS = [
         needs_weights=False,
         licence="n/a (no weights)",
         channels_last=False,
-        options={"colorize": (HINTS,)},
+        options={"colorize": COLORIZE_OPTIONS},
     ),
     ModelCard(
         name="levin",
@@ -98,7 +108,7 @@ CARDS = [
         needs_weights=False,
         licence="n/a (no weights)",
         channels_last=False,
-        options={"colorize": (HINTS,)},
+        options={"colorize": COLORIZE_OPTIONS},
         paper="https://doi.org/10.1145/1015706.1015780",
     ),
 ]

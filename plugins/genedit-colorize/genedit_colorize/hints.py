@@ -67,3 +67,44 @@ def hints_from_rgba(rgba: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(3×H×W colours, 1×H×W mask) from a 4×H×W hints image: pixels more than half opaque are hints."""
     mask = (rgba[3:4] > 0.5).to(rgba.dtype)
     return rgba[:3] * mask, mask
+
+
+POINT_SIZE = 5  # side of the square a --hint X,Y,#rrggbb paints: the middle of training's 1-9 patches
+
+
+def parse_hint(text: str) -> tuple[int, int, tuple[float, float, float]]:
+    """(x, y, (r, g, b) in 0-1) from ``X,Y,#rrggbb`` (or ``#rgb``); a bad one is a one-line UsageError."""
+    from genedit_core.sdk import UsageError
+
+    parts = [p.strip() for p in str(text).split(",")]
+    if len(parts) != 3:
+        raise UsageError(f"--hint {text}: expected X,Y,#rrggbb (e.g. 120,80,#d03030)")
+    try:
+        x, y = int(parts[0]), int(parts[1])
+    except ValueError:
+        raise UsageError(f"--hint {text}: X and Y must be whole pixel numbers (X,Y,#rrggbb)") from None
+    colour = parts[2]
+    digits = colour[1:]
+    if not (
+        colour.startswith("#")
+        and len(digits) in (3, 6)
+        and all(c in "0123456789abcdefABCDEF" for c in digits)
+    ):
+        raise UsageError(f"--hint {text}: '{colour}' is not a colour; write it as #rrggbb (e.g. #d03030)")
+    if len(digits) == 3:
+        digits = "".join(c * 2 for c in digits)
+    rgb = tuple(int(digits[i : i + 2], 16) / 255.0 for i in (0, 2, 4))
+    return x, y, rgb  # type: ignore[return-value]
+
+
+def paint_hints(
+    colours: torch.Tensor, mask: torch.Tensor, hints: list[tuple[int, int, tuple[float, float, float]]]
+) -> None:
+    """Paint each (x, y, rgb) hint as a ``POINT_SIZE`` square (clipped at the border) into the
+    3×H×W ``colours`` and 1×H×W ``mask``, in place; the caller has checked the points are inside."""
+    _, h, w = colours.shape
+    r = POINT_SIZE // 2
+    for x, y, rgb in hints:
+        ys, xs = slice(max(0, y - r), min(h, y + r + 1)), slice(max(0, x - r), min(w, x + r + 1))
+        colours[:, ys, xs] = torch.tensor(rgb, dtype=colours.dtype)[:, None, None]
+        mask[:, ys, xs] = 1.0

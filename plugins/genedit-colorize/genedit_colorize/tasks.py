@@ -14,7 +14,7 @@ import torch
 
 from genedit_core.sdk import GeneditWarning, ImageError, UsageError, get_float, read_image
 
-from .hints import hints_from_rgba
+from .hints import hints_from_rgba, paint_hints, parse_hint
 from .xdog import luminance, xdog
 
 # mean |channel - grey| above this (0-1 scale) means the input is a colour image, not line art
@@ -69,8 +69,44 @@ def read_hints(path: str, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Te
     return colours[None], mask[None]
 
 
+def point_hints(texts: Any, size: tuple[int, int]) -> list[tuple[int, int, tuple[float, float, float]]]:
+    """The ``--hint X,Y,#rrggbb`` values, parsed and checked to lie inside an image of ``size`` (H, W)."""
+    h, w = size
+    out = []
+    for text in texts or ():
+        x, y, rgb = parse_hint(text)
+        if not (0 <= x < w and 0 <= y < h):
+            raise ImageError(
+                f"--hint {text}: the point ({x}, {y}) is outside the sketch, which is {w}×{h} "
+                f"(X 0-{w - 1}, Y 0-{h - 1})"
+            )
+        out.append((x, y, rgb))
+    return out
+
+
+def gather_hints(params: dict[str, Any], n: int, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N×3×H×W colours, N×1×H×W mask) from ``--hints FILE`` and every ``--hint``; ``--no-hints``
+    gives none and refuses to be mixed with them. Everything is checked before any work."""
+    h, w = size
+    path, points = params.get("hints"), params.get("hint")
+    if isinstance(points, str):  # a Python caller's single hint
+        points = (points,)
+    if params.get("no_hints") and (path or points):
+        raise UsageError("--no-hints colours without hints: drop it, or drop --hint/--hints")
+    parsed = point_hints(points, size)
+    if path:
+        colours, mask = read_hints(str(path), size)
+        colours, mask = colours[0].clone(), mask[0].clone()
+    else:
+        colours, mask = torch.zeros(3, h, w), torch.zeros(1, h, w)
+    paint_hints(colours, mask, parsed)
+    return colours.expand(n, -1, -1, -1), mask.expand(n, -1, -1, -1)
+
+
 def _colorize(request) -> torch.Tensor:
     model, x = request.model, request.image.float()
+    n, _, h, w = x.shape
+    colours, mask = gather_hints(request.params, n, (h, w))
     if is_colour(x):
         warnings.warn(
             "the input is a colour image, not line art: it is turned into line art by XDoG first",
@@ -80,13 +116,6 @@ def _colorize(request) -> torch.Tensor:
         line = xdog(x)
     else:
         line = luminance(x)
-    n, _, h, w = x.shape
-    path = request.params.get("hints")
-    if path:
-        colours, mask = read_hints(str(path), (h, w))
-        colours, mask = colours.expand(n, -1, -1, -1), mask.expand(n, -1, -1, -1)
-    else:
-        colours, mask = x.new_zeros(n, 3, h, w), x.new_zeros(n, 1, h, w)
     dev, dt = model.device, model.dtype
     with torch.inference_mode():
         y = model.module(line.to(dev, dt), colours.to(dev, dt), mask.to(dev, dt))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 
 import pytest
 
@@ -23,3 +24,19 @@ def cli(colorize_plugins, capsys):
     from genedit_core.testing import run_cli
 
     return functools.partial(run_cli, capsys)
+
+
+@pytest.fixture
+def weights(tmp_path):
+    """A 4-feature paints network saved as a weights folder, and the network itself."""
+    import torch
+    from genedit_colorize.network import PaintsUNet
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    net = PaintsUNet(features=4).eval()
+    folder = tmp_path / "w"
+    folder.mkdir()
+    save_file(net.state_dict(), str(folder / "model.safetensors"))
+    (folder / "config.json").write_text(json.dumps({"features": 4, "genedit_task": "paints"}))
+    return folder, net

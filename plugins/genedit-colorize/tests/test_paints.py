@@ -4,24 +4,10 @@ tiny training run through genedit's trainer."""
 import json
 
 import numpy as np
-import pytest
 import torch
 from genedit_colorize.network import PaintsUNet
 from genedit_colorize.tasks import is_colour
 from PIL import Image
-from safetensors.torch import save_file
-
-
-@pytest.fixture
-def weights(tmp_path):
-    """A 4-feature paints network saved as a weights folder, and the network itself."""
-    torch.manual_seed(0)
-    net = PaintsUNet(features=4).eval()
-    folder = tmp_path / "w"
-    folder.mkdir()
-    save_file(net.state_dict(), str(folder / "model.safetensors"))
-    (folder / "config.json").write_text(json.dumps({"features": 4, "genedit_task": "paints"}))
-    return folder, net
 
 
 def sketch(tmp_path, size=(30, 22)):
