@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import functools
 import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -139,20 +142,92 @@ def convert(
     colour: str = "reinhard",
     blend: str = "poisson",
     min_face: int = 20,
-    warn: bool = True,
 ) -> torch.Tensor:
-    """``image`` (1×3×H×W in 0-1) with every face swapped; without a face, unchanged (with a
-    warning unless ``warn`` is false: a video counts its faceless frames instead)."""
+    """``image`` (1×3×H×W in 0-1) with every face swapped; without a face, unchanged (with a warning)."""
+    out, found = convert_faces(
+        swapper, image, direction, size=size, padding=padding, colour=colour, blend=blend, min_face=min_face
+    )
+    if not found:
+        warnings.warn("no face found; the image is written unchanged", GeneditWarning, stacklevel=2)
+    return out
+
+
+def convert_faces(
+    swapper: LoadedModel,
+    image: torch.Tensor,
+    direction: str,
+    *,
+    size: int,
+    padding: float = 0.25,
+    colour: str = "reinhard",
+    blend: str = "poisson",
+    min_face: int = 20,
+) -> tuple[torch.Tensor, int]:
+    """:func:`convert`'s image and how many faces it swapped (0: the image, unchanged)."""
     detector = _detector(str(swapper.device))
     image = image[:, :3].float().cpu()
     faces = detector.module.detect(image, min_face=min_face)
-    if len(faces) == 0:
-        if warn:
-            warnings.warn("no face found; the image is written unchanged", GeneditWarning, stacklevel=2)
-        return image.clone()
-    out = image
+    out = image.clone()
     for landmarks in faces.landmarks:
         out = swap_face(
             swapper, out, landmarks, direction, size=size, padding=padding, colour=colour, blend=blend
         )
-    return out.clamp(0, 1)
+    return out.clamp(0, 1), len(faces)
+
+
+def video_provenance(swapper: LoadedModel, src: Path, params: dict[str, Any], fps: float) -> dict[str, Any]:
+    """What a converted video records in its comment tag: the fields genedit writes into every
+    image output, the model's synthetic mark and run, and the frame rate kept."""
+    from genedit_core.sdk import __version__, dtype_name
+
+    weights = swapper.weights
+    return {
+        **swapper.provenance,
+        "genedit": __version__,
+        "task": "convert",
+        "model": swapper.card.name,
+        "weights": weights.origin if weights else None,
+        "weights_sha256": weights.sha256 if weights else None,
+        "device": str(swapper.device),
+        "dtype": dtype_name(swapper.dtype),
+        "input": src.name,
+        "params": params,
+        "fps": fps,
+    }
+
+
+def convert_video(
+    swapper: LoadedModel,
+    src: str | Path,
+    dest: str | Path,
+    params: dict[str, Any],
+    progress: Callable[[str, int | None, int | None], None] | None = None,
+) -> tuple[int, int]:
+    """Convert every frame of the video ``src`` into ``dest`` at the source's frame rate; returns
+    (frames written, frames without a face). An undecodable ``src`` is an ImageError before
+    anything is written; ``dest`` appears only once complete."""
+    from .video import open_video, write_video
+
+    src = Path(src)
+    info, frames = open_video(src)
+    size = int(params.get("size") or swapper.hyperparameters.get("size", 64))
+    faceless = 0
+
+    def swapped() -> Iterator[torch.Tensor]:
+        nonlocal faceless
+        for i, frame in enumerate(frames):
+            if progress is not None:
+                progress("converting frames", i, info.frames)
+            out, found = convert_faces(
+                swapper, frame, params.get("direction", "a2b"), size=-(-size // 8) * 8,
+                padding=params.get("padding", 0.25), colour=params.get("colour", "reinhard"),
+                blend=params.get("blend", "poisson"), min_face=params.get("min_face", 20),
+            )  # fmt: skip
+            faceless += found == 0
+            yield out
+
+    try:
+        count = write_video(dest, swapped(), info.fps, video_provenance(swapper, src, params, info.fps))
+    finally:
+        frames.close()
+    return count, faceless

@@ -8,7 +8,7 @@ what later stages need to put a swapped face back: each face's box, score, 5 lan
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +25,16 @@ RECORD = "faces.json"
 
 
 def image_files(inputs: Iterable[str | Path]) -> list[Path]:
-    """The images named, and those directly inside the folders named, in a stable order."""
+    """The images and videos named, and those directly inside the folders named, in a stable order."""
+    from .video import VIDEO_FORMATS
+
+    suffixes = IMAGE_SUFFIXES + tuple(VIDEO_FORMATS)
     files: list[Path] = []
     for item in map(Path, inputs):
         if item.is_dir():
-            found = sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+            found = sorted(p for p in item.iterdir() if p.suffix.lower() in suffixes and p.is_file())
             if not found:
-                raise UsageError(f"{item}: no images in this folder ({', '.join(IMAGE_SUFFIXES)})")
+                raise UsageError(f"{item}: no images or videos in this folder ({', '.join(suffixes)})")
             files += found
         elif item.exists():
             files.append(item)
@@ -54,6 +57,19 @@ def save_png(crop: torch.Tensor, path: Path) -> None:
     Image.fromarray(pixels).save(path)
 
 
+def _frames(path: Path) -> Iterator[tuple[str, str, Callable[[], torch.Tensor]]]:
+    """(source label, crop stem, reader) per picture of ``path``: one for an image, one per
+    frame of a video (``clip.mp4#12``, stem ``clip_f000012``). An undecodable video raises."""
+    from .video import is_video, open_video
+
+    if not is_video(path):
+        yield str(path), path.stem, lambda: to_tensor(read_image(path).pixels)
+        return
+    _, frames = open_video(path)
+    for i, frame in enumerate(frames):
+        yield f"{path}#{i}", f"{path.stem}_f{i:06d}", lambda frame=frame: frame
+
+
 def extract_files(
     inputs: Iterable[str | Path],
     out_dir: str | Path,
@@ -65,17 +81,21 @@ def extract_files(
     device: str = "cpu",
     progress: Callable[[str, int | None, int | None], None] | None = None,
 ) -> dict[str, Any]:
-    """Detect and align every face of ``inputs`` into ``out_dir``; the record written, as a dict.
+    """Detect and align every face of ``inputs`` (images, videos, folders) into ``out_dir``; the
+    record written, as a dict.
 
-    Crops are ``STEM_NN.png`` (NN: the face's rank by score in its image). Images without a face
-    are skipped and listed under ``"skipped"`` with the reason; nothing in ``out_dir`` is replaced.
+    Crops are ``STEM_NN.png`` (NN: the face's rank by score in its image; a video frame's stem is
+    ``STEM_fFFFFFF``). Pictures without a face, and files that cannot be read, are skipped and
+    listed under ``"skipped"`` with the reason; nothing in ``out_dir`` is replaced. When no face
+    is found at all, nothing is written (an ``out_dir`` made here is removed) and a GeneditError
+    says so in one line.
     """
     files = image_files(inputs)
     out = Path(out_dir)
     if (out / RECORD).exists():
         raise UsageError(f"{out / RECORD}: exists; extract into another --out folder")
     model = load("mtcnn", weights=weights, device=device)
-    out.mkdir(parents=True, exist_ok=True)
+    made = not out.exists()
     record: dict[str, Any] = {
         "model": "mtcnn",
         "weights": str(model.weights.origin) if model.weights is not None else None,
@@ -85,37 +105,76 @@ def extract_files(
         "faces": [],
         "skipped": [],
     }
+    total = sum(_pictures(p) for p in files)
     stems: dict[str, int] = {}
-    for done, path in enumerate(files):
-        if progress is not None:
-            progress("detecting faces", done, len(files))
+    done = 0
+    unreadable = 0
+    for path in files:
         try:
-            image = to_tensor(read_image(path).pixels)
-            crops, faces, matrices = extract(model.module, image, size, padding, min_face)
-        except ImageError as exc:
+            for source, base, read in _frames(path):
+                if progress is not None:
+                    progress("detecting faces", done, max(total, done))
+                done += 1
+                try:
+                    image = read()
+                    crops, faces, matrices = extract(model.module, image, size, padding, min_face)
+                except ImageError as exc:
+                    record["skipped"].append({"source": source, "reason": str(exc)})
+                    continue
+                stem = base if base not in stems else f"{base}-{stems[base]}"
+                stems[base] = stems.get(base, 0) + 1
+                out.mkdir(parents=True, exist_ok=True)
+                for i, (crop, matrix) in enumerate(zip(crops, matrices)):
+                    _save_face(out, record, source, stem, i, crop, faces, matrix)
+        except ImageError as exc:  # a video that cannot be decoded
+            unreadable += 1
             record["skipped"].append({"source": str(path), "reason": str(exc)})
-            continue
-        stem = path.stem if path.stem not in stems else f"{path.stem}-{stems[path.stem]}"
-        stems[path.stem] = stems.get(path.stem, 0) + 1
-        for i, (crop, matrix) in enumerate(zip(crops, matrices)):
-            name = f"{stem}_{i:02d}.png"
-            if (out / name).exists():
-                raise GeneditError(
-                    f"{out / name}: exists; kept as it was (extract into an empty --out folder)"
-                )
-            save_png(crop, out / name)
-            record["faces"].append(
-                {
-                    "source": str(path),
-                    "crop": name,
-                    "index": i,
-                    "score": round(float(faces.scores[i]), 5),
-                    "box": [round(v, 2) for v in faces.boxes[i].tolist()],
-                    "landmarks": [[round(v, 2) for v in p] for p in faces.landmarks[i].tolist()],
-                    "transform": [[round(v, 6) for v in row] for row in matrix.tolist()],
-                }
-            )
     if progress is not None:
-        progress("detecting faces", len(files), len(files))
+        progress("detecting faces", done, done)
+    if not record["faces"]:
+        if made and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        first = next((s for s in record["skipped"] if "no face found" not in s["reason"]), None)
+        why = f"; {unreadable} could not be read ({first['reason']})" if first else ""
+        raise GeneditError(f"no face found in {done} picture(s) from {len(files)} input(s){why}")
     (out / RECORD).write_text(json.dumps(record, indent=1) + "\n")
     return record
+
+
+def _pictures(path: Path) -> int:
+    """How many pictures ``path`` holds, for the progress bar: a video's frames (estimated), else 1."""
+    from .video import is_video, probe_video
+
+    if not is_video(path):
+        return 1
+    try:
+        return probe_video(path).frames or 1
+    except ImageError:
+        return 1
+
+
+def _save_face(
+    out: Path,
+    record: dict[str, Any],
+    source: str,
+    stem: str,
+    i: int,
+    crop: torch.Tensor,
+    faces: Any,
+    matrix: Any,
+) -> None:
+    name = f"{stem}_{i:02d}.png"
+    if (out / name).exists():
+        raise GeneditError(f"{out / name}: exists; kept as it was (extract into an empty --out folder)")
+    save_png(crop, out / name)
+    record["faces"].append(
+        {
+            "source": source,
+            "crop": name,
+            "index": i,
+            "score": round(float(faces.scores[i]), 5),
+            "box": [round(v, 2) for v in faces.boxes[i].tolist()],
+            "landmarks": [[round(v, 2) for v in p] for p in faces.landmarks[i].tolist()],
+            "transform": [[round(v, 6) for v in row] for row in matrix.tolist()],
+        }
+    )

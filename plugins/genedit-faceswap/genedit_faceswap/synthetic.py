@@ -20,8 +20,19 @@ IDENTITIES = {
 }
 
 
+BROW_Y = -0.21  # well above the eyes, so a locator can tell the two apart
+NOSE_Y = 0.04  # no nose is drawn; the point between eyes and mouth the 5-point template expects
+
+
 def draw_face(identity: str, size: int, gen: torch.Generator) -> torch.Tensor:
     """One 3×size×size face of ``identity`` ("a" or "b") with random pose, expression and light."""
+    return draw_scene(identity, size, gen)[0]
+
+
+def draw_scene(identity: str, size: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """One face as :func:`draw_face` draws it, and its 5 landmarks (eyes, nose, mouth corners) as
+    5×2 pixel coordinates (pixel i spanning [i, i+1)), the layout MTCNN gives, so a drawing can
+    go through alignment and convert like a photo whose landmarks are known."""
     p = IDENTITIES[identity]
     r = torch.rand(6, generator=gen)
     dx, dy = (float(r[0]) - 0.5) * 0.08, (float(r[1]) - 0.5) * 0.08
@@ -39,13 +50,18 @@ def draw_face(identity: str, size: int, gen: torch.Generator) -> torch.Tensor:
     dark = torch.tensor([0.1, 0.08, 0.08])[:, None]
     for ex in (-0.11, 0.11):
         img[:, (u - ex) ** 2 + (v + 0.08) ** 2 <= p["eye"] ** 2] = dark
-        img[:, ((u - ex).abs() <= 0.07) & ((v + 0.15).abs() <= p["brow"])] = dark
+        img[:, ((u - ex).abs() <= 0.07) & ((v - BROW_Y).abs() <= p["brow"])] = dark
     mouth_y = 0.16 + smile * (u / 0.12) ** 2 - smile / 2
     img[:, ((v - mouth_y).abs() <= 0.015 + max(smile, 0) * 0.1) & (u.abs() <= 0.12)] = torch.tensor(
         [0.6, 0.15, 0.2]
     )[:, None]
     shade = light * (1 + side * x)
-    return (img * shade).clamp(0, 1)
+    corner_y = 0.16 + smile / 2
+    points = torch.tensor([[-0.11, -0.08], [0.11, -0.08], [0.0, NOSE_Y], [-0.12, corner_y], [0.12, corner_y]])
+    cos, sin = math.cos(roll), math.sin(roll)
+    xs = dx + cos * points[:, 0] - sin * points[:, 1]
+    ys = dy + sin * points[:, 0] + cos * points[:, 1]
+    return (img * shade).clamp(0, 1), (torch.stack([xs, ys], 1) + 0.5) * size
 
 
 def faces(identity: str, count: int, size: int, seed: int = 0) -> torch.Tensor:

@@ -62,7 +62,7 @@ def test_extract_command_writes_aligned_crops_and_a_record(cli, astronaut_png, f
         "-q",
     )
     assert code == 0, err
-    assert "1 face(s) from 1 image(s)" in stdout and "(1 without a face)" in stdout
+    assert "1 face(s) from 1 picture(s)" in stdout and "(1 without a face)" in stdout
     assert f"skipped {flat_png}: no face found" in err
     record = json.loads((out / "faces.json").read_text())
     assert [s["source"] for s in record["skipped"]] == [flat_png]
@@ -89,7 +89,7 @@ def test_extract_command_writes_aligned_crops_and_a_record(cli, astronaut_png, f
 def test_no_face_anywhere_is_one_line(cli, flat_png, tmp_path):
     code, _, err = cli("faceswap", "extract", flat_png, "--out", str(tmp_path / "f"), "-q")
     assert code == 1
-    assert err.strip().splitlines()[-1] == "error: no face found in any of the 1 input image(s)"
+    assert err.strip().splitlines() == ["error: no face found in 1 picture(s) from 1 input(s)"]
     assert "Traceback" not in err
     code, _, err = cli("faceswap", "extract", str(tmp_path / "missing.png"), "--out", str(tmp_path / "g"))
     assert code == 2 and "missing.png: no such file or folder" in err
