@@ -32,12 +32,17 @@ from .features import VGGFeatures, gram, resize_longest
 from .options import GatysSettings
 
 
+class StopEarly(Exception):
+    """Raised by a ``progress`` callback to end the optimisation at once (a deadline, a cancelled
+    job): :func:`stylize` then returns the image as it is, so the steps already paid for are kept."""
+
+
 @dataclass
 class GatysResult:
     """The image and what happened: losses before and after, per step, and the time taken."""
 
     image: torch.Tensor
-    history: list[dict[str, float]]
+    history: list[dict[str, float]]  # one row per network evaluation: content, style, tv, total
     start: dict[str, float]
     end: dict[str, float]
     seconds: float
@@ -100,7 +105,9 @@ def stylize(
     """Optimise an image with ``content`` (1×3×H×W, 0-1) in the style of ``style``.
 
     The result's longer side is :func:`working_size`; ``progress(step, total, losses)`` is called
-    after every network evaluation. Runs on the device and dtype of ``net``.
+    after every network evaluation, and may raise :class:`StopEarly` to end the run there (the
+    result is then the image so far, ``history`` says how far it got). Runs on the device and
+    dtype of ``net``.
     """
     net.set_pool(s.pool)
     p = next(net.parameters())
@@ -126,18 +133,37 @@ def stylize(
                 x = c.clone()
         else:
             x = F.interpolate(x, size=c.shape[-2:], mode="bicubic", align_corners=False).clamp(0, 1)
-        if octave == len(sizes) - 1:
+        first = len(history)
+        fresh = octave == 0 and s.init == "content"  # x is the photo: its first evaluation is the start
+        if octave == len(sizes) - 1 and not fresh:
             with torch.no_grad():
                 start_terms = {k: float(v) for k, v in loss.terms(c).items()}
-        x = _optimise(
+        x, stopped = _optimise(
             loss, x.detach().requires_grad_(True), s, history, progress, octave * s.steps, total_steps
         )
+        if octave == len(sizes) - 1 and fresh:
+            start_terms = _terms(history[first])
+        if stopped:
+            if octave < len(sizes) - 1:  # a coarse octave's image: bring it to the result's size
+                c = resize_longest(content, longest)
+                x = F.interpolate(x, size=c.shape[-2:], mode="bicubic", align_corners=False).clamp(0, 1)
+                loss = GatysLoss(net, c, resize_longest(style, max(8, round(longest * s.style_scale))), s)
+            break
     with torch.no_grad():
-        end_terms = {k: float(v) for k, v in loss.terms(x).items()}
+        if not start_terms:  # stopped before the last octave
+            start_terms = {k: float(v) for k, v in loss.terms(resize_longest(content, longest)).items()}
+        if s.optimizer == "lbfgs" and len(sizes) - 1 == octave and history:
+            end_terms = _terms(history[-1])  # L-BFGS stops on the point it last evaluated
+        else:
+            end_terms = {k: float(v) for k, v in loss.terms(x).items()}
         out = x.detach().clamp(0, 1)
         if s.preserve_colour:
             out = keep_colour(out, resize_longest(content, longest))
     return GatysResult(out, history, start_terms, end_terms, time.perf_counter() - started, asdict(s))
+
+
+def _terms(row: Mapping[str, float]) -> dict[str, float]:
+    return {k: row[k] for k in ("content", "style", "tv")}
 
 
 def _optimise(
@@ -148,7 +174,8 @@ def _optimise(
     progress: Callable[[int, int, dict[str, float]], None] | None,
     done: int,
     total: int,
-) -> torch.Tensor:
+) -> tuple[torch.Tensor, bool]:
+    """``x`` after ``s.steps`` evaluations, and whether ``progress`` stopped it early."""
     if s.optimizer == "adam":
         opt: torch.optim.Optimizer = torch.optim.Adam([x], lr=s.lr or 0.02)
     else:
@@ -173,14 +200,17 @@ def _optimise(
         return value
 
     with torch.enable_grad():  # genedit runs edit hooks under no_grad; this hook needs gradients
-        if s.optimizer == "adam":
-            for _ in range(s.steps):
+        try:
+            if s.optimizer == "adam":
+                for _ in range(s.steps):
+                    opt.step(closure)
+                    with torch.no_grad():
+                        x.clamp_(0, 1)
+            else:
                 opt.step(closure)
-                with torch.no_grad():
-                    x.clamp_(0, 1)
-        else:
-            opt.step(closure)
-    return x.detach()
+        except StopEarly:
+            return x.detach(), True
+    return x.detach(), False
 
 
 def keep_colour(result: torch.Tensor, content: torch.Tensor) -> torch.Tensor:

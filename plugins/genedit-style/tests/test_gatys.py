@@ -11,7 +11,7 @@ import pytest
 import torch
 from genedit_style.build import tiny_vgg16_hed
 from genedit_style.features import build_features
-from genedit_style.gatys import GatysLoss, keep_colour, stylize
+from genedit_style.gatys import GatysLoss, StopEarly, keep_colour, stylize
 from genedit_style.options import GatysSettings
 from genedit_style.styleimage import read_style
 from PIL import Image
@@ -66,6 +66,44 @@ def test_octaves_and_size_give_the_asked_longer_side():
     assert len(result.history) == 4  # two steps in each octave
     small = stylize(net, photo, torch.rand(1, 3, 8, 8), GatysSettings(steps=1, size=500))
     assert small.image.shape[-2:] == (30, 60)  # never upscales the photo
+
+
+@pytest.mark.parametrize("octaves", [1, 2])
+def test_start_and_end_losses_are_those_of_the_photo_and_the_result(octaves):
+    # start and end are taken from the optimiser's own evaluations where they are the same
+    # point (no extra network passes); they must equal the losses measured afresh
+    net = build_features(tiny_vgg16_hed(), "tiny")
+    g = torch.Generator().manual_seed(0)
+    # the style image at the result's longer side, so that stylize uses it as it is
+    photo, style = torch.rand(1, 3, 16, 24, generator=g), torch.rand(1, 3, 24, 24, generator=g)
+    s = GatysSettings(steps=5, size=0, octaves=octaves, tv_weight=0.1)
+    result = stylize(net, photo, style, s)
+    loss = GatysLoss(net, photo, style, s)
+    with torch.no_grad():
+        fresh_start = {k: float(v) for k, v in loss.terms(photo).items()}
+        # the result before clamping is what L-BFGS evaluated last; clamping moves it only a little
+        fresh_end = {k: float(v) for k, v in loss.terms(result.image).items()}
+    assert result.start == pytest.approx(fresh_start, rel=1e-5)
+    assert result.end["style"] == pytest.approx(fresh_end["style"], rel=0.05)
+
+
+def test_progress_sees_every_step_and_can_stop_the_run_keeping_the_image():
+    net = build_features(tiny_vgg16_hed(), "tiny")
+    g = torch.Generator().manual_seed(0)
+    photo, style = torch.rand(1, 3, 16, 24, generator=g), torch.rand(1, 3, 16, 16, generator=g)
+    seen: list[tuple[int, int, dict[str, float]]] = []
+
+    def progress(step: int, total: int, losses: dict[str, float]) -> None:
+        seen.append((step, total, losses))
+        if step == 3:
+            raise StopEarly
+
+    result = stylize(net, photo, style, GatysSettings(steps=6, size=32, octaves=2), progress)
+    assert [(step, total) for step, total, _ in seen] == [(1, 12), (2, 12), (3, 12)]
+    assert all(set(losses) == {"content", "style", "tv", "total"} for _, _, losses in seen)
+    assert result.history == [losses for _, _, losses in seen]
+    assert result.image.shape[-2:] == (16, 24)  # the coarse octave's image, brought to full size
+    assert result.end["style"] < result.start["style"]
 
 
 def test_preserve_colour_keeps_the_photos_chroma():
