@@ -32,15 +32,20 @@ VGG16_HED = WeightVariant(
     ),
 )
 
+# The commit that added model.safetensors ("Add model", 2023-04-25); main's one later commit
+# changed only README.md. Pinned, so a file replaced on the Hub under the same name is not taken.
+VGG19_REVISION = "128d4708565b3a414bcbb9bbad440b2fe37b9f18"
+
 VGG19_HUB = WeightVariant(
     name="vgg19",
     hf_hub_id="timm/vgg19.tv_in1k",
+    revision=VGG19_REVISION,
     files={0: WeightFile("model.safetensors")},
     licence="BSD-3-Clause (torchvision weights)",
     description=(
         "torchvision's ImageNet VGG19 as timm publishes it (features.N.weight; the classifier is "
-        "dropped). ImageNet mean/std input. Gatys et al.'s network. Hub revision not pinned: "
-        "tracks 'main' (commit unknown when this card was written)."
+        "dropped). ImageNet mean/std input. Gatys et al.'s network. Pinned to the Hub commit "
+        "128d470 that added the file; its sha256 is recorded on first download (hub-lock.json)."
     ),
 )
 
