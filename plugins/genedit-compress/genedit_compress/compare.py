@@ -150,11 +150,16 @@ def compare_model(
             progress(f"prepare {art}")
             paths.append(_artifact(name, art, {**common, "weights": art}, x))
         runnable = [p.variant for p in paths if p.variant is not None]
-        times = time_round_robin(runnable, repeats, progress=progress)
+        probes = _peak_probes(base.device, {p.dtype for p in paths if p.variant is not None})
+        # the peak conv runs in the same rounds as the paths, so it meets the same load
+        times = time_round_robin(runnable + [v for v, _ in probes.values()], repeats, progress=progress)
         progress("outputs")
         with torch.inference_mode():
             outputs = {v.name: v.forward(v.x).float().cpu() for v in runnable}
-    peaks = _peaks(base.device, {p.dtype for p in paths if p.variant is not None}, progress)
+    peaks = {d: flop / statistics.median(times[v.name]) / 1e9 for d, (v, flop) in probes.items()}
+    for d in {p.dtype for p in paths if p.variant is not None} - set(peaks):
+        if "fp32" in peaks:  # other precisions (an int8 program's) are compared with the fp32 peak
+            peaks[d] = peaks["fp32"]
     flops = _flops(base, x)
     ref = outputs[paths[0].label]
     fp32_median = statistics.median(times[paths[0].label])
@@ -238,22 +243,22 @@ def _artifact(name: str, art: str, common: dict[str, Any], x: torch.Tensor) -> R
     return Row(label, model.backend, dtype_name(model.dtype), Variant(label, _tiler(model), x, model, {}))
 
 
-def _peaks(device: Any, dtypes: set[str], progress: ProgressFn) -> dict[str, float]:
-    """The conv peak for each precision the paths ran in (int8 paths are compared with fp32's)."""
-    from .measure import conv_peak
+def _peak_probes(device: Any, dtypes: set[str]) -> dict[str, tuple[Variant, float]]:
+    """The peak conv (:func:`.measure.peak_conv`) as a timed variant for each precision the paths
+    ran in, with its FLOPs per call; fp32 always."""
+    from .measure import peak_conv
 
     kinds = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
-    peaks: dict[str, float] = {}
-    for name in sorted({d if d in kinds else "fp32" for d in dtypes} | {"fp32"}):
-        progress(f"conv peak {name}")
+    probes: dict[str, tuple[Variant, float]] = {}
+    for name in sorted({d for d in dtypes if d in kinds} | {"fp32"}):
         try:
-            peaks[name] = conv_peak(device, kinds[name])
+            conv, x, flops = peak_conv(device, kinds[name])
+            with torch.inference_mode():
+                conv(x)
         except Exception:  # e.g. fp16 convs on a CPU build without them
             continue
-    for d in dtypes:
-        if d not in peaks and "fp32" in peaks:
-            peaks[d] = peaks["fp32"]
-    return peaks
+        probes[name] = (Variant(f"conv peak {name}", conv, x, None, {}), flops)
+    return probes
 
 
 def _flops(model: Any, x: torch.Tensor) -> float | None:
@@ -298,7 +303,8 @@ def _cell(value: float | None, fmt: str) -> str:
         return "-"
     if isinstance(value, float) and math.isinf(value):
         return "inf"
-    return format(value, fmt)
+    text = format(value, fmt)
+    return text.replace("-", "+") if float(text) == 0 else text  # no "-0.000"
 
 
 def format_compare(result: dict[str, Any]) -> str:
@@ -309,7 +315,7 @@ def format_compare(result: dict[str, Any]) -> str:
     lines = [
         f"cpu        : {hd['cpu']}",
         f"device     : {hd['device']}, {hd['threads']} torch threads, {hd['repeats']} interleaved rounds",
-        f"conv peak  : {peaks} (channels_last 64->64 3x3 on 1x64x128x128)",
+        f"conv peak  : {peaks} (channels_last 64->64 3x3 on 1x64x128x128, timed in the same rounds)",
         f"model      : {hd['card']} x{hd['scale']}, input {hd['size'][0]}x{hd['size'][1]}, {work}",
     ]
     cols = (

@@ -145,19 +145,26 @@ def conv_flops(
 PEAK_SHAPE = (1, 64, 128, 128)
 
 
-def conv_peak(device: Any = "cpu", dtype: torch.dtype = torch.float32, repeats: int = 5) -> float:
-    """GFLOP/s of a channels_last 64→64 3×3 conv on ``device`` at ``dtype`` (median of ``repeats``).
+def peak_conv(
+    device: Any = "cpu", dtype: torch.dtype = torch.float32
+) -> tuple[nn.Module, torch.Tensor, float]:
+    """The peak conv, its channels_last input and its FLOPs per call (see :func:`conv_peak`).
 
     Why this conv: it is the bulk of every EDSR/RRDB-style network and the shape oneDNN and
     OpenVINO tune hardest, so a path's GFLOP/s over this figure says how much of the machine's
-    reachable speed it uses. Short on purpose (a second or two): it is measured in the same run as
-    what it is compared with, under the same load.
+    reachable speed it uses. Returned rather than timed here so that a benchmark can time it in
+    the same rounds as what it is compared with, under the same load.
     """
     n, c, h, w = PEAK_SHAPE
     conv = torch.nn.Conv2d(c, c, 3, padding=1).to(device, dtype).eval()
     conv = conv.to(memory_format=torch.channels_last)
     x = torch.rand(n, c, h, w, device=device).to(dtype).contiguous(memory_format=torch.channels_last)
-    flops = 2.0 * c * c * 9 * n * h * w
+    return conv, x, 2.0 * c * c * 9 * n * h * w
+
+
+def conv_peak(device: Any = "cpu", dtype: torch.dtype = torch.float32, repeats: int = 5) -> float:
+    """GFLOP/s of a channels_last 64→64 3×3 conv on ``device`` at ``dtype`` (median of ``repeats``)."""
+    conv, x, flops = peak_conv(device, dtype)
     times = []
     with torch.inference_mode():
         for _ in range(2):
