@@ -18,6 +18,35 @@ def register_models(register):
 
 
 @hookimpl
+def register_datasets(register):
+    """``builtin:clipart`` (Open Clip Art drawings, rendered lazily by genedit_colorize.clipart)."""
+    from genedit_core.sdk import SampleSet
+
+    from .clipart import INSTALL_LINE, ROOT
+
+    missing = "" if ROOT.is_dir() else f" (not installed here: {INSTALL_LINE})"
+    source = "Debian openclipart-svg (/usr/share/openclipart), rendered by cairosvg; apt-get install openclipart-svg"
+    licence = "public domain dedication (Open Clip Art Library)"
+    register(
+        SampleSet(
+            "clipart",
+            "line art / colour pairs from openclipart-svg drawings: strokes only (fills stripped) and "
+            "the whole drawing" + missing,
+            licence,
+            source,
+        )
+    )
+    register(
+        SampleSet(
+            "clipart:heldout",
+            "held-out drawings of builtin:clipart (1 in 50, by a hash of the path), for evaluation" + missing,
+            licence,
+            source,
+        )
+    )
+
+
+@hookimpl
 def load_model(request):
     from .build import build
 

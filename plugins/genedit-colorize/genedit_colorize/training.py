@@ -14,8 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genedit_core.sdk import Field, TrainTask, UsageError, fields_from, psnr, resolve_data
+from genedit_core.sdk import Field, TrainTask, UsageError, fields_from, psnr, random_patch, resolve_data
 
+from .clipart import ClipartPairs, parse_spec
 from .hints import simulate_hints
 from .network import PaintsUNet
 from .xdog import xdog
@@ -23,45 +24,90 @@ from .xdog import xdog
 EVAL_HINTS = 5
 
 
+CLIPART_EVAL = 32  # held-out drawings scored during training (the first of the split, by path)
+
+
 def _rgb(item: Any) -> torch.Tensor:
     img = (item[0] if isinstance(item, tuple) else item).float()
     return img[:1].expand(3, -1, -1) if img.shape[0] in (1, 2) else img[:3]
 
 
+def clipart_source(data: Any, size: int, limit: int | None = None) -> ClipartPairs | None:
+    """The rendered pairs for a ``builtin:clipart[:split]`` spec, or None for any other spec."""
+    split = parse_spec(str(data)) if data is not None else None
+    return None if split is None else ClipartPairs(split, size, limit=limit)
+
+
 class SketchPairs:
-    """(line art, hint colours, hint mask, target) crops of ``source``'s images, drawn per index."""
+    """(line art, hint colours, hint mask, target) crops, drawn per index.
+
+    From photos (a folder or builtin set) the target is an area-weighted random crop
+    (:func:`genedit_core.sdk.random_patch`) and its XDoG drawing the line art; from
+    ``builtin:clipart`` a drawing is picked at random and its own line art is cropped with it.
+    """
 
     def __init__(self, source: Any, patch: int, length: int, seed: int = 0):
+        self.patch, self.length, self.seed = patch, length, seed
+        self.clipart = source if isinstance(source, ClipartPairs) else None
+        if self.clipart is not None:
+            if self.clipart.size < patch:
+                raise UsageError(f"data.patch {patch} is larger than data.clipart_size {self.clipart.size}")
+            return
         self.images = [
             im for im in (_rgb(source[i]) for i in range(len(source))) if min(im.shape[-2:]) >= patch
         ]
         if not self.images:
             raise UsageError(f"every training image is smaller than data.patch ({patch}px); lower it")
-        self.patch, self.length, self.seed = patch, length, seed
+        self.weights = torch.tensor([float(im.shape[-1] * im.shape[-2]) for im in self.images])
 
     def __len__(self) -> int:
         return self.length
 
+    def _clipart_crop(self, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        assert self.clipart is not None
+        n = len(self.clipart)
+        start = int(torch.randint(0, n, (), generator=gen))
+        for k in range(n):  # a skipped drawing gives way to the next one
+            pair = self.clipart.pair((start + k) % n)
+            if pair is not None:
+                both = torch.cat([pair[0], pair[1]], dim=0)
+                crop = random_patch([both], torch.ones(1), self.patch, gen)
+                return crop[3:4], crop[:3]
+        raise UsageError("builtin:clipart: every drawing failed to render")
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + index)
-        img = self.images[int(torch.randint(0, len(self.images), (), generator=gen))]
-        p = self.patch
-        h, w = img.shape[-2:]
-        y = int(torch.randint(0, h - p + 1, (), generator=gen))
-        x = int(torch.randint(0, w - p + 1, (), generator=gen))
-        target = img[:, y : y + p, x : x + p]
-        if int(torch.randint(0, 2, (), generator=gen)):
-            target = target.flip(-1)
-        target = target.contiguous()
-        line = xdog(target[None])[0]
+        if self.clipart is not None:
+            line, target = self._clipart_crop(gen)
+        else:
+            target = random_patch(self.images, self.weights, self.patch, gen)
+            line = xdog(target[None])[0]
         colours, mask = simulate_hints(target, gen)
         return line, colours, mask, target
 
 
-def eval_pairs(data: str, max_side: int | None, hints: int = EVAL_HINTS) -> list[tuple[torch.Tensor, ...]]:
-    """Held-out (line, colours, mask, target) with ``hints`` seeded hints each, centre-cropped."""
-    source = resolve_data(data)
+def eval_pairs(
+    data: str, max_side: int | None, hints: int = EVAL_HINTS, limit: int | None = None
+) -> list[tuple[torch.Tensor, ...]]:
+    """Held-out (line, colours, mask, target) with ``hints`` seeded hints each.
+
+    Photos are centre-cropped to ``max_side`` and drawn by XDoG; ``builtin:clipart`` drawings are
+    rendered at ``max_side`` (the first ``limit`` of the split; skipped ones left out).
+    """
+    clip = clipart_source(data, max_side or 256, limit)
     out = []
+    if clip is not None:
+        for i in range(len(clip)):
+            pair = clip.pair(i)
+            if pair is None:
+                continue
+            img, line = pair
+            colours, mask = simulate_hints(img, torch.Generator().manual_seed(1000 + i), count=hints)
+            out.append((line, colours, mask, img))
+        if not out:
+            raise UsageError(f"data.eval {data}: every drawing failed to render")
+        return out
+    source = resolve_data(data)
     for i in range(len(source)):
         img = _rgb(source[i])
         if max_side:
@@ -89,6 +135,8 @@ class PaintsTask(TrainTask):
                 "epoch_length": 3200,
                 "eval": "builtin:skimage-photos:heldout",
                 "eval_max_side": 128,
+                "clipart_size": 128,
+                "clipart_limit": None,
             },
             "train": {
                 "steps": 2000,
@@ -106,6 +154,8 @@ class PaintsTask(TrainTask):
             "data.epoch_length": Field("int", ge=1),
             "data.eval": Field("str", optional=True),
             "data.eval_max_side": Field("int", optional=True, ge=8),
+            "data.clipart_size": Field("int", ge=8),
+            "data.clipart_limit": Field("int", optional=True, ge=1),
         }
         self._refs: list | None = None
 
@@ -121,7 +171,10 @@ class PaintsTask(TrainTask):
         d = cfg["data"]
         if int(d["patch"]) % 4:
             raise UsageError(f"data.patch {d['patch']}: must be a multiple of 4 (two stride-2 levels)")
-        return SketchPairs(resolve_data(data), int(d["patch"]), int(d["epoch_length"]))
+        limit = d.get("clipart_limit")
+        source = clipart_source(data, int(d["clipart_size"]), int(limit) if limit else None)
+        source = source if source is not None else resolve_data(data)
+        return SketchPairs(source, int(d["patch"]), int(d["epoch_length"]))
 
     def train_step(self, batch: Any, ctx) -> dict[str, float]:
         line, colours, mask, target = batch
@@ -137,7 +190,7 @@ class PaintsTask(TrainTask):
         if not d.get("eval"):
             return None
         if self._refs is None:
-            self._refs = eval_pairs(d["eval"], d.get("eval_max_side"))
+            self._refs = eval_pairs(d["eval"], d.get("eval_max_side"), limit=CLIPART_EVAL)
         model = nets["model"]
         dev = next(model.parameters()).device
         scores = []
