@@ -1,7 +1,7 @@
 """Restoration report: denoising PSNR/SSIM at σ 15/25/50 and inpainting PSNR in the hole, on the
 held-out photos, for every restoration model with weights, plus times per 512² image.
 
-    .venv/bin/python benchmarks/restore_report.py [--max-side N] [--json PATH] [--sweep]
+    .venv/bin/python benchmarks/restore_report.py [--max-side N] [--json PATH] [--only denoise|inpaint] [--sweep]
 
 Denoising follows the DnCNN paper's table: seeded Gaussian noise added to the float image (not
 clipped), outputs clipped and rounded to 8 bits, PSNR over RGB of the whole image
@@ -10,6 +10,7 @@ strokes and boxes covering 10-30 % (``genedit eval inpaint``). Times are medians
 runs on one 512×512 crop, as ratios against the fastest classical method of the same task.
 ``--sweep`` instead measures the classical parameters on the *training* photos at σ = 25 (how
 NL-means ``h`` and the TV weight were chosen); the held-out photos never choose anything.
+``--only`` runs one table; with ``--json`` the other table is kept from the existing file.
 """
 
 from __future__ import annotations
@@ -164,9 +165,27 @@ def main() -> int:
     print()
     print(_markdown(den, inp, sigmas))
     if args.json:
-        args.json.write_text(json.dumps({"data": args.data, "sigmas": sigmas, "denoise": den, "inpaint": inp,
-                                         "date": time.strftime("%Y-%m-%d"), "threads": args.threads}, indent=2))  # fmt: skip
+        result = {"data": args.data, "sigmas": sigmas, "denoise": den, "inpaint": inp,
+                  "date": time.strftime("%Y-%m-%d"), "threads": args.threads}  # fmt: skip
+        if args.only:
+            result = _merged(args.json, args.only, result)
+        args.json.write_text(json.dumps(result, indent=2))
     return 0
+
+
+def _merged(path: Path, only: str, result: dict) -> dict:
+    """``result`` with the other table kept from an existing ``path`` (same data): a rerun of one
+    table must not erase the other's numbers. Each table carries the date of its own run."""
+    result[f"{only}_date"] = result["date"]
+    if not path.is_file():
+        return result
+    old = json.loads(path.read_text())
+    if old.get("data") != result["data"]:
+        return result
+    other = "inpaint" if only == "denoise" else "denoise"
+    result[other] = old.get(other, [])
+    result[f"{other}_date"] = old.get(f"{other}_date", old.get("date"))
+    return result
 
 
 if __name__ == "__main__":
