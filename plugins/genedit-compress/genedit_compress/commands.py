@@ -242,7 +242,7 @@ def register(app: typer.Typer) -> None:
                 raise UsageError(
                     "bench --compare times the runtimes; pass --method to a bench without --compare"
                 )
-            from .compare import compare_model, format_compare
+            from .compare import compare_model, format_compare, json_safe
 
             with PhaseProgress("bench", enabled=not quiet) as progress:
                 result = compare_model(
@@ -259,7 +259,7 @@ def register(app: typer.Typer) -> None:
                     progress=progress,
                 )
             if as_json:
-                out.print_json(json.dumps(result, default=str))
+                out.print_json(json.dumps(json_safe(result), default=str, allow_nan=False))
             else:
                 out.print(format_compare(result), markup=False)
             return

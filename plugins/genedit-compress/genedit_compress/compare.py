@@ -298,6 +298,18 @@ def _record(
     return record_backend_times(card, base.scale, base.device, dtype, size, times)
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with infinite and NaN floats as the strings ``"inf"``/``"-inf"``/``"nan"``:
+    identical outputs have an infinite PSNR, and strict JSON readers (``jq``) refuse ``Infinity``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
 def _cell(value: float | None, fmt: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
