@@ -136,13 +136,18 @@ def compare_model(
         )
     )
     wanted = set(backends) if backends else None
-    for b in installed_backends(kind="convert"):
+    converting, files = installed_backends(kind="convert"), installed_backends(kind="file")
+    for b in installed_backends():
         if wanted is not None and b not in wanted:
             continue
-        progress(f"prepare {b}")
-        paths.append(_converted(name, b, dtype, common, x))
+        if b in converting:
+            progress(f"prepare {b}")
+            paths.append(_converted(name, b, dtype, common, x))
+        elif b not in files:  # neither kind: its entry point did not load
+            paths.append(
+                Row(b, b, "?", note="failed: its entry point does not load ('genedit --verbose' says why)")
+            )
     with tempfile.TemporaryDirectory(prefix="genedit-compare-") as tmp:
-        files = installed_backends(kind="file")
         if onnx and "onnxruntime" in files and (wanted is None or "onnxruntime" in wanted):
             progress("export onnx")
             paths.append(_onnx_export(name, common, x, Path(tmp), base.takes_latent))

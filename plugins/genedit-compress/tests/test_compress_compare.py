@@ -42,7 +42,9 @@ def runtimes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     info = root / "genedit_toy_compare-0.1.dist-info"
     info.mkdir(parents=True)
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: genedit-toy-compare\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[genedit.backends]\ntoysame = toysame\ntoyrefuse = toyrefuse\n")
+    (info / "entry_points.txt").write_text(
+        "[genedit.backends]\ntoysame = toysame\ntoyrefuse = toyrefuse\ntoybroken = no_such_module_here\n"
+    )
     (root / "toysame.py").write_text(textwrap.dedent(RUNTIMES))
     (root / "toyrefuse.py").write_text(textwrap.dedent(REFUSER))
     monkeypatch.syspath_prepend(str(root))
@@ -57,7 +59,16 @@ def test_compare_prints_a_row_per_path_and_writes_the_auto_table(cli, runtimes, 
     artifact = tmp_path / "plain.safetensors"
     save_file(dict(load("tiny-edsr", device="cpu", dtype="fp32").module.state_dict()), str(artifact))
     args = ["bench", "tiny-edsr", "--compare", "--size", "24", "--repeats", "1", "--no-onnx", "-q"]
-    args += ["--backend", "toysame", "--backend", "toyrefuse", "--artifact", str(artifact)]
+    args += [
+        "--backend",
+        "toysame",
+        "--backend",
+        "toyrefuse",
+        "--backend",
+        "toybroken",
+        "--artifact",
+        str(artifact),
+    ]
     code, out, err = cli(*args)
     assert code == 0, err
     lines = out.splitlines()
@@ -79,6 +90,7 @@ def test_compare_prints_a_row_per_path_and_writes_the_auto_table(cli, runtimes, 
     assert list(rows) == [
         "torch fp32 eager",
         "torch default",
+        "toybroken",
         "toyrefuse",
         "toysame",
         "artifact plain.safetensors",
@@ -87,6 +99,9 @@ def test_compare_prints_a_row_per_path_and_writes_the_auto_table(cli, runtimes, 
         "did not convert: ran in torch"
     )
     assert rows["toysame"].split()[1] == "toysame"
+    assert rows.pop("toybroken").endswith(
+        "failed: its entry point does not load ('genedit --verbose' says why)"
+    )
     for label, row in rows.items():
         cells = row[len(label) :].split()
         assert cells[3] == "ms" and float(cells[2]) > 0 and cells[4].endswith("x")  # median, ratio
