@@ -42,13 +42,23 @@ def build_mtcnn(request: Any) -> LoadedModel:
 
 
 def extract(
-    module: MTCNN, image: torch.Tensor, size: int = 256, padding: float = 0.25, min_face: int = MIN_FACE
+    module: MTCNN,
+    image: torch.Tensor,
+    size: int = 256,
+    padding: float = 0.25,
+    min_face: int = MIN_FACE,
+    detector: str = "mtcnn",
+    dlib_model: str | None = None,
 ) -> tuple[list[torch.Tensor], Faces, list[torch.Tensor]]:
     """Aligned crops of every face in ``image``, best first, with the detections and transforms.
 
-    Raises an ImageError when there is no face, so a batch reports the file and moves on.
+    ``detector``: MTCNN, or one of :mod:`genedit_faceswap.detectors`' optional ones (boxes from
+    a cascade or dlib; MTCNN's O-Net places the 5 points in a cascade's box). Raises an
+    ImageError when there is no face, so a batch reports the file and moves on.
     """
-    faces = module.detect(image, min_face=min_face)
+    from .detectors import detect
+
+    faces = detect(image, module, detector, min_face, dlib_model)
     if len(faces) == 0:
         hint = "; try --min-face 12" if min_face > 12 else ""
         raise ImageError(f"no face found (smallest face looked for: {min_face} px{hint})")

@@ -29,6 +29,19 @@ EXTRACT_OPTIONS = (
     Option("min_face", int, 20, "smallest face side in pixels to look for (larger is faster)", low=12),
 )
 
+DETECTOR_OPTIONS = (
+    Option(
+        "detector",
+        str,
+        "mtcnn",
+        "face boxes from mtcnn, lbp (scikit-image's cascade), haar (OpenCV's cascade, Debian opencv-data) "
+        "or dlib (installed separately; its 68-point model is non-commercial); MTCNN's O-Net places the "
+        "landmarks in a cascade's box",
+        choices=("mtcnn", "lbp", "haar", "dlib"),
+    ),
+    Option("dlib_model", str, None, "dlib's shape_predictor_68_face_landmarks.dat (with --detector dlib)"),
+)
+
 MTCNN_CARD = ModelCard(
     name="mtcnn",
     tasks=("extract",),
@@ -48,7 +61,7 @@ MTCNN_CARD = ModelCard(
     licence="MIT (weights: facenet-pytorch); code Apache-2.0",
     paper="Zhang et al. 2016, Joint Face Detection and Alignment using Multi-task Cascaded Convolutional Networks",
     channels_last=False,
-    options={"extract": EXTRACT_OPTIONS},
+    options={"extract": EXTRACT_OPTIONS + DETECTOR_OPTIONS},
 )
 
 DIRECTION = Option(
@@ -98,6 +111,7 @@ FACESWAP_CARD = ModelCard(
                 high=1.0,
             ),
             Option("min_face", int, 20, "smallest face side in pixels to look for", low=12),
+            *DETECTOR_OPTIONS,
         ),
     },
 )

@@ -32,6 +32,12 @@ def register(app: typer.Typer) -> None:
         ] = 0.25,
         min_face: Annotated[int, typer.Option(min=12, help="Smallest face side in pixels to look for.")] = 20,
         weights: Annotated[str | None, typer.Option(help="MTCNN weights (default: bundled).")] = None,
+        detector: Annotated[
+            str, typer.Option(help="mtcnn, lbp, haar (Debian opencv-data) or dlib (pip install dlib).")
+        ] = "mtcnn",
+        dlib_model: Annotated[
+            str | None, typer.Option(help="dlib's 68-point model file (iBUG 300-W: non-commercial).")
+        ] = None,
         device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "cpu",
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
     ) -> None:
@@ -46,7 +52,7 @@ def register(app: typer.Typer) -> None:
         with PhaseProgress("extract", enabled=not quiet) as progress:
             record = extract_files(
                 inputs, out_dir, size=size, padding=padding, min_face=min_face,
-                weights=weights, device=device, progress=progress,
+                weights=weights, device=device, progress=progress, detector=detector, dlib_model=dlib_model,
             )  # fmt: skip
         for skipped in record["skipped"]:
             err.print(f"skipped {skipped['source']}: {skipped['reason']}", markup=False, highlight=False)
@@ -78,6 +84,12 @@ def register(app: typer.Typer) -> None:
         size: Annotated[int | None, typer.Option(help="Crop side to align at (default: the run's).")] = None,
         padding: Annotated[float, typer.Option(min=0.0, max=1.0, help="Margin, as when extracting.")] = 0.25,
         min_face: Annotated[int, typer.Option(min=12, help="Smallest face side in pixels.")] = 20,
+        detector: Annotated[
+            str, typer.Option(help="mtcnn, lbp, haar (Debian opencv-data) or dlib (pip install dlib).")
+        ] = "mtcnn",
+        dlib_model: Annotated[
+            str | None, typer.Option(help="dlib's 68-point model file (iBUG 300-W: non-commercial).")
+        ] = None,
         device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "cpu",
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
     ) -> None:
@@ -102,7 +114,7 @@ def register(app: typer.Typer) -> None:
         if size is not None:
             params["size"] = size
         for key, allowed in (("direction", ("a2b", "b2a")), ("colour", ("reinhard", "histogram", "none")),
-                             ("blend", ("poisson", "feather"))):  # fmt: skip
+                             ("blend", ("poisson", "feather")), ("detector", ("mtcnn", "lbp", "haar", "dlib"))):  # fmt: skip
             if params[key] not in allowed:
                 raise UsageError(f"--{key} {params[key]}: expected {' or '.join(allowed)}")
         if output is not None and len(inputs) > 1:

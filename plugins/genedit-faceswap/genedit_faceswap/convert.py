@@ -142,11 +142,14 @@ def convert(
     colour: str = "reinhard",
     blend: str = "poisson",
     min_face: int = 20,
+    detector: str = "mtcnn",
+    dlib_model: str | None = None,
 ) -> torch.Tensor:
     """``image`` (1×3×H×W in 0-1) with every face swapped; without a face, unchanged (with a warning)."""
     out, found = convert_faces(
-        swapper, image, direction, size=size, padding=padding, colour=colour, blend=blend, min_face=min_face
-    )
+        swapper, image, direction, size=size, padding=padding, colour=colour, blend=blend,
+        min_face=min_face, detector=detector, dlib_model=dlib_model,
+    )  # fmt: skip
     if not found:
         warnings.warn("no face found; the image is written unchanged", GeneditWarning, stacklevel=2)
     return out
@@ -162,11 +165,15 @@ def convert_faces(
     colour: str = "reinhard",
     blend: str = "poisson",
     min_face: int = 20,
+    detector: str = "mtcnn",
+    dlib_model: str | None = None,
 ) -> tuple[torch.Tensor, int]:
     """:func:`convert`'s image and how many faces it swapped (0: the image, unchanged)."""
-    detector = _detector(str(swapper.device))
+    from .detectors import detect
+
+    mtcnn = _detector(str(swapper.device))
     image = image[:, :3].float().cpu()
-    faces = detector.module.detect(image, min_face=min_face)
+    faces = detect(image, mtcnn.module, detector, min_face, dlib_model)
     out = image.clone()
     for landmarks in faces.landmarks:
         out = swap_face(
@@ -222,6 +229,7 @@ def convert_video(
                 swapper, frame, params.get("direction", "a2b"), size=-(-size // 8) * 8,
                 padding=params.get("padding", 0.25), colour=params.get("colour", "reinhard"),
                 blend=params.get("blend", "poisson"), min_face=params.get("min_face", 20),
+                detector=params.get("detector", "mtcnn"), dlib_model=params.get("dlib_model"),
             )  # fmt: skip
             faceless += found == 0
             yield out

@@ -80,6 +80,8 @@ def extract_files(
     weights: str | None = None,
     device: str = "cpu",
     progress: Callable[[str, int | None, int | None], None] | None = None,
+    detector: str = "mtcnn",
+    dlib_model: str | None = None,
 ) -> dict[str, Any]:
     """Detect and align every face of ``inputs`` (images, videos, folders) into ``out_dir``; the
     record written, as a dict.
@@ -90,6 +92,10 @@ def extract_files(
     is found at all, nothing is written (an ``out_dir`` made here is removed) and a GeneditError
     says so in one line.
     """
+    from .detectors import DETECTORS
+
+    if detector not in DETECTORS:
+        raise UsageError(f"--detector {detector}: expected one of {', '.join(DETECTORS)}")
     files = image_files(inputs)
     out = Path(out_dir)
     if (out / RECORD).exists():
@@ -98,6 +104,7 @@ def extract_files(
     made = not out.exists()
     record: dict[str, Any] = {
         "model": "mtcnn",
+        "detector": detector,
         "weights": str(model.weights.origin) if model.weights is not None else None,
         "size": size,
         "padding": padding,
@@ -117,7 +124,9 @@ def extract_files(
                 done += 1
                 try:
                     image = read()
-                    crops, faces, matrices = extract(model.module, image, size, padding, min_face)
+                    crops, faces, matrices = extract(
+                        model.module, image, size, padding, min_face, detector, dlib_model
+                    )
                 except ImageError as exc:
                     record["skipped"].append({"source": source, "reason": str(exc)})
                     continue

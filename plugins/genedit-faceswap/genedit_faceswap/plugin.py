@@ -51,6 +51,8 @@ def edit(request):
             colour=p.get("colour", "reinhard"),
             blend=p.get("blend", "poisson"),
             min_face=p.get("min_face", 20),
+            detector=p.get("detector", "mtcnn"),
+            dlib_model=p.get("dlib_model"),
         )
     from .build import extract
 
@@ -60,6 +62,8 @@ def edit(request):
         size=request.params.get("size", 256),
         padding=request.params.get("padding", 0.25),
         min_face=request.params.get("min_face", 20),
+        detector=request.params.get("detector", "mtcnn"),
+        dlib_model=request.params.get("dlib_model"),
     )
     return crops
 
