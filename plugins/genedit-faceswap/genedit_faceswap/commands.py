@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from genedit_cli.sdk import PhaseProgress, err, out
+from genedit_cli.sdk import EXTRA_ARGS, PhaseProgress, err, out
 
 from genedit_core.sdk import UsageError
 
@@ -18,7 +18,7 @@ from genedit_core.sdk import UsageError
 def register(app: typer.Typer) -> None:
     """Add the ``faceswap`` command group to ``app``."""
     group = typer.Typer(
-        help="Face swap stages: extract (detect, align, crop) and convert (swap, colour-match, blend).",
+        help="Face swap stages: extract (detect, align, crop), train, and convert (swap, colour-match, blend).",
         no_args_is_help=True,
     )
 
@@ -63,6 +63,32 @@ def register(app: typer.Typer) -> None:
             markup=False,
             highlight=False,
         )
+
+    @group.command(context_settings=EXTRA_ARGS)
+    def train(
+        ctx: typer.Context,
+        faces_a: Annotated[str, typer.Argument(help="Aligned crops of identity A (extract's --out).")],
+        faces_b: Annotated[str, typer.Argument(help="Aligned crops of identity B.")],
+        out_dir: Annotated[Path, typer.Option("--out", help="Run directory.")],
+    ) -> None:
+        """Train the shared encoder and both decoders: [bold]genedit faceswap train faces_A faces_B --out RUN[/bold].
+
+        The same run as genedit train faceswap --data-a faces_A --data-b faces_B --out RUN (any of
+        its options follow: --set data.size=128, --resume RUN, --device, -q), through the
+        shared trainer, so resuming and multi-GPU work alike.
+        """
+        argv = [
+            "train",
+            "faceswap",
+            "--data-a",
+            faces_a,
+            "--data-b",
+            faces_b,
+            "--out",
+            str(out_dir),
+            *ctx.args,
+        ]
+        ctx.find_root().command.main(args=argv, prog_name="genedit", standalone_mode=False)
 
     @group.command()
     def convert(

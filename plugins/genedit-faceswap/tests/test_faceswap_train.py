@@ -3,6 +3,7 @@ it learns, exports a run that ``genedit run swap`` loads, and the augmentation d
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,16 @@ def test_augmentation_is_seeded_and_the_warp_bends_only_the_input():
     bent = random_warp(img, gen(), 0.03)
     assert 0.005 < (bent - img).abs().mean() < 0.2
     assert ssim_loss(img[None], img[None]) < 1e-4 < ssim_loss(bent[None], img[None])
+
+
+def test_faceswap_train_is_genedit_train_faceswap_with_two_folders(identities, cli, tmp_path):
+    a, b = identities
+    sets = [x for item in TINY for x in ("--set", item)]
+    out = tmp_path / "run"
+    code, _, err = cli(
+        "faceswap", "train", str(a), str(b), "--out", str(out), *sets, "--set", "train.steps=2", "-q"
+    )
+    assert code == 0, err
+    config = json.loads((out / "config.json").read_text())
+    assert config["identities"] == {"a": str(a), "b": str(b)} and config["size"] == 16
+    assert (out / "model.safetensors").is_file()
