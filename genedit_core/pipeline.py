@@ -71,6 +71,7 @@ def _merge(y: torch.Tensor, alpha: np.ndarray | None, colour_ch: int, like: Imag
 
 
 def _request(model: LoadedModel, task: str, tile, overlap, params, progress) -> EditRequest:
+    from .progress import step_progress
     from .tiling import run_with_oom_retry
 
     if task not in model.card.tasks:
@@ -84,7 +85,13 @@ def _request(model: LoadedModel, task: str, tile, overlap, params, progress) -> 
         progress=progress,
     )
     return EditRequest(
-        task=task, card=model.card, model=model, image=None, tiler=tiler, params=dict(params or {})
+        task=task,
+        card=model.card,
+        model=model,
+        image=None,
+        tiler=tiler,
+        params=dict(params or {}),
+        progress=step_progress(progress),
     )
 
 

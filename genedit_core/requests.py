@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .progress import ProgressFn, silent
+from .progress import ProgressFn, StepProgress, silent, silent_steps
 
 if TYPE_CHECKING:
     from .cards import ModelCard
@@ -56,7 +56,11 @@ class TransformRequest:
 class EditRequest:
     """``alpha`` is the input's alpha channel (1×1×H×W floats in 0–1, ``None`` without one), for
     tasks that read transparency (inpainting takes transparent pixels as the hole). The core puts it
-    back on the output unless the hook returns 4 channels, whose last one is then the alpha."""
+    back on the output unless the hook returns 4 channels, whose last one is then the alpha.
+
+    ``progress(done, total, values=None)`` is for a hook whose one call runs long (an
+    optimisation): its steps move the image's bar, ``values`` (e.g. losses) shown beside it; see
+    :func:`genedit_core.progress.step_progress`. A hook that runs the tiler need not call it."""
 
     task: str
     card: ModelCard
@@ -66,6 +70,7 @@ class EditRequest:
     params: dict[str, Any] = field(default_factory=dict)
     images: list[Any] | None = None
     alpha: Any = None
+    progress: StepProgress = silent_steps
 
 
 @dataclass

@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from .metrics_generative import class_histogram, fid, inception_score, kid
     from .model import LoadedModel
     from .plugins import get_plugins
-    from .progress import ProgressFn, silent
+    from .progress import ProgressFn, StepProgress, silent, silent_steps
     from .requests import (
         EditRequest,
         EvalRequest,
@@ -120,6 +120,8 @@ __all__ = [
     "parse_index_ranges",
     # progress
     "ProgressFn",
+    "StepProgress",
+    "silent_steps",
     "silent",
     # the Python API and the loaded plugin set
     "get_card",
@@ -193,6 +195,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Tiler": ("hooktypes", "Tiler"),
     "TinyWeights": ("hooktypes", "TinyWeights"),
     "ProgressFn": ("progress", "ProgressFn"),
+    "StepProgress": ("progress", "StepProgress"),
+    "silent_steps": ("progress", "silent_steps"),
     "silent": ("progress", "silent"),
     "EditRequest": ("requests", "EditRequest"),
     "EvalRequest": ("requests", "EvalRequest"),

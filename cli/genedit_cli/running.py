@@ -16,6 +16,7 @@ process exits 1 when a file failed in any of them.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -234,10 +235,18 @@ def image_bar(progress, name: str):
 
 
 def tile_callback(progress, task_id):
-    """The ``progress(done, total)`` callback handed to the tiler for one image's bar."""
+    """The ``on_tile(done, total, values=None)`` callback of one image's bar: the tiler's tiles, or
+    an edit hook's own steps (``EditRequest.progress``), whose ``values`` (an optimisation's
+    losses, say) are shown after the file name, so a long run says how it is going."""
+    name = next((t.description for t in progress.tasks if t.id == task_id), "")
 
-    def on_tile(done: int, total: int) -> None:
-        if task_id is not None:
+    def on_tile(done: int, total: int, values: Mapping[str, float] | None = None) -> None:
+        if task_id is None:
+            return
+        if values:
+            shown = "  ".join(f"{k} {v:.4g}" for k, v in values.items())
+            progress.update(task_id, completed=done, total=total, description=f"{name}  {shown}")
+        else:
             progress.update(task_id, completed=done, total=total)
 
     return on_tile

@@ -64,7 +64,9 @@ def edit(request):
     settings = GatysSettings.from_params(params)  # before any work: a bad option stops the batch
     image = request.image
     style = read_style(params.get("style"), image.shape[-2] * image.shape[-1])
-    return stylize(request.model.module, image, style, settings).image.float()
+    # each L-BFGS step moves the image's bar (genedit run) or job fraction (genedit serve), and
+    # the bar shows the step's content, style and TV losses
+    return stylize(request.model.module, image, style, settings, request.progress).image.float()
 
 
 @hookimpl

@@ -15,6 +15,7 @@ from genedit_style.gatys import GatysLoss, StopEarly, keep_colour, stylize
 from genedit_style.options import GatysSettings
 from genedit_style.styleimage import read_style
 from PIL import Image
+from safetensors.torch import save_file
 
 from genedit_core.sdk import GeneditWarning, ImageError, UsageError, load, read_image
 from genedit_core.testing import plugins_installed
@@ -163,3 +164,34 @@ def test_style_images_grey_rgba_far_larger_and_missing(tmp_path):
         read_style(None, content_pixels=4)  # the bundled painting never warns
     with pytest.raises(ImageError, match=r"nope.png: no such file"):
         read_style(tmp_path / "nope.png")
+
+
+def test_genedit_run_shows_each_step_with_its_losses(tmp_path):
+    # through the batch API, as `genedit run` and `genedit serve` call it: the image's callback
+    # (BatchProgress.image) sees every L-BFGS step; one that takes `values` gets the losses too
+    from genedit_core.sdk import BatchProgress, run_batch
+
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (12, 18, 3), dtype=np.uint8)).save(photo)
+    steps: list[tuple[int, int, dict | None]] = []
+    fractions: list[tuple[int, int]] = []
+
+    class Bar(BatchProgress):  # genedit run's kind: shows the losses
+        def image(self, src):
+            return lambda done, total, values=None: steps.append((done, total, values))
+
+    class Job(BatchProgress):  # genedit serve's kind: a fraction done, no values
+        def image(self, src):
+            return lambda done, total: fractions.append((done, total))
+
+    weights = tmp_path / "tiny.safetensors"
+    save_file(tiny_vgg16_hed(), str(weights))
+    options = {"steps": "3", "size": "0"}
+    with plugins_installed(style=genedit_style.plugin):
+        model = load("gatys", weights=str(weights), device="cpu", dtype="fp32")
+        run_batch("stylize", [photo], model=model, out_dir=tmp_path / "a", options=options, progress=Bar())
+        run_batch("stylize", [photo], model=model, out_dir=tmp_path / "b", options=options, progress=Job())
+    assert [(d, t) for d, t, _ in steps] == [(1, 3), (2, 3), (3, 3)] == fractions
+    assert all(set(v) == {"content", "style", "tv", "total"} for _, _, v in steps)
+    assert steps[0][2]["content"] == 0.0  # the first step is the photo itself
+    assert steps[-1][2]["style"] < steps[0][2]["style"]
