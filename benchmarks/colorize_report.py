@@ -74,6 +74,23 @@ def levin(line, colours, mask):
     ).float()
 
 
+def save_grid(path: Path, models: dict, data: str, max_side: int, rows: int = 4) -> None:
+    """A picture grid, one held-out drawing a row with 5 hints: line art, hints (dots on grey,
+    enlarged 3×3), paints, levin, target."""
+    from PIL import Image
+
+    tiles = []
+    for line, colours, mask, target in eval_pairs(data, max_side, hints=5, limit=4 * rows)[:rows]:
+        dots = torch.nn.functional.max_pool2d(mask[None], 3, 1, 1)[0] > 0
+        spread = torch.nn.functional.max_pool2d(colours[None] * mask[None], 3, 1, 1)[0]
+        shown = torch.where(dots, spread, torch.full_like(colours, 0.85))  # white hints show on grey
+        row = [line.expand(3, -1, -1), shown, models["paints"](line, colours, mask).clamp(0, 1),
+               models["levin"](line, colours, mask).clamp(0, 1), target]  # fmt: skip
+        tiles.append(torch.cat([torch.nn.functional.pad(t, (2, 2, 2, 2), value=1.0) for t in row], dim=2))
+    grid = (torch.cat(tiles, dim=1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    Image.fromarray(grid).save(path)
+
+
 def time_512(models: dict, data: str) -> dict[str, float]:
     """Seconds each model takes on one 512×512 drawing (the first of ``data``) with 5 hints."""
     line, colours, mask, _ = eval_pairs(data, 512, hints=5, limit=8)[0]
@@ -94,6 +111,9 @@ def main() -> None:
     ap.add_argument("--max-side", type=int, default=128)
     ap.add_argument("--limit", type=int, help="only the first N drawings of the split (default: all)")
     ap.add_argument("--json", type=Path)
+    ap.add_argument(
+        "--grid", type=Path, help="also save a picture grid (line art, hints, paints, levin, target)"
+    )
     args = ap.parse_args()
     models = {"grey": grey, "line-art": line_art, "nearest-hint": nearest_hint, "flat": flat, "levin": levin}
     net = genedit_core.load("paints", weights=args.weights, device="cpu").module
@@ -128,6 +148,8 @@ def main() -> None:
         crow = "  ".join(f"{colour[name][str(n)]:9.1f}" for n in HINTS)
         sec = f"{seconds[name]:10.3f}" if name in seconds else ""
         print(f"{name:<14} {row}   | {'':<13} {crow}   | {sec}")
+    if args.grid:
+        save_grid(args.grid, models, args.data, args.max_side)
     if args.json:
         report = {
             **table,

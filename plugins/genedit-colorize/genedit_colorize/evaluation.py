@@ -1,7 +1,8 @@
 """``genedit eval colorize``: PSNR against the number of hints, per image and on average.
 
 Each reference image (centre crop of at most ``MAX_SIDE`` pixels, so the sparse solve of ``levin``
-stays seconds) is the target, its XDoG drawing the input, and 0, 1, 5 and 20 hints are simulated
+stays seconds) is the target, its XDoG drawing the input (a ``builtin:clipart`` drawing is rendered
+at ``MAX_SIDE`` with its own line art), and 0, 1, 5 and 20 hints are simulated
 from it with seeded generators, the same for every model (:func:`genedit_colorize.training.eval_pairs`,
 the pairs ``benchmarks/colorize_report.py`` and training's validation use).
 """
@@ -22,6 +23,7 @@ MAX_SIDE = 256
 def evaluate(request) -> dict[str, Any] | None:
     if request.task != "colorize":
         return None
+    from .clipart import parse_spec
     from .training import eval_pairs
 
     model = request.model
@@ -42,5 +44,10 @@ def evaluate(request) -> dict[str, Any] | None:
         "columns": ["image", *keys],
         "rows": rows,
         "summary": {k: float(np.mean([r[k] for r in rows])) for k in keys},
-        "convention": f"XDoG input, 0/1/5/20 seeded simulated hints, centre crops of at most {MAX_SIDE}px; RGB, float",
+        "convention": (
+            f"clipart drawings rendered at {MAX_SIDE}px with their own line art (fills stripped)"
+            if parse_spec(str(request.data))
+            else f"XDoG input, centre crops of at most {MAX_SIDE}px"
+        )
+        + "; 0/1/5/20 seeded simulated hints; RGB, float",
     }

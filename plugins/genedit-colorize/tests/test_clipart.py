@@ -114,3 +114,12 @@ def test_tiny_training_run_on_clipart(cli, root, tmp_path):
     assert code == 0, err
     evals = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert any("eval" in e and e["eval"]["psnr"] > 0 for e in evals)
+
+
+def test_genedit_eval_colorize_scores_held_out_drawings(cli, root):
+    code, out, err = cli("eval", "colorize", "-m", "flat", "--data", "builtin:clipart:heldout", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert len(result["rows"]) == 1 and "clipart drawings" in result["convention"]  # food/box18.svg
+    # flat with a hint inside the red box fills it: far closer to the target than the bare line art
+    assert result["summary"]["psnr_1"] > result["summary"]["psnr_0"] + 5
