@@ -33,6 +33,7 @@ import torch
 
 from genedit_core.sdk import ProgressFn, get_size, silent
 
+from . import measure
 from ._wrap import example_input
 from .bench import Variant, time_round_robin
 
@@ -332,7 +333,8 @@ def format_compare(result: dict[str, Any]) -> str:
     lines = [
         f"cpu        : {hd['cpu']}",
         f"device     : {hd['device']}, {hd['threads']} torch threads, {hd['repeats']} interleaved rounds",
-        f"conv peak  : {peaks} (channels_last 64->64 3x3 on 1x64x128x128, timed in the same rounds)",
+        f"conv peak  : {peaks} (channels_last 64->64 3x3 on {'x'.join(map(str, measure.PEAK_SHAPE))}, "
+        "timed in the same rounds)",
         f"model      : {hd['card']} x{hd['scale']}, input {hd['size'][0]}x{hd['size'][1]}, {work}",
     ]
     cols = (

@@ -49,6 +49,9 @@ def runtimes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (root / "toyrefuse.py").write_text(textwrap.dedent(REFUSER))
     monkeypatch.syspath_prepend(str(root))
     monkeypatch.setenv("GENEDIT_CACHE_DIR", str(tmp_path / "cache"))
+    import genedit_compress.measure
+
+    monkeypatch.setattr(genedit_compress.measure, "PEAK_SHAPE", (1, 64, 32, 32))  # a cheap peak probe
 
 
 def test_compare_prints_a_row_per_path_and_writes_the_auto_table(cli, runtimes, tmp_path):
@@ -73,7 +76,7 @@ def test_compare_prints_a_row_per_path_and_writes_the_auto_table(cli, runtimes, 
     assert code == 0, err
     lines = out.splitlines()
     assert [ln.split(":")[0].strip() for ln in lines[:4]] == ["cpu", "device", "conv peak", "model"]
-    assert "flags:" in lines[0] and "GFLOP/s fp32" in lines[2] and "64->64 3x3" in lines[2]
+    assert "flags:" in lines[0] and "GFLOP/s fp32" in lines[2] and "64->64 3x3 on 1x64x32x32" in lines[2]
     columns = [
         "path",
         "runtime",
@@ -114,7 +117,7 @@ def test_compare_prints_a_row_per_path_and_writes_the_auto_table(cli, runtimes, 
     assert entry["bucket"] == "64" and entry["winner"] in ("torch", "toysame")
 
 
-@pytest.mark.slow  # the ONNX export: about 5 s on a quiet machine, 17 s under load
+@pytest.mark.slow  # the ONNX export: about 5 s on a quiet machine, 15 s under load
 def test_compare_json_has_every_measure_per_row(cli, runtimes):
     pytest.importorskip("onnxruntime")
     code, out, err = cli(
