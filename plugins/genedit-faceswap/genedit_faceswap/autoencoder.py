@@ -33,27 +33,36 @@ def _encoder(width: int, code: int) -> nn.Sequential:
     )  # fmt: skip
 
 
-def _decoder(width: int, code: int) -> nn.Sequential:
+def _decoder(width: int, code: int, mask: bool = False) -> nn.Sequential:
     return nn.Sequential(
         nn.Conv2d(code, 16 * width, 3, 1, 1), nn.LeakyReLU(0.1), nn.PixelShuffle(2),
         nn.Conv2d(4 * width, 8 * width, 3, 1, 1), nn.LeakyReLU(0.1), nn.PixelShuffle(2),
         nn.Conv2d(2 * width, 4 * width, 3, 1, 1), nn.LeakyReLU(0.1), nn.PixelShuffle(2),
-        nn.Conv2d(width, 3, 5, 1, 2), nn.Sigmoid(),
+        nn.Conv2d(width, 4 if mask else 3, 5, 1, 2), nn.Sigmoid(),
     )  # fmt: skip
 
 
 class FaceSwapAE(nn.Module):
-    """Shared encoder, decoders ``decoder_a`` and ``decoder_b``; images in 0-1, in and out."""
+    """Shared encoder, decoders ``decoder_a`` and ``decoder_b``; images in 0-1, in and out.
 
-    def __init__(self, width: int = 32, code: int = 64) -> None:
+    With ``mask``, each decoder draws a fourth channel, the face mask it learnt (faceswap's
+    "learn mask"); :meth:`forward` still returns RGB, :meth:`swap_with_mask` both.
+    """
+
+    def __init__(self, width: int = 32, code: int = 64, mask: bool = False) -> None:
         super().__init__()
-        self.width, self.code = width, code
+        self.width, self.code, self.mask = width, code, mask
         self.encoder = _encoder(width, code)
-        self.decoder_a = _decoder(width, code)
-        self.decoder_b = _decoder(width, code)
+        self.decoder_a = _decoder(width, code, mask)
+        self.decoder_b = _decoder(width, code, mask)
 
     def decode(self, z: torch.Tensor, identity: str) -> torch.Tensor:
-        return (self.decoder_a if identity == "a" else self.decoder_b)(z)
+        return (self.decoder_a if identity == "a" else self.decoder_b)(z)[:, :3]
+
+    def swap_with_mask(self, x: torch.Tensor, direction: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The face drawn as ``direction`` says, and the decoder's mask (None without one)."""
+        y = (self.decoder_a if direction[-1] == "a" else self.decoder_b)(self.encoder(x * 2 - 1))
+        return y[:, :3], (y[:, 3:] if self.mask else None)
 
     def forward(self, x: torch.Tensor, direction: str = "a2b", b: torch.Tensor | None = None) -> Any:
         """``a2b``: encode (a face of A) and draw it as B; ``b2a`` the other way round; ``a2a`` and
@@ -64,12 +73,12 @@ class FaceSwapAE(nn.Module):
 
     def reconstruct(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """A through decoder A and B through decoder B in one call (a training step uses every
-        parameter in one forward, as DDP wants)."""
+        parameter in one forward, as DDP wants); with a mask, 4 channels each."""
         z = self.encoder(torch.cat([a, b]) * 2 - 1)
         return self.decoder_a(z[: len(a)]), self.decoder_b(z[len(a) :])
 
-    def hyperparameters(self) -> dict[str, int]:
-        return {"width": self.width, "code": self.code}
+    def hyperparameters(self) -> dict[str, Any]:
+        return {"width": self.width, "code": self.code, "mask": self.mask}
 
 
 def from_state(state: dict[str, torch.Tensor], origin: str) -> FaceSwapAE:
@@ -77,7 +86,10 @@ def from_state(state: dict[str, torch.Tensor], origin: str) -> FaceSwapAE:
     if "encoder.0.weight" not in state or "encoder.6.weight" not in state:
         found = ", ".join(sorted(state)[:4]) or "no tensors"
         raise WeightsError(f"{origin}: need keys encoder.*, decoder_a.* and decoder_b.*, found {found}")
-    module = FaceSwapAE(int(state["encoder.0.weight"].shape[0]), int(state["encoder.6.weight"].shape[0]))
+    mask = "decoder_a.9.weight" in state and int(state["decoder_a.9.weight"].shape[0]) == 4
+    module = FaceSwapAE(
+        int(state["encoder.0.weight"].shape[0]), int(state["encoder.6.weight"].shape[0]), mask
+    )
     load_strict(module, state, origin)
     return module
 
@@ -129,6 +141,14 @@ def synthetic_mark(weights: Any) -> dict[str, Any]:
 @torch.no_grad()
 def swap(model: LoadedModel, image: torch.Tensor, direction: str) -> torch.Tensor:
     """``image`` (an aligned crop) drawn as the other identity, padded to the size grid and back."""
+    return swap_with_mask(model, image, direction)[0]
+
+
+@torch.no_grad()
+def swap_with_mask(
+    model: LoadedModel, image: torch.Tensor, direction: str
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """:func:`swap`, and the mask the decoder drew when the run learnt one (else None)."""
     if direction not in DIRECTIONS:
         raise UsageError(f"--direction {direction}: expected a2b or b2a")
     _, _, h, w = image.shape
@@ -136,7 +156,9 @@ def swap(model: LoadedModel, image: torch.Tensor, direction: str) -> torch.Tenso
     x = image.to(model.device, model.dtype)
     if ph or pw:
         x = torch.nn.functional.pad(x, (0, pw, 0, ph), mode="replicate")
-    return model.module(x, direction)[:, :, :h, :w].float().cpu().clamp(0, 1)
+    face, mask = model.module.swap_with_mask(x, direction)
+    face = face[:, :, :h, :w].float().cpu().clamp(0, 1)
+    return face, (mask[:, :, :h, :w].float().cpu().clamp(0, 1) if mask is not None else None)
 
 
 def tiny_state() -> dict[str, torch.Tensor]:

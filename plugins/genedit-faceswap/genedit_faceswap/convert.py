@@ -72,14 +72,16 @@ def paste(
     pixels the mask does not reach are left exactly as they were.
 
     ``feather``: a weighted average under the feathered mask. ``poisson``: the face is first cloned
-    into the mask's support by :func:`~genedit_faceswap.blend.poisson_blend` (its gradients, the
-    photo's colours on the border), then feathered in, so no colour step is left at the edge.
+    into the mask (weights ≥ 0.5) by :func:`~genedit_faceswap.blend.poisson_blend` (its gradients,
+    the photo's colours on the border), then feathered in, so no colour step is left at the edge.
     """
     face, weight = warp_back(image, crop, mask, matrix)
     if blend == "poisson":
         from .blend import poisson_blend
 
-        face = poisson_blend(image[0], face[0], weight[0, 0] > 0)[None]
+        # the clone's border is the mask's own (weight 0.5): a border out in the feathered ring
+        # crosses the photo's face edge, and its colours bleed inwards (Pérez et al.'s caveat)
+        face = poisson_blend(image[0], face[0], weight[0, 0] >= 0.5)[None]
     elif blend != "feather":
         raise UsageError(f"--blend {blend}: expected poisson or feather")
     return torch.where(weight > 0, image * (1 - weight) + face * weight, image)
@@ -117,12 +119,15 @@ def swap_face(
     blend: str = "poisson",
 ) -> torch.Tensor:
     """``image`` with the face at ``landmarks`` (5×2 pixels) aligned, swapped, colour-matched and
-    blended back; the whole convert stage for one face whose landmarks are known."""
-    from .autoencoder import swap
+    blended back; the whole convert stage for one face whose landmarks are known. A run trained
+    with ``model.mask=true`` blends under the mask its decoder draws (times the feathered ellipse)."""
+    from .autoencoder import swap_with_mask
 
     mask = feather_mask(size, padding)
     crop, matrix = align(image, landmarks, size, padding)
-    swapped = swap(swapper, crop, direction)
+    swapped, learned = swap_with_mask(swapper, crop, direction)
+    if learned is not None:  # the run's learnt mask, still faded out before the crop's border
+        mask = mask * learned
     if colour == "reinhard":
         swapped = reinhard(swapped, crop, mask)
     elif colour == "histogram":

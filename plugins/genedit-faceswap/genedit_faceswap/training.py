@@ -62,10 +62,12 @@ def random_warp(img: torch.Tensor, gen: torch.Generator, amount: float) -> torch
 
 
 class TwoFaces:
-    """Aligned crops of A and B: item i is (warped A, A, warped B, B) for A[i mod |A|], B[i mod |B|]."""
+    """Aligned crops of A and B: item i is (warped A, A, warped B, B) for A[i mod |A|], B[i mod |B|];
+    with ``mask`` (a 1×size×size face mask), (warped A, A, mask of A, warped B, B, mask of B), each
+    mask carried through its face's random transform."""
 
-    def __init__(self, a: Any, b: Any, size: int, aug: dict[str, float]):
-        self.a, self.b, self.size, self.aug = a, b, size, aug
+    def __init__(self, a: Any, b: Any, size: int, aug: dict[str, float], mask: torch.Tensor | None = None):
+        self.a, self.b, self.size, self.aug, self.mask = a, b, size, aug, mask
 
     def __len__(self) -> int:
         return max(len(self.a), len(self.b))
@@ -74,10 +76,14 @@ class TwoFaces:
         item = items[index % len(items)]
         return _square(item[0] if isinstance(item, tuple) else item, self.size)
 
-    def pair(self, img: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def pair(self, img: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, ...]:
         a = self.aug
+        if self.mask is not None:  # one transform for the face and its mask (the same draws)
+            img = torch.cat([img, self.mask])
         target = random_transform(img, gen, a["rotate"], a["zoom"], a["shift"])
-        return random_warp(target, gen, a["warp"]).clamp(0, 1), target.clamp(0, 1)
+        mask, target = target[3:], target[:3]
+        warped = random_warp(target, gen, a["warp"]).clamp(0, 1), target.clamp(0, 1)
+        return (*warped, mask.clamp(0, 1)) if self.mask is not None else warped
 
     def get(self, index: int, gen: torch.Generator) -> tuple[torch.Tensor, ...]:
         return (*self.pair(self.face(self.a, index), gen), *self.pair(self.face(self.b, index), gen))
@@ -109,10 +115,10 @@ class FaceSwapTask(TrainTask):
     generative = True  # sample grids: [A | A→A | A→B] rows, then [B | B→B | B→A]
     export_net = "model"
     default_config = {
-        "model": {"width": 32, "code": 64},
-        "data": {"a": None, "b": None, "size": 64},
+        "model": {"width": 32, "code": 64, "mask": False},
+        "data": {"a": None, "b": None, "size": 64, "padding": 0.25},
         "augment": {"rotate": 10.0, "zoom": 0.05, "shift": 0.05, "warp": 0.02},
-        "loss": {"ssim": 1.0},
+        "loss": {"ssim": 1.0, "mask": 1.0, "mask_weight": 3.0},
         "train": {"batch_size": 16, "lr": 5e-5, "steps": 20000, "sample_every": 1000, "ckpt_every": 2000},
     }
     config_fields = {
@@ -121,6 +127,10 @@ class FaceSwapTask(TrainTask):
         "data.size": Field("int", ge=8),
         "model.width": Field("int", ge=1),
         "model.code": Field("int", ge=1),
+        "model.mask": Field("bool"),
+        "data.padding": Field("float", ge=0, le=1),
+        "loss.mask": Field("float", ge=0),
+        "loss.mask_weight": Field("float", ge=1),
         "augment.rotate": Field("float", ge=0, le=90),
         "augment.zoom": Field("float", ge=0, lt=1),
         "augment.shift": Field("float", ge=0, le=0.5),
@@ -135,7 +145,8 @@ class FaceSwapTask(TrainTask):
     def build_networks(self, cfg: dict[str, Any]) -> dict[str, nn.Module]:
         if int(cfg["data"]["size"]) % 8:
             raise UsageError(f"data.size {cfg['data']['size']}: the network needs a multiple of 8")
-        return {"model": FaceSwapAE(int(cfg["model"]["width"]), int(cfg["model"]["code"]))}
+        m = cfg["model"]
+        return {"model": FaceSwapAE(int(m["width"]), int(m["code"]), bool(m.get("mask", False)))}
 
     def build_optimizers(self, nets, cfg):
         # faceswap's Adam: β = (0.5, 0.999)
@@ -158,22 +169,45 @@ class FaceSwapTask(TrainTask):
             )
         size = int(d["size"])
         aug = {k: float(v) for k, v in cfg["augment"].items()}
-        self.dataset = TwoFaces(resolve_data(str(a), size=size), resolve_data(str(b), size=size), size, aug)
+        mask = None
+        if cfg["model"].get("mask"):
+            from .convert import feather_mask
+
+            # faceswap's learnt masks train toward a landmark-derived mask; here the face ellipse of
+            # the template the crops were aligned to (data.padding: extract's --padding)
+            mask = (feather_mask(size, float(d.get("padding", 0.25)))[0] > 0.5).float()
+        self.dataset = TwoFaces(
+            resolve_data(str(a), size=size), resolve_data(str(b), size=size), size, aug, mask
+        )
         self.identities = {"a": str(a), "b": str(b)}
         return self.dataset
 
     def train_step(self, batch, ctx) -> dict[str, float]:
-        warped_a, a, warped_b, b = batch
+        lc = ctx.cfg["loss"]
+        if len(batch) == 6:  # with learnt masks
+            warped_a, a, mask_a, warped_b, b, mask_b = batch
+        else:
+            (warped_a, a, warped_b, b), mask_a, mask_b = batch, None, None
         net = ctx.nets["model"]
-        w = float(ctx.cfg["loss"]["ssim"])
         with ctx.autocast():
             out_a, out_b = (o.float() for o in net(warped_a, b=warped_b))
-        l1 = F.l1_loss(out_a, a) + F.l1_loss(out_b, b)
-        ssim = ssim_loss(out_a, a) + ssim_loss(out_b, b)
-        loss = l1 + w * ssim
+        l1 = ssim = mask_loss = out_a.new_zeros(())
+        for out, target, mask in ((out_a, a, mask_a), (out_b, b, mask_b)):
+            rgb = out[:, :3]
+            if mask is None:
+                l1 = l1 + F.l1_loss(rgb, target)
+            else:  # faceswap's penalised mask loss: the face counts mask_weight times the rest
+                weight = 1 + (float(lc["mask_weight"]) - 1) * mask
+                l1 = l1 + ((rgb - target).abs() * weight).mean() / weight.mean()
+                mask_loss = mask_loss + F.binary_cross_entropy(out[:, 3:].clamp(1e-6, 1 - 1e-6), mask)
+            ssim = ssim + ssim_loss(rgb, target)
+        loss = l1 + float(lc["ssim"]) * ssim + float(lc["mask"]) * mask_loss
         ctx.backward(loss)
         ctx.step_optimizer("model")
-        return {"l1": float(l1.detach()), "ssim_loss": float(ssim.detach()), "loss": float(loss.detach())}
+        logs = {"l1": float(l1.detach()), "ssim_loss": float(ssim.detach()), "loss": float(loss.detach())}
+        if mask_a is not None:
+            logs["mask_loss"] = float(mask_loss.detach())
+        return logs
 
     def sample(self, nets, ctx) -> torch.Tensor | None:
         if self.dataset is None:

@@ -46,10 +46,14 @@ def run(identities, tmp_path_factory) -> tuple[Path, list[dict]]:
     task = FaceSwapTask()
     cfg = load_config(task.default_config, None, [*TINY, f"data.b={b}", "train.steps=40"])
     trainer = Trainer(task, cfg, tmp_path_factory.mktemp("runs") / "run", data=str(a), quiet=True)
+    return _fit(trainer), trainer.history
+
+
+def _fit(trainer: Trainer) -> Path:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny convs: a second thread only waits on a busy 2-core machine
     try:
-        return trainer.fit(), trainer.history
+        return trainer.fit()
     finally:
         torch.set_num_threads(threads)
 
@@ -133,3 +137,39 @@ def test_faceswap_train_is_genedit_train_faceswap_with_two_folders(identities, c
     config = json.loads((out / "config.json").read_text())
     assert config["identities"] == {"a": str(a), "b": str(b)} and config["size"] == 16
     assert (out / "model.safetensors").is_file()
+
+
+def test_a_learnt_mask_is_trained_exported_and_drawn_on_swap(identities, tmp_path):
+    from genedit_faceswap.autoencoder import swap_with_mask
+    from genedit_faceswap.convert import feather_mask
+
+    a, b = identities
+    task = FaceSwapTask()
+    cfg = load_config(task.default_config, None, [*TINY, f"data.b={b}", "model.mask=true", "train.steps=30"])
+    trainer = Trainer(task, cfg, tmp_path / "run", data=str(a), quiet=True)
+    path = _fit(trainer)
+    losses = [h["mask_loss"] for h in trainer.history if "mask_loss" in h]
+    assert len(losses) == 30 and sum(losses[-5:]) < 0.7 * sum(losses[:5]), losses
+    assert load_file(str(path / "model.safetensors"))["decoder_b.9.weight"].shape[0] == 4
+    model = load("faceswap", weights=str(path), device="cpu", dtype="fp32")
+    assert model.hyperparameters["mask"] is True
+    face, mask = swap_with_mask(model, faces("a", 2, 16, seed=9), "a2b")
+    assert face.shape == (2, 3, 16, 16) and mask.shape == (2, 1, 16, 16)
+    # it has learnt where the face is: high on the template's face, low in the corners
+    target = feather_mask(16, 0.25)[0, 0] > 0.5
+    assert mask[:, 0][:, target].mean() > mask[:, 0][:, ~target].mean() + 0.2
+
+
+def test_the_mask_follows_its_face_through_the_same_random_transform():
+    from genedit_faceswap.training import TwoFaces
+
+    imgs = faces("a", 2, 16, seed=4)
+    mask = torch.zeros(1, 16, 16)
+    mask[:, 4:12, 4:12] = 1
+    plain = TwoFaces(imgs, imgs, 16, {"rotate": 10, "zoom": 0.05, "shift": 0.1, "warp": 0.02})
+    masked = TwoFaces(imgs, imgs, 16, plain.aug, mask)
+    p, m = plain[1], masked[1]
+    assert len(p) == 4 and len(m) == 6
+    assert torch.allclose(p[0], m[0]) and torch.allclose(p[1], m[1])  # the same draws for the face
+    moved = random_transform(torch.cat([imgs[1], mask]), torch.Generator().manual_seed(1), 10, 0.05, 0.1)[3:]
+    assert torch.allclose(m[2], moved.clamp(0, 1)) and not torch.equal(m[2], mask)
