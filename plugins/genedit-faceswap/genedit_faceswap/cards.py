@@ -90,8 +90,9 @@ FACESWAP_CARD = ModelCard(
             Option(
                 "blend",
                 str,
-                "poisson",
-                "how the face goes back: poisson (seamless clone, then feathered) or feather alone",
+                "feather",
+                "how the face goes back: feather (weighted under the feathered mask) or poisson (a seamless "
+                "clone first; it matches colours itself, so best with --colour none)",
                 choices=("poisson", "feather"),
             ),
             Option(

@@ -105,8 +105,8 @@ def register(app: typer.Typer) -> None:
         ] = None,
         colour: Annotated[str, typer.Option(help="reinhard, histogram or none.")] = "reinhard",
         blend: Annotated[
-            str, typer.Option(help="poisson (seamless, then feathered) or feather.")
-        ] = "poisson",
+            str, typer.Option(help="feather, or poisson (seamless clone first; best with --colour none).")
+        ] = "feather",
         size: Annotated[int | None, typer.Option(help="Crop side to align at (default: the run's).")] = None,
         padding: Annotated[float, typer.Option(min=0.0, max=1.0, help="Margin, as when extracting.")] = 0.25,
         min_face: Annotated[int, typer.Option(min=12, help="Smallest face side in pixels.")] = 20,

@@ -4,8 +4,8 @@ Imports torch, so only hook bodies import this module. Per face: MTCNN finds it 
 the similarity transform aligns it as extraction did, the autoencoder draws it as the other
 identity, Reinhard's colour transfer (mean and spread per Lab channel, inside the face) matches
 the swap to the original crop's colours, and the crop is warped back through the inverse
-transform and blended under a feathered elliptical mask, after a Poisson (seamless) clone by
-default, so there is no pasted square and no colour step at its edge (faceswap #30, PR #258).
+transform and blended under a feathered elliptical mask (``--blend poisson``: after a seamless
+clone), so there is no pasted square and no colour step at its edge (faceswap #30, PR #258).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def reinhard(source: torch.Tensor, reference: torch.Tensor, mask: torch.Tensor) 
         return mean, ((x - mean) ** 2 * w).sum((2, 3), keepdim=True).sqrt().clamp(min=1e-3)
 
     (ms, ss), (mr, sr) = stats(s), stats(r)
-    return lab_to_rgb((s - ms) / ss * sr + mr)
+    return lab_to_rgb((s - ms) / ss * sr + mr).clamp(0, 1)  # Lab shifts can leave the RGB gamut
 
 
 def feather_mask(size: int, padding: float) -> torch.Tensor:
@@ -116,7 +116,7 @@ def swap_face(
     size: int,
     padding: float = 0.25,
     colour: str = "reinhard",
-    blend: str = "poisson",
+    blend: str = "feather",
 ) -> torch.Tensor:
     """``image`` with the face at ``landmarks`` (5×2 pixels) aligned, swapped, colour-matched and
     blended back; the whole convert stage for one face whose landmarks are known. A run trained
@@ -145,7 +145,7 @@ def convert(
     size: int,
     padding: float = 0.25,
     colour: str = "reinhard",
-    blend: str = "poisson",
+    blend: str = "feather",
     min_face: int = 20,
     detector: str = "mtcnn",
     dlib_model: str | None = None,
@@ -168,7 +168,7 @@ def convert_faces(
     size: int,
     padding: float = 0.25,
     colour: str = "reinhard",
-    blend: str = "poisson",
+    blend: str = "feather",
     min_face: int = 20,
     detector: str = "mtcnn",
     dlib_model: str | None = None,
@@ -233,7 +233,7 @@ def convert_video(
             out, found = convert_faces(
                 swapper, frame, params.get("direction", "a2b"), size=-(-size // 8) * 8,
                 padding=params.get("padding", 0.25), colour=params.get("colour", "reinhard"),
-                blend=params.get("blend", "poisson"), min_face=params.get("min_face", 20),
+                blend=params.get("blend", "feather"), min_face=params.get("min_face", 20),
                 detector=params.get("detector", "mtcnn"), dlib_model=params.get("dlib_model"),
             )  # fmt: skip
             faceless += found == 0

@@ -49,7 +49,7 @@ def edit(request):
             size=-(-size // 8) * 8,  # the network's grid
             padding=p.get("padding", 0.25),
             colour=p.get("colour", "reinhard"),
-            blend=p.get("blend", "poisson"),
+            blend=p.get("blend", "feather"),
             min_face=p.get("min_face", 20),
             detector=p.get("detector", "mtcnn"),
             dlib_model=p.get("dlib_model"),

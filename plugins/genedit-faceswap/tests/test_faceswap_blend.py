@@ -62,3 +62,19 @@ def test_histogram_match_gives_the_reference_distribution_inside_the_mask():
     # the order of the source's pixels is kept: matching is monotone
     i = torch.argsort(source[0, 0][inside])
     assert (out[0, 0][inside][i].diff() >= 0).all()
+
+
+def test_paste_poisson_removes_a_colour_offset_that_feathering_keeps(astronaut_256):
+    from genedit_faceswap.align import align
+    from genedit_faceswap.convert import feather_mask, paste
+
+    landmarks = torch.tensor([[101.2, 50.1], [123.0, 51.1], [112.1, 63.7], [100.4, 70.1], [122.2, 70.4]])
+    crop, matrix = align(astronaut_256, landmarks, 64)
+    tinted = (crop + torch.tensor([0.25, -0.1, 0.0])[:, None, None]).clamp(0, 1)
+    mask = feather_mask(64, 0.25)
+    face = (slice(None), slice(None), slice(50, 70), slice(102, 122))
+    feathered = paste(astronaut_256, tinted, mask, matrix, "feather")
+    seamless = paste(astronaut_256, tinted, mask, matrix, "poisson")
+    assert (feathered - astronaut_256)[face][:, 0].mean() > 0.15
+    assert (seamless - astronaut_256)[face].abs().mean() < 0.05
+    assert torch.equal(seamless[..., :, :40], astronaut_256[..., :, :40])  # far away: untouched

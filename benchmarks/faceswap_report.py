@@ -1,0 +1,312 @@
+"""FaceSwap report (issue 16): identity, pose, blending and speed, on the two synthetic identities.
+
+    nice -n 10 .venv/bin/python benchmarks/faceswap_report.py [--steps 600] [--size 64] [--width 8] [--run DIR] [--json PATH]
+
+No face dataset large enough ships in any package, so the swap is trained here, briefly, on the
+two procedural identities of ``genedit_faceswap.synthetic``: scenes of ``SCENE`` px with known
+5-point landmarks, aligned to ``--size`` crops as ``genedit faceswap extract`` would, then the
+shared trainer (one thread: on a busy 2-core machine a second one only waits). ``--run DIR``
+reuses a run instead of training. Held-out draws use other seeds.
+
+- Identity: a logistic-regression classifier trained on real crops of A and B; the share of A→B
+  swaps (raw decoder output) it calls B, and of B→A swaps it calls A.
+- Pose: held-out scenes of A converted a2b (convert's default colour match and blend) with
+  their known landmarks (MTCNN finds no face in these drawings); eyes and mouth are then located
+  in the target and in the output by the same locator (dark-blob and red-blob centroids in
+  windows around the target's points); error in % of the target's inter-ocular distance (IOD),
+  eyes and mouth apart (issue 16: within 5%).
+- Blending: on the same conversions, the seam metric is the mean RGB jump between neighbouring
+  pixels across the mask's 0.5 contour; ``naive`` pastes the raw swap with a hard edge on that
+  same contour (no colour match). ΔE is the mean CIE76 difference to the target inside the face
+  (mask weight ≥ 0.99).
+- Speed: extract and convert frames per second on a 256×256 video of the astronaut (skimage),
+  with 2 torch threads, through the plugin's video path (decode, detect, align, ..., encode).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from genedit_faceswap.align import align
+from genedit_faceswap.autoencoder import swap
+from genedit_faceswap.cards import FACESWAP_CARD
+from genedit_faceswap.convert import feather_mask, paste, reinhard, swap_face, warp_back
+from genedit_faceswap.synthetic import draw_scene
+from genedit_faceswap.training import FaceSwapTask
+from PIL import Image
+
+from genedit_core.sdk import Trainer, load, load_config, rgb_to_lab
+
+SCENE = 96
+PADDING = 0.25
+# convert's defaults, as the card declares them: the pipeline the pose and the targets are measured on
+_DEFAULTS = {o.name: o.default for o in FACESWAP_CARD.options["convert"]}
+COLOUR, BLEND = _DEFAULTS["colour"], _DEFAULTS["blend"]
+DEFAULT = f"{BLEND}/{COLOUR}"
+
+
+def scenes(identity: str, count: int, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    gen = torch.Generator().manual_seed(seed)
+    out = []
+    for _ in range(count):
+        img, points = draw_scene(identity, SCENE, gen)
+        out.append((img[None], points))
+    return out
+
+
+def crops(items, size: int) -> torch.Tensor:
+    return torch.cat([align(img, points, size, PADDING)[0] for img, points in items])
+
+
+def save_folder(images: torch.Tensor, folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    for i, img in enumerate(images):
+        Image.fromarray((img.permute(1, 2, 0) * 255).round().byte().numpy()).save(folder / f"{i:04d}.png")
+    return folder
+
+
+def train(size: int, width: int, steps: int, run: Path, work: Path) -> float:
+    a = save_folder(crops(scenes("a", 300, 1), size), work / "A")
+    b = save_folder(crops(scenes("b", 300, 2), size), work / "B")
+    task = FaceSwapTask()
+    cfg = load_config(
+        task.default_config,
+        None,
+        [
+            f"model.width={width}", "model.code=32", f"data.size={size}", f"data.b={b}",
+            "train.batch_size=16", "train.lr=1e-3", f"train.steps={steps}", "train.log_every=100",
+            "train.sample_every=100000", "train.ckpt_every=100000", "train.device=cpu",
+        ],
+    )  # fmt: skip
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    try:
+        Trainer(task, cfg, run, data=str(a), quiet=True).fit()
+    finally:
+        torch.set_num_threads(threads)
+    return time.perf_counter() - started
+
+
+def classifier(size: int):
+    """Logistic regression on 16×16 crops of real A (0) and B (1) drawings: returns predict(x) -> P(B)."""
+    x = torch.cat([crops(scenes("a", 200, 100), size), crops(scenes("b", 200, 101), size)])
+    y = torch.cat([torch.zeros(200), torch.ones(200)])
+
+    def features(z: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.adaptive_avg_pool2d(z, 16).flatten(1)
+
+    f = features(x)
+    mean, std = f.mean(0), f.std(0) + 1e-3
+    w = torch.zeros(f.shape[1], requires_grad=True)
+    b = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], max_iter=200)
+
+    def closure():
+        opt.zero_grad()
+        logits = ((f - mean) / std) @ w + b
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y) + 1e-3 * (w * w).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return lambda z: torch.sigmoid(((features(z) - mean) / std) @ w.detach() + b.detach())
+
+
+def locate(img: torch.Tensor, points: torch.Tensor, iod: float) -> torch.Tensor:
+    """Left eye, right eye and mouth centre (3×2 px) of a drawing, searched near ``points``:
+    centroids weighted by darkness (eyes) or redness R − G (mouth) above the window's median."""
+    r, g, b = img[0]
+    lum = 0.299 * r + 0.587 * g + 0.114 * b
+    h, w = lum.shape
+    ys, xs = torch.meshgrid(torch.arange(h) + 0.5, torch.arange(w) + 0.5, indexing="ij")
+    found = []
+    mouth = (points[3] + points[4]) / 2
+    for centre, radius, score in ((points[0], 0.3, -lum), (points[1], 0.3, -lum), (mouth, 0.45, r - g)):
+        window = (xs - centre[0]) ** 2 + (ys - centre[1]) ** 2 <= (radius * iod) ** 2
+        weight = ((score - torch.quantile(score[window], 0.5)).clamp(min=0) * window) ** 2
+        found.append(torch.stack([(xs * weight).sum(), (ys * weight).sum()]) / weight.sum().clamp(min=1e-12))
+    return torch.stack(found)
+
+
+def seam(img: torch.Tensor, inside: torch.Tensor) -> float:
+    """Mean RGB jump between 4-neighbours on either side of ``inside``'s edge."""
+    jumps = []
+    for dim in (0, 1):
+        a, b = inside, torch.roll(inside, -1, dim)
+        cross = a ^ b
+        if dim == 0:
+            cross[-1, :] = False
+        else:
+            cross[:, -1] = False
+        shifted = torch.roll(img[0], -1, dim + 1)
+        jumps.append((img[0] - shifted).abs().mean(0)[cross])
+    return float(torch.cat(jumps).mean())
+
+
+def delta_e(x: torch.Tensor, y: torch.Tensor, region: torch.Tensor) -> float:
+    return float((rgb_to_lab(x) - rgb_to_lab(y)).norm(dim=1)[0][region].mean())
+
+
+def quality(model, size: int, count: int) -> dict:
+    mask = feather_mask(size, PADDING)
+    results: dict = {"pose_err": [], "pose_ok": 0}
+    methods = ("naive", "feather/none", "feather/reinhard", "poisson/none", "poisson/reinhard")
+    seams = {m: [] for m in (*methods, "target")}
+    des = {m: [] for m in methods}
+    for img, points in scenes("a", count, 300):
+        iod = float((points[1] - points[0]).norm())
+        crop, matrix = align(img, points, size, PADDING)
+        raw = swap(model, crop, "a2b")
+        _, weight = warp_back(img, raw, mask, matrix)
+        inside, core = weight[0, 0] >= 0.5, weight[0, 0] >= 0.99
+        outs = {"naive": torch.where(inside, paste(img, raw, torch.ones_like(mask), matrix), img)}
+        for blend in ("feather", "poisson"):
+            outs[f"{blend}/none"] = paste(img, raw, mask, matrix, blend)
+            outs[f"{blend}/reinhard"] = paste(img, reinhard(raw, crop, mask), mask, matrix, blend)
+        assert torch.allclose(
+            outs["poisson/reinhard"],
+            swap_face(
+                model, img, points, "a2b", size=size, padding=PADDING, colour="reinhard", blend="poisson"
+            ),
+        )
+        for m in methods:
+            seams[m].append(seam(outs[m], inside))
+            des[m].append(delta_e(outs[m], img, core))
+        seams["target"].append(seam(img, inside))
+        err = (locate(outs[DEFAULT], points, iod) - locate(img, points, iod)).norm(dim=1) / iod
+        results["pose_err"].append(err.tolist())
+        results["pose_ok"] += int(err.max() <= 0.05)
+    results["seam"] = {m: float(np.mean(v)) for m, v in seams.items()}
+    results["delta_e"] = {m: float(np.mean(v)) for m, v in des.items()}
+    return results
+
+
+def speed(model, frames: int) -> dict:
+    from genedit_faceswap.convert import convert_video
+    from genedit_faceswap.extracting import extract_files
+    from genedit_faceswap.video import write_video
+    from skimage import data
+
+    big = torch.from_numpy(data.astronaut()).permute(2, 0, 1)[None].float() / 255
+    clip = [
+        torch.nn.functional.interpolate(
+            big[..., 8 * i : 8 * i + 448, 4 * i : 4 * i + 448], size=256, mode="area"
+        )
+        for i in range(frames)
+    ]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            src = Path(tmp) / "clip.mp4"
+            write_video(src, clip, 25.0)
+            started = time.perf_counter()
+            record = extract_files([src], Path(tmp) / "faces", size=64)
+            extract_s = time.perf_counter() - started
+            started = time.perf_counter()
+            written, faceless = convert_video(model, src, Path(tmp) / "out.mp4", {"direction": "a2b"})
+            convert_s = time.perf_counter() - started
+    finally:
+        torch.set_num_threads(threads)
+    return {
+        "frames": frames,
+        "faces_extracted": len(record["faces"]),
+        "converted_without_face": faceless,
+        "extract_fps": frames / extract_s,
+        "convert_fps": written / convert_s,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=600)
+    ap.add_argument("--size", type=int, default=64, help="crop side (issue 16: 64, 128 or 256)")
+    ap.add_argument("--width", type=int, default=8, help="network width (model.width)")
+    ap.add_argument("--count", type=int, default=100, help="held-out faces per measurement")
+    ap.add_argument("--frames", type=int, default=8, help="video frames for the speed measurement")
+    ap.add_argument("--run", type=Path, help="reuse this run (train into it when it has no weights)")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    torch.manual_seed(0)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        run = args.run or Path(tmp) / "run"
+        train_s = None
+        if not (run / "model.safetensors").is_file():
+            train_s = train(args.size, args.width, args.steps, run, Path(tmp) / "data")
+        model = load("faceswap", weights=str(run), device="cpu", dtype="fp32")
+
+        predict = classifier(args.size)
+        held_a, held_b = (
+            crops(scenes("a", args.count, 200), args.size),
+            crops(scenes("b", args.count, 201), args.size),
+        )
+        real_acc = float(
+            ((predict(held_a) < 0.5).float().mean() + (predict(held_b) >= 0.5).float().mean()) / 2
+        )
+        a2b = float((predict(swap(model, held_a, "a2b")) >= 0.5).float().mean())
+        b2a = float((predict(swap(model, held_b, "b2a")) < 0.5).float().mean())
+        q = quality(model, args.size, args.count)
+        s = speed(model, args.frames)
+
+    report = {
+        "steps": args.steps, "size": args.size, "train_seconds": train_s, "classifier_accuracy": real_acc,
+        "a2b_called_b": a2b, "b2a_called_a": b2a, "pose_error_pct_iod": (100 * np.mean(q["pose_err"], 0)).tolist(),
+        "pose_within_5pct": q["pose_ok"] / args.count, "default": DEFAULT, "seam": q["seam"], "delta_e": q["delta_e"], **s,
+        "load_average_1min": os.getloadavg()[0],
+    }  # fmt: skip
+    seam_ratio = q["seam"][DEFAULT] / q["seam"]["naive"]
+    uncoloured = f"{BLEND}/none"
+    de_ok = q["delta_e"][DEFAULT] < q["delta_e"][uncoloured]
+    eyes, mouth = (sum(report["pose_error_pct_iod"][:2]) / 2, report["pose_error_pct_iod"][2])
+    trained = f"{train_s:.0f} s" if train_s is not None else "reused"
+    print(
+        f"faceswap report: {args.steps} steps at {args.size} px ({trained}), {args.count} held-out faces each"
+    )
+    print(f"{'measure':42} {'value':>10}  target")
+    rows = [
+        ("classifier accuracy on real A/B crops", f"{real_acc:.1%}", ""),
+        ("A->B swaps called B", f"{a2b:.1%}", ">= 90%  " + ("met" if a2b >= 0.9 else "NOT met")),
+        ("B->A swaps called A", f"{b2a:.1%}", ""),
+        (
+            "eye error, mean % of inter-ocular",
+            f"{eyes:.2f}%",
+            "<= 5%  " + ("met" if eyes <= 5 else "NOT met"),
+        ),
+        (
+            "mouth error, mean % of inter-ocular",
+            f"{mouth:.2f}%",
+            "<= 5%  " + ("met" if mouth <= 5 else "NOT met"),
+        ),
+        ("faces with all 3 points within 5% IOD", f"{report['pose_within_5pct']:.1%}", ""),
+    ]
+    for m in ("target", "naive", "feather/none", "feather/reinhard", "poisson/none", "poisson/reinhard"):
+        mark = f"<= naive/2  {'met' if seam_ratio <= 0.5 else 'NOT met'} (x{seam_ratio:.2f})"
+        rows.append(
+            (f"seam, {m}" + (" (default)" * (m == DEFAULT)), f"{q['seam'][m]:.4f}", mark * (m == DEFAULT))
+        )
+    for m in ("naive", "feather/none", "feather/reinhard", "poisson/none", "poisson/reinhard"):
+        mark = f"< {uncoloured}  {'met' if de_ok else 'NOT met'}"
+        name = f"delta E in the face, {m}" + (" (default)" * (m == DEFAULT))
+        rows.append((name, f"{q['delta_e'][m]:.2f}", mark * (m == DEFAULT)))
+    rows += [
+        (f"extract fps (2 threads, {s['frames']} frames 256x256)", f"{s['extract_fps']:.2f}", ""),
+        ("convert fps (2 threads, same video)", f"{s['convert_fps']:.2f}", ""),
+        ("load average (1 min) at the end", f"{report['load_average_1min']:.1f}", ""),
+    ]
+    for name, value, target in rows:
+        print(f"{name:42} {value:>10}  {target}")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
