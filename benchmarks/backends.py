@@ -1,30 +1,35 @@
-"""EDSR-baseline x2 on a 512×512 input through each runtime genedit has, as ratios measured in one run.
+"""EDSR-baseline x2 on 512² (or RRDB x4 on 128²) through each runtime genedit has, as ratios measured in one run.
 
 The paths, all on the CPU, at the same thread count, with the same weights:
 
 * **torch fp32 eager**: the network in fp32 on an NCHW tensor, called directly (the baseline a
-  user of the bare network gets);
+  user of the bare network gets; the peers' EDSR and RRDBNet are the same networks in fp32 eager);
 * **genedit default**: what ``genedit run upscale`` does with ``--backend torch``: ``dtype auto``
   (bf16 where the card allows it and the CPU has AMX/AVX512-BF16) and a channels-last input;
 * **openvino**: ``--backend openvino`` at the same ``dtype auto`` (bf16 inference precision under
-  the same rule), and **openvino f32** (``--dtype fp32``), when genedit-openvino is installed.
+  the same rule), and **openvino f32** (``--dtype fp32``), when genedit-openvino is installed;
+* **torch-compile**: ``--backend torch-compile`` (genedit-inductor: AOTInductor with frozen
+  weights) at ``dtype auto``, and **torch-compile f32**, when genedit-inductor is installed.
 
 Runs are interleaved, so every path meets the same load on a shared machine, and the ratios are
 against fp32 eager. For each path it prints the median time, GFLOP/s against this CPU's conv peak
 (a 64→64 3×3 conv on 256², measured here), the PSNR of its output against the fp32 output, and
-the change of held-out Y-PSNR against fp32. It also prints the CPU's flags and load average, what
-converting cost once (cold cache) and loading again (warm cache), and, with ``--processes``, whole
-``genedit run`` processes of the default and the warm openvino path. ``--coverage`` instead loads
-every registered model with tiny random weights through ``--backend openvino`` and says which
+(EDSR, whose weights are bundled) the change of held-out Y-PSNR against fp32. It also prints the
+CPU's flags and load average, what converting or compiling cost once (cold cache) and loading again
+(warm cache), and, with ``--processes``, whole ``genedit run`` processes of the default and of each
+converted path with its cache warm, against fp32 eager's compute. ``--model rrdb`` runs RRDBNet x4
+(Real-ESRGAN's layout, seeded random weights: none ship) on a 128² input. ``--coverage`` instead
+loads every registered model with tiny random weights through ``--backend openvino`` and says which
 convert and why the others do not.
 
-    nice -n 10 .venv/bin/python benchmarks/backends.py [--repeats 3 --threads 2 --processes]
+    nice -n 10 .venv/bin/python benchmarks/backends.py [--model rrdb --repeats 3 --threads 2 --processes]
     nice -n 10 .venv/bin/python benchmarks/backends.py --coverage
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import platform
 import statistics
@@ -35,7 +40,7 @@ import time
 from pathlib import Path
 
 import torch
-from sr_inference import SIZE, conv_flops, conv_peak, test_image, weights_file
+from sr_inference import conv_flops, conv_peak, test_image, weights_file
 
 import genedit_core
 from genedit_core.device import cpu_flags, dtype_name
@@ -143,12 +148,56 @@ def coverage() -> None:
     print("summary      : " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items(), key=lambda kv: -kv[1])))
 
 
+#: what each --model measures: card, scale, input side, and whether bundled weights exist
+MODELS = {
+    "edsr": ("edsr-baseline", 2, 512),
+    "rrdb": ("realesrgan", 4, 128),
+}
+#: converting backends timed beside torch, each at dtype auto and fp32: (label, entry point, COUNTS keys)
+BACKENDS = {
+    "openvino": ("openvino", "genedit_openvino.runtime", ("convert", "compile")),
+    "torch-compile": ("torch-compile", "genedit_inductor.runtime", ("compile", "load")),
+}
+
+
+def model_weights(which: str, tmp: Path) -> tuple[str, str]:
+    """(weights, description): EDSR's bundled file; for RRDB seeded random weights (none ship, and
+    speed does not depend on the values; quality columns are then left out)."""
+    if which == "edsr":
+        return weights_file(tmp)
+    from genedit_sr.layouts import make_module
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    module = make_module("rrdb", {"scale": 4})
+    path = tmp / "rrdb-x4.safetensors"
+    save_file({k: v.contiguous() for k, v in module.state_dict().items()}, str(path))
+    return str(path), "RANDOM RRDBNet x4 weights (seeded; 23 blocks, 64 features, as Real-ESRGAN x4)"
+
+
+def model_input(side: int) -> torch.Tensor:
+    """The astronaut photo at ``side``² (area-downscaled from 512² when smaller)."""
+    x = test_image()
+    if side != x.shape[-1]:
+        x = torch.nn.functional.interpolate(x, size=(side, side), mode="area")
+    return x
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--model", choices=sorted(MODELS), default="edsr", help="EDSR x2 512² or RRDB x4 128²"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per path, interleaved")
     parser.add_argument("--threads", type=int, default=2, help="threads, the same for every path")
     parser.add_argument("--processes", action="store_true", help="also time whole genedit run processes")
     parser.add_argument("--no-quality", action="store_true", help="skip the held-out Y-PSNR evaluation")
+    parser.add_argument(
+        "--backends",
+        default=",".join(BACKENDS),
+        help=f"converting backends to time, comma-separated (default: {','.join(BACKENDS)})",
+    )
+    parser.add_argument("--no-f32", action="store_true", help="time converting backends at dtype auto only")
     parser.add_argument(
         "--coverage", action="store_true", help="instead: which registered models convert (tiny weights)"
     )
@@ -156,47 +205,50 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     if args.coverage:
         return coverage()
+    card, scale, side = MODELS[args.model]
     print(f"cpu          : {cpu_line()}")
     print(f"machine      : {load_line()} at start; torch {torch.__version__}, {args.threads} threads")
 
     tmp = Path(tempfile.mkdtemp(prefix="genedit-backends-"))
     os.environ["GENEDIT_CACHE_DIR"] = str(tmp / "cache")  # a cold cache: conversion is timed once
-    weights, described = weights_file(tmp)
-    x = test_image()
-    base = genedit_core.load("edsr-baseline", scale=2, weights=weights, device="cpu", dtype="fp32")
+    weights, described = model_weights(args.model, tmp)
+    x = model_input(side)
+    base = genedit_core.load(card, scale=scale, weights=weights, device="cpu", dtype="fp32")
     baseline = base.module.eval().to(memory_format=torch.contiguous_format)
     paths = {"torch fp32 eager": lambda t: baseline(t)}
-    default = genedit_core.load("edsr-baseline", scale=2, weights=weights, device="cpu", dtype="auto")
+    default = genedit_core.load(card, scale=scale, weights=weights, device="cpu", dtype="auto")
     paths["genedit default"] = lambda t: run_model(default, t)
     kinds = {"torch fp32 eager": "fp32 NCHW", "genedit default": f"torch {dtype_name(default.dtype)}"}
     notes = []
-    try:
-        import genedit_openvino.runtime as ov_runtime
-    except ImportError:
-        notes.append("openvino     : genedit-openvino is not installed; its paths are left out")
-    else:
-        for label, dtype in (("openvino", "auto"), ("openvino f32", "fp32")):
+    for name in [b for b in args.backends.split(",") if b]:
+        backend, module_name, counted = BACKENDS[name]
+        try:
+            runtime = importlib.import_module(module_name)
+        except ImportError:
+            notes.append(f"{name:<13}: its plugin is not installed; its paths are left out")
+            continue
+        for label, dtype in ((name, "auto"), (f"{name} f32", "fp32"))[: 1 if args.no_f32 else 2]:
             started = time.perf_counter()
-            cold = genedit_core.load(
-                "edsr-baseline", scale=2, weights=weights, device="cpu", dtype=dtype, backend="openvino"
-            )
+            genedit_core.load(card, scale=scale, weights=weights, device="cpu", dtype=dtype, backend=backend)
             t_cold = time.perf_counter() - started
             started = time.perf_counter()
             model = genedit_core.load(
-                "edsr-baseline", scale=2, weights=weights, device="cpu", dtype=dtype, backend="openvino"
+                card, scale=scale, weights=weights, device="cpu", dtype=dtype, backend=backend
             )
             t_warm = time.perf_counter() - started
-            if model.backend != "openvino":
+            if model.backend != backend:
                 notes.append(f"{label:<13}: did not convert (see the warning above); left out")
                 continue
-            precision = model.hyperparameters["openvino"]["precision"]
-            kinds[label] = f"openvino {precision}"
+            if backend == "openvino":
+                kinds[label] = f"openvino {model.hyperparameters['openvino']['precision']}"
+            else:
+                kinds[label] = f"{backend} {dtype_name(model.dtype)}"
+            so_far = ", ".join(f"{k} {runtime.COUNTS[k]}" for k in counted)
             notes.append(
-                f"{label:<13}: load {t_cold:.2f} s with a cold cache (convert {ov_runtime.COUNTS['convert']}, "
-                f"compile {ov_runtime.COUNTS['compile']} so far), {t_warm:.2f} s warm (same process)"
+                f"{label:<13}: load {t_cold:.2f} s with a cold cache ({so_far} so far), "
+                f"{t_warm:.2f} s warm (same process)"
             )
             paths[label] = lambda t, m=model: run_model(m, t)
-            del cold
 
     outputs = {}
     with torch.inference_mode():
@@ -214,16 +266,17 @@ def main() -> None:
     peak_bf16 = conv_peak(torch.bfloat16, channels_last=True) if default.dtype == torch.bfloat16 else None
     peak_fp32 = conv_peak(torch.float32, channels_last=False)
     quality = {}
-    if not args.no_quality:
+    if not args.no_quality and args.model == "edsr":
         from genedit_sr.evaluation import evaluate_upscaler, reference_images
 
         refs = reference_images("builtin:skimage-photos:heldout")
         for label, fn in paths.items():
             with torch.inference_mode():
-                quality[label] = evaluate_upscaler(fn, refs, 2)["summary"]["psnr"]
+                quality[label] = evaluate_upscaler(fn, refs, scale)["summary"]["psnr"]
 
+    print(f"model        : {card} x{scale}")
     print(f"weights      : {described}")
-    print(f"input        : 1×3×{SIZE}×{SIZE} -> {tuple(outputs['torch fp32 eager'].shape)}")
+    print(f"input        : 1×3×{side}×{side} -> {tuple(outputs['torch fp32 eager'].shape)}")
     print(f"work         : {flops / 1e9:.1f} GFLOP per pass (convs)")
     peaks = f"{peak_fp32:.0f} GFLOP/s fp32 NCHW" + (
         f", {peak_bf16:.0f} bf16 channels_last" if peak_bf16 else ""
@@ -232,7 +285,7 @@ def main() -> None:
     for note in notes:
         print(note)
     ref_time, ref_out = medians["torch fp32 eager"], outputs["torch fp32 eager"]
-    header = f"{'path':<17} {'runs':<15} {'median':>8} {'vs fp32':>8} {'GFLOP/s':>8} {'floor':>7} {'Y-PSNR vs fp32':>15}"
+    header = f"{'path':<18} {'runs':<19} {'median':>8} {'vs fp32':>8} {'GFLOP/s':>8} {'floor':>7} {'Y-PSNR vs fp32':>15}"
     if quality:
         header += f" {'held-out dB':>12}"
     print(header)
@@ -242,7 +295,7 @@ def main() -> None:
         floor = flops / (peak * 1e9)
         same = label == "torch fp32 eager"
         line = (
-            f"{label:<17} {kinds[label]:<15} {median:>7.3f}s {ref_time / median:>7.2f}x {gflops:>8.0f} "
+            f"{label:<18} {kinds[label]:<19} {median:>7.3f}s {ref_time / median:>7.2f}x {gflops:>8.0f} "
             f"{median / floor:>6.2f}x {'(itself)' if same else f'{agreement(outputs[label], ref_out):.2f} dB':>15}"
         )
         if quality:
@@ -253,35 +306,57 @@ def main() -> None:
         "             (floor: median over the time the convs take at this CPU's conv peak for that precision)"
     )
 
-    if args.processes and "openvino" in paths:
-        env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
-        genedit = str(Path(sys.executable).with_name("genedit"))
-        src = tmp / "astronaut.png"
-        from PIL import Image
-
-        Image.fromarray(to_uint8_range(x[0].numpy().transpose(1, 2, 0)).astype("uint8")).save(src)
-        base_cmd = [
-            genedit,
-            "run",
-            "upscale",
-            "-m",
-            "edsr-baseline",
-            "--weights",
-            weights,
-            str(src),
-            "--overwrite",
-        ]
-        runs: dict[str, list[float]] = {"genedit default": [], "openvino (warm cache)": []}
-        for i in range(args.repeats):
-            runs["genedit default"].append(whole_process([*base_cmd, "-o", str(tmp / f"d{i}.png")], env))
-            runs["openvino (warm cache)"].append(
-                whole_process([*base_cmd, "--backend", "openvino", "-o", str(tmp / f"o{i}.png")], env)
-            )
-        for label, t in runs.items():
-            compute = medians["genedit default" if label == "genedit default" else "openvino"]
-            m = statistics.median(t)
-            print(f"process      : {label:<22} median {m:.2f} s, of which {m - compute:.2f} s is not compute")
+    if args.processes:
+        whole_processes(args, card, scale, weights, x, tmp, medians, ref_time, [*paths][2:])
     print(f"machine      : {load_line()} at the end")
+
+
+def whole_processes(
+    args: argparse.Namespace,
+    card: str,
+    scale: int,
+    weights: str,
+    x: torch.Tensor,
+    tmp: Path,
+    medians: dict[str, float],
+    ref_time: float,
+    converted: list[str],
+) -> None:
+    """Whole ``genedit run upscale`` processes, the caches warm (the in-process loads filled them),
+    interleaved; each against fp32 eager's in-process compute time (which pays no start-up at all)."""
+    from PIL import Image
+
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+    genedit = str(Path(sys.executable).with_name("genedit"))
+    src = tmp / "input.png"
+    Image.fromarray(to_uint8_range(x[0].numpy().transpose(1, 2, 0)).astype("uint8")).save(src)
+    base_cmd = [
+        genedit,
+        "run",
+        "upscale",
+        "-m",
+        card,
+        "-s",
+        str(scale),
+        "--weights",
+        weights,
+        str(src),
+        "--overwrite",
+    ]
+    runs: dict[str, tuple[list[str], list[float]]] = {"genedit default": (["--backend", "torch"], [])}
+    for label in converted:
+        backend = label.removesuffix(" f32")
+        flags = ["--backend", backend] + (["--dtype", "fp32"] if label.endswith(" f32") else [])
+        runs[label] = (flags, [])
+    for i in range(args.repeats):
+        for j, (flags, times) in enumerate(runs.values()):
+            times.append(whole_process([*base_cmd, *flags, "-o", str(tmp / f"p{j}-{i}.png")], env))
+    for label, (_, times) in runs.items():
+        m = statistics.median(times)
+        print(
+            f"process      : {label + (' (warm cache)' if label in converted else ''):<32} median {m:6.2f} s, "
+            f"{m - medians[label]:5.2f} s of it not compute; {ref_time / m:5.2f}x fp32 eager's compute"
+        )
 
 
 if __name__ == "__main__":
