@@ -136,7 +136,10 @@ def register(app: typer.Typer) -> None:
             "blend": blend,
             "padding": padding,
             "min_face": min_face,
+            "detector": detector,
         }
+        if dlib_model is not None:
+            params["dlib_model"] = dlib_model
         if size is not None:
             params["size"] = size
         for key, allowed in (("direction", ("a2b", "b2a")), ("colour", ("reinhard", "histogram", "none")),

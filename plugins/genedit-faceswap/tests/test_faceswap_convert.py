@@ -132,12 +132,17 @@ def test_every_swapped_output_is_marked_synthetic_with_the_run_that_made_it(
 ):
     from genedit_core.images import read_provenance
 
-    for task in ("convert", "swap"):
-        out = tmp_path / f"{task}.png"
-        code, _, err = cli(
-            "run", task, "-m", "faceswap", "--weights", str(random_swapper), flat_png, "-o", str(out)
-        )
+    commands = {
+        "convert": ("run", "convert", "-m", "faceswap"),
+        "swap": ("run", "swap", "-m", "faceswap"),
+        "faceswap-convert": ("faceswap", "convert", "--detector", "lbp", "-q"),
+    }
+    for name, command in commands.items():
+        out = tmp_path / f"{name}.png"
+        code, _, err = cli(*command, "--weights", str(random_swapper), flat_png, "-o", str(out))
         assert code == 0, err
         prov = read_provenance(out)
-        assert prov["synthetic"] is True and prov["model"] == "faceswap" and prov["task"] == task
+        assert prov["synthetic"] is True and prov["model"] == "faceswap"
+        assert prov["task"] == ("swap" if name == "swap" else "convert")
         assert prov["run"]["weights"] == str(random_swapper) and len(prov["run"]["sha256"]) == 64
+    assert read_provenance(tmp_path / "faceswap-convert.png")["params"]["detector"] == "lbp"
