@@ -244,7 +244,10 @@ def _artifact(name: str, art: str, common: dict[str, Any], x: torch.Tensor) -> R
         model = _load(name, dtype="auto", **common)
     except Exception as exc:
         return Row(label, "?", "?", note=f"failed: {_describe(exc)}")
-    method = ((model.weights.config if model.weights else {}).get("genedit") or {}).get("transform")
+    section = (model.weights.config if model.weights else {}).get("genedit") or {}
+    # a method that rebuilds the network names itself under "transform"; an int8 ONNX file that
+    # optimize wrote, under this plugin's own "compress" section
+    method = section.get("transform") or (section.get("compress") or {}).get("method")
     label = f"{label} ({method})" if isinstance(method, str) else label
     return Row(label, model.backend, dtype_name(model.dtype), Variant(label, _tiler(model), x, model, {}))
 

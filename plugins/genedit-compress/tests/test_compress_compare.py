@@ -59,8 +59,15 @@ def test_compare_prints_a_row_per_path_and_writes_the_auto_table(cli, runtimes, 
 
     from genedit_core.sdk import load
 
-    artifact = tmp_path / "plain.safetensors"
-    save_file(dict(load("tiny-edsr", device="cpu", dtype="fp32").module.state_dict()), str(artifact))
+    artifact = tmp_path / "saved"  # a folder as optimize writes it: weights, and config naming the method
+    artifact.mkdir()
+    save_file(
+        dict(load("tiny-edsr", device="cpu", dtype="fp32").module.state_dict()),
+        str(artifact / "model.safetensors"),
+    )
+    (artifact / "config.json").write_text(
+        json.dumps({"genedit": {"compress": {"method": "prune-unstructured"}}})
+    )
     args = ["bench", "tiny-edsr", "--compare", "--size", "24", "--repeats", "1", "--no-onnx", "-q"]
     args += [
         "--backend",
@@ -96,7 +103,7 @@ def test_compare_prints_a_row_per_path_and_writes_the_auto_table(cli, runtimes, 
         "toybroken",
         "toyrefuse",
         "toysame",
-        "artifact plain.safetensors",
+        "artifact saved (prune-unstructured)",
     ]
     assert rows["toyrefuse"].split()[1] == "torch" and rows["toyrefuse"].endswith(
         "did not convert: ran in torch"
