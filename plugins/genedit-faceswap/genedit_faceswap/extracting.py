@@ -115,7 +115,6 @@ def extract_files(
     total = sum(_pictures(p) for p in files)
     stems: dict[str, int] = {}
     done = 0
-    unreadable = 0
     for path in files:
         try:
             for source, base, read in _frames(path):
@@ -136,15 +135,14 @@ def extract_files(
                 for i, (crop, matrix) in enumerate(zip(crops, matrices)):
                     _save_face(out, record, source, stem, i, crop, faces, matrix)
         except ImageError as exc:  # a video that cannot be decoded
-            unreadable += 1
             record["skipped"].append({"source": str(path), "reason": str(exc)})
     if progress is not None:
         progress("detecting faces", done, done)
     if not record["faces"]:
         if made and out.is_dir() and not any(out.iterdir()):
             out.rmdir()
-        first = next((s for s in record["skipped"] if "no face found" not in s["reason"]), None)
-        why = f"; {unreadable} could not be read ({first['reason']})" if first else ""
+        unread = [s for s in record["skipped"] if "no face found" not in s["reason"]]
+        why = f"; {len(unread)} could not be read ({unread[0]['reason']})" if unread else ""
         raise GeneditError(f"no face found in {done} picture(s) from {len(files)} input(s){why}")
     (out / RECORD).write_text(json.dumps(record, indent=1) + "\n")
     return record
