@@ -202,7 +202,17 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--deadline", default="", help="UTC HH:MM: the gatys stage stops there, keeping its image")
+    p.add_argument(
+        "--tables", nargs="+", default=[], metavar="JSON",
+        help="run nothing: merge these report.json files (stages of runs cut or split) and print the tables",
+    )  # fmt: skip
     args = p.parse_args()
+    if args.tables:
+        merged: dict = {}
+        for path in args.tables:
+            merged |= json.loads(Path(path).read_text())
+        print_tables(merged)
+        return
     deadline = float("inf")
     if args.deadline:
         hh, mm = map(int, args.deadline.split(":"))
