@@ -151,8 +151,8 @@ def _cards() -> list[ModelCard]:
             name="gated-unet",
             tasks=("inpaint",),
             family="inpaint",
-            summary="Gated-convolution U-Net (gated conv: Yu et al. 2019) trained by genedit on free-form "
-            "strokes and boxes; fills --mask holes.",
+            summary="A biharmonic fill refined by a gated-convolution U-Net (gated conv: Yu et al. 2019) "
+            "that predicts a residual in the hole; trained by genedit on free-form strokes and boxes.",
             aliases=("inpaint-net",),
             variants=gated,
             default_variant=gated[0].name if gated else None,

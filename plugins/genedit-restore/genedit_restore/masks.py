@@ -11,15 +11,24 @@ import numpy as np
 
 
 def random_mask(
-    height: int, width: int, rng: np.random.Generator, coverage: tuple[float, float] = (0.1, 0.3)
+    height: int,
+    width: int,
+    rng: np.random.Generator,
+    coverage: tuple[float, float] = (0.1, 0.3),
+    scale: float = 1.0,
 ) -> np.ndarray:
-    """An H×W bool mask (True = hole) covering a fraction of the image drawn from ``coverage``."""
+    """An H×W bool mask (True = hole) covering a fraction of the image drawn from ``coverage``.
+
+    Stroke widths, lengths and box sides are fractions of the image's shorter side; ``scale``
+    multiplies that side, so a training crop can get the strokes a ``scale``-times larger image
+    would (the evaluation masks of full-size photos are much wider than those of a 128-pixel crop).
+    """
     from PIL import Image, ImageDraw
 
     target = float(rng.uniform(*coverage))
     im = Image.new("L", (width, height), 0)
     draw = ImageDraw.Draw(im)
-    side = min(height, width)
+    side = int(min(height, width) * scale)
     for _ in range(200):
         if np.count_nonzero(np.asarray(im)) >= target * height * width:
             break

@@ -7,10 +7,19 @@ free-form strokes half-valid; a gated conv learns a soft, per-channel validity
 ``σ(conv_g(x))`` that multiplies its features ``ELU(conv_f(x))``, which is what free-form strokes
 need, at the cost of one more conv per layer.
 
-Input: the image with the hole set to 0.5 and the hole mask as a fourth channel. Three stride-2
-levels down, dilated gated convs at 1/8 resolution to widen the context, nearest-neighbour
-upsampling with skip connections back up, a 3×3 conv to RGB through a sigmoid. The result is
-composited: pixels outside the hole are the input's.
+Two stages, in the spirit of DeepFill's coarse-to-fine generator but with a classical coarse
+stage: a biharmonic fill computed inside the module (:mod:`.coarse_fill`, no parameters), then the
+gated U-Net refines it. Why: a U-Net trained from scratch for a few CPU-hours fills worse than the
+classical methods (12.6 dB in the hole against 21.8 for biharmonic after 400 steps), because it
+must first learn what a smooth fill is. Given the biharmonic fill as input, it only has to learn
+what that fill gets wrong (edges and texture that should cross the hole), and its last layer starts
+at zero, so an untrained network is exactly the biharmonic fill and training starts from the best
+classical answer.
+
+The U-Net's input: the coarse fill (centred on 0) and the hole mask as a fourth channel. Three
+stride-2 levels down, dilated gated convs at 1/8 resolution to widen the context,
+nearest-neighbour upsampling with skip connections back up, a 3×3 conv to a residual in RGB. The
+output is ``clamp(coarse + residual)`` inside the hole; pixels outside the hole are the input's.
 """
 
 from __future__ import annotations
@@ -18,6 +27,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .coarse_fill import biharmonic_fill
 
 
 class GatedConv(nn.Module):
@@ -43,13 +54,17 @@ class GatedUNet(nn.Module):
         self.dec1 = GatedConv(4 * f, f)
         self.dec0 = GatedConv(2 * f, f)
         self.out = nn.Conv2d(f, 3, 3, padding=1)
+        nn.init.zeros_(self.out.weight)  # step 0 is the coarse (biharmonic) fill, exactly
+        nn.init.zeros_(self.out.bias)
         self.size_multiple = 8
         self.receptive_field = 8 * (2 + 2 ** (dilated + 1)) + 16  # the context a hole pixel can draw on
 
     def forward(self, x: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
         """``x`` N×3×H×W in 0-1, ``hole`` N×1×H×W (1 = hole); H and W multiples of 8."""
-        hole = hole.to(x.dtype)
-        inp = torch.cat([x * (1 - hole) + 0.5 * hole, hole], dim=1)
+        hole = (hole > 0.5).to(x.dtype)
+        with torch.no_grad():
+            coarse = biharmonic_fill(x * (1 - hole), hole).to(x.dtype)
+        inp = torch.cat([coarse - 0.5, hole], dim=1)
         e0 = self.enc0(inp)
         e1 = self.enc1(e0)
         e2 = self.enc2(e1)
@@ -58,15 +73,16 @@ class GatedUNet(nn.Module):
         d2 = self.dec2(torch.cat([up, e2], 1))
         d1 = self.dec1(torch.cat([F.interpolate(d2, scale_factor=2, mode="nearest"), e1], 1))
         d0 = self.dec0(torch.cat([F.interpolate(d1, scale_factor=2, mode="nearest"), e0], 1))
-        pred = torch.sigmoid(self.out(d0))
+        pred = (coarse + self.out(d0)).clamp(0, 1)
         return x * (1 - hole) + pred * hole
 
     def fill(self, x: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
-        """Any size: reflect-pad to a multiple of 8 (the pad counts as known), then crop back."""
+        """Any size: reflect-pad image and hole alike to a multiple of 8 (a reflected hole pixel is
+        a hole pixel, so no grey leaks into the known pixels), then crop back."""
         h, w = x.shape[-2:]
         ph, pw = (-h) % 8, (-w) % 8
         if ph or pw:
             mode = "reflect" if ph < h and pw < w else "replicate"
             x = F.pad(x, (0, pw, 0, ph), mode=mode)
-            hole = F.pad(hole, (0, pw, 0, ph))
+            hole = F.pad(hole.to(x.dtype), (0, pw, 0, ph), mode=mode)
         return self.forward(x, hole)[..., :h, :w]
