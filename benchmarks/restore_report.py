@@ -189,8 +189,8 @@ def main() -> int:
 
 def _merged(path: Path, only: str, result: dict) -> dict:
     """``result`` with the other table kept from an existing ``path`` (same data): a rerun of one
-    table must not erase the other's numbers. Each table carries the date of its own run."""
-    result[f"{only}_date"] = result["date"]
+    table must not erase the other's numbers. Each table carries the date and threads of its own run."""
+    result[f"{only}_date"], result[f"{only}_threads"] = result["date"], result["threads"]
     if not path.is_file():
         return result
     old = json.loads(path.read_text())
@@ -199,6 +199,7 @@ def _merged(path: Path, only: str, result: dict) -> dict:
     other = "inpaint" if only == "denoise" else "denoise"
     result[other] = old.get(other, [])
     result[f"{other}_date"] = old.get(f"{other}_date", old.get("date"))
+    result[f"{other}_threads"] = old.get(f"{other}_threads", old.get("threads"))
     return result
 
 
