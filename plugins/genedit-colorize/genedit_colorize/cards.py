@@ -1,8 +1,8 @@
 """Model cards of the colourisation plugin: line art from photos (XDoG) and line art to colour.
 
 Plain metadata, no torch: genedit reads cards for every command, ``genedit list`` included. ``xdog``
-needs no weights; ``paints`` is trained with ``genedit train paints`` (no bundled weights yet, see
-docs/models/paints.md for why).
+needs no weights; ``paints`` is trained with ``genedit train paints`` and ships the variants in
+``weights/manifest.json`` (see docs/models/paints.md for what each scores).
 """
 
 from __future__ import annotations
