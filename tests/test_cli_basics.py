@@ -17,7 +17,7 @@ from genedit_core.options import Option
 CARD_KEYS = {
     "name", "aliases", "tasks", "family", "plugin", "summary", "scales", "licence", "needs_weights",
     "default_variant", "bf16_safe", "fp16_safe", "paper", "variants", "default_scale", "any_scale",
-    "colour_tasks", "group_tasks", "options",
+    "colour_tasks", "group_tasks", "options", "eval_options",
 }  # fmt: skip
 OPTION_KEYS = {"name", "flag", "type", "default", "choices", "low", "high", "help"}
 VARIANT_KEYS = {"name", "source", "hf_hub_id", "revision", "files", "config", "licence", "description"}
@@ -62,7 +62,7 @@ def check_list_schema(cards: list[dict], sources: tuple[str, ...] = ("hf://", "b
         assert isinstance(card["name"], str) and card["name"]
         assert isinstance(card["tasks"], list) and all(isinstance(t, str) for t in card["tasks"])
         assert all(isinstance(s, int) for s in card["scales"])
-        for task, options in card["options"].items():
+        for task, options in [*card["options"].items(), *card["eval_options"].items()]:
             assert task in card["tasks"] and all(set(o) == OPTION_KEYS for o in options), card["name"]
         assert isinstance(card["needs_weights"], bool)
         assert card["plugin"], f"{card['name']} has no plugin recorded"
