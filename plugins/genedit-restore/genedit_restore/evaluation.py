@@ -109,20 +109,52 @@ def evaluate_inpainter(
     }
 
 
+def parse_sigmas(spec: str) -> tuple[float, ...]:
+    """``"15,25,50"`` -> (15.0, 25.0, 50.0); each within 0-255 (a one-line UsageError otherwise)."""
+    from genedit_core.sdk import UsageError
+
+    try:
+        sigmas = tuple(float(part) for part in spec.split(",") if part.strip())
+    except ValueError:
+        raise UsageError(
+            f"--sigma: '{spec}' is not a comma-separated list of numbers, e.g. 15,25,50"
+        ) from None
+    if not sigmas or any(not 0 < s <= 255 for s in sigmas):
+        raise UsageError(f"--sigma: '{spec}': give noise levels above 0 and at most 255, e.g. 15,25,50")
+    return sigmas
+
+
+def parse_coverage(spec: str) -> tuple[float, float]:
+    """``"10-30"`` (percent) -> (0.1, 0.3); 1-90 %, low below high (a one-line UsageError otherwise)."""
+    from genedit_core.sdk import UsageError
+
+    try:
+        low, high = (float(part) for part in spec.split("-"))
+    except ValueError:
+        raise UsageError(f"--coverage: '{spec}' is not LOW-HIGH in percent, e.g. 10-30") from None
+    if not 1 <= low < high <= 90:
+        raise UsageError(f"--coverage: '{spec}': give 1 <= LOW < HIGH <= 90 percent, e.g. 10-30")
+    return low / 100, high / 100
+
+
 def evaluate(request) -> dict[str, Any] | None:
-    """The ``evaluate`` hook: denoising at σ = 15, 25, 50, or inpainting on seeded masks, on ``--data``."""
+    """The ``evaluate`` hook: denoising at ``--sigma`` (15, 25, 50), or inpainting on seeded masks
+    covering ``--coverage`` (10-30 %) of each image, on ``--data``."""
     model = request.model
-    refs = reference_images(request.data)
     if request.task == "inpaint":
         from .tasks import fill
 
-        return evaluate_inpainter(lambda x, hole: fill(model, x, hole), refs)
+        coverage = parse_coverage(request.params.get("coverage", "10-30"))
+        refs = reference_images(request.data)
+        return evaluate_inpainter(lambda x, hole: fill(model, x, hole), refs, coverage)
     if request.task != "denoise":
         return None
     from .classical import ClassicalDenoiser
 
+    sigmas = parse_sigmas(request.params.get("sigma", "15,25,50"))
+    refs = reference_images(request.data)
     if isinstance(model.module, ClassicalDenoiser):
-        return evaluate_denoiser(lambda x, s: model.module(x, s), refs)
+        return evaluate_denoiser(lambda x, s: model.module(x, s), refs, sigmas)
     from genedit_core.sdk import run_with_oom_retry
 
-    return evaluate_denoiser(lambda x, s: run_with_oom_retry(model, x, "auto"), refs)
+    return evaluate_denoiser(lambda x, s: run_with_oom_retry(model, x, "auto"), refs, sigmas)

@@ -103,3 +103,32 @@ def test_eval_inpaint_scores_the_hole(restore_plugins, photo):
     good = evaluate_inpainter(lambda x, hole: model.module(x, hole), refs)["summary"]
     grey = evaluate_inpainter(lambda x, hole: x, refs)["summary"]  # the hole left mid-grey
     assert good["psnr_hole"] > grey["psnr_hole"] + 3 and good["psnr"] > grey["psnr"]
+
+
+def _one_photo_folder(tmp_path, photo):
+    folder = tmp_path / "refs"
+    folder.mkdir()
+    Image.fromarray((photo * 255).round().astype(np.uint8)).save(folder / "astronaut.png")
+    return folder
+
+
+def test_eval_denoise_takes_the_noise_levels_from_sigma(cli, tmp_path, photo):
+    """--sigma picks the levels of the table (default 15,25,50); each is a column pair."""
+    import json
+
+    refs = _one_photo_folder(tmp_path, photo)
+    code, out, err = cli("eval", "denoise", "-m", "tv", "--data", str(refs), "--sigma", "10,40", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["columns"] == ["image", "psnr_10", "ssim_10", "psnr_40", "ssim_40"]
+    assert report["rows"][0]["psnr_10"] > report["rows"][0]["psnr_40"]  # more noise, lower PSNR
+
+
+@pytest.mark.parametrize(("task", "args"), [("denoise", ["--sigma", "300"]), ("denoise", ["--sigma", "a,b"]),
+                                            ("inpaint", ["--coverage", "30-10"]), ("denoise", ["--sigmas", "5"])])  # fmt: skip
+def test_eval_refuses_bad_levels_in_one_line(cli, tmp_path, photo, task, args):
+    refs = _one_photo_folder(tmp_path, photo)
+    model = "tv" if task == "denoise" else "telea"
+    code, out, err = cli("eval", task, "-m", model, "--data", str(refs), *args)
+    assert code == 2 and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and args[0] in err
