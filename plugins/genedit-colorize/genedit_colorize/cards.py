@@ -36,6 +36,13 @@ HINT = Option(
 )
 NO_HINTS = Option("no_hints", bool, False, "colour with no hints at all (automatic colouring)")
 COLORIZE_OPTIONS = (HINTS, HINT, NO_HINTS)
+EVAL_HINTS = Option(
+    "hints",
+    str,
+    "0,1,5,20",
+    "numbers of seeded simulated hints per drawing that genedit eval colorize tries, comma-separated (0-200)",
+)
+COLORIZE_EVAL = {"colorize": (EVAL_HINTS,)}
 
 
 def _bundled(model: str) -> tuple[WeightVariant, ...]:
@@ -83,6 +90,7 @@ CARDS = [
         licence="Apache-2.0",
         channels_last=False,
         options={"colorize": COLORIZE_OPTIONS},
+        eval_options=COLORIZE_EVAL,
         paper="https://arxiv.org/abs/1705.02999",
     ),
     ModelCard(
@@ -96,6 +104,7 @@ CARDS = [
         licence="n/a (no weights)",
         channels_last=False,
         options={"colorize": COLORIZE_OPTIONS},
+        eval_options=COLORIZE_EVAL,
     ),
     ModelCard(
         name="levin",
@@ -109,6 +118,7 @@ CARDS = [
         licence="n/a (no weights)",
         channels_last=False,
         options={"colorize": COLORIZE_OPTIONS},
+        eval_options=COLORIZE_EVAL,
         paper="https://doi.org/10.1145/1015706.1015780",
     ),
 ]

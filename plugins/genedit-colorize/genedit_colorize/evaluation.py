@@ -20,9 +20,25 @@ HINT_COUNTS = (0, 1, 5, 20)
 MAX_SIDE = 256
 
 
+def parse_hint_counts(spec: str) -> tuple[int, ...]:
+    """``"0,1,5,20"`` -> (0, 1, 5, 20); whole numbers 0-200, none twice (a one-line UsageError otherwise)."""
+    from genedit_core.sdk import UsageError
+
+    try:
+        counts = tuple(int(part) for part in spec.split(",") if part.strip())
+    except ValueError:
+        raise UsageError(
+            f"--hints: '{spec}' is not a comma-separated list of whole numbers, e.g. 0,1,5,20"
+        ) from None
+    if not counts or any(not 0 <= n <= 200 for n in counts) or len(set(counts)) != len(counts):
+        raise UsageError(f"--hints: '{spec}': give distinct hint counts from 0 to 200, e.g. 0,1,5,20")
+    return counts
+
+
 def evaluate(request) -> dict[str, Any] | None:
     if request.task != "colorize":
         return None
+    counts = parse_hint_counts(request.params.get("hints", ",".join(map(str, HINT_COUNTS))))
     from .clipart import parse_spec
     from .training import eval_pairs
 
@@ -30,7 +46,7 @@ def evaluate(request) -> dict[str, Any] | None:
     dev, dt = model.device, model.dtype
     rows: list[dict[str, Any]] = []
     names = None
-    for n in HINT_COUNTS:
+    for n in counts:
         pairs = eval_pairs(str(request.data), MAX_SIDE, hints=n)
         if names is None:
             names = [str(i) for i in range(len(pairs))]
@@ -39,7 +55,7 @@ def evaluate(request) -> dict[str, Any] | None:
             with torch.inference_mode():
                 out = model.module(line[None].to(dev, dt), colours[None].to(dev, dt), mask[None].to(dev, dt))
             row[f"psnr_{n}"] = psnr(out[0].float().cpu().clamp(0, 1).numpy(), target.numpy(), data_range=1.0)
-    keys = [f"psnr_{n}" for n in HINT_COUNTS]
+    keys = [f"psnr_{n}" for n in counts]
     return {
         "columns": ["image", *keys],
         "rows": rows,
@@ -49,5 +65,5 @@ def evaluate(request) -> dict[str, Any] | None:
             if parse_spec(str(request.data))
             else f"XDoG input, centre crops of at most {MAX_SIDE}px"
         )
-        + "; 0/1/5/20 seeded simulated hints; RGB, float",
+        + f"; {'/'.join(map(str, counts))} seeded simulated hints; RGB, float",
     }

@@ -75,3 +75,18 @@ def test_eval_colorize_scores_hints_per_image(cli, tmp_path):
     assert len(report["rows"]) == 2
     # one flat colour, no lines: one region, so any hint paints all of it exactly; none leaves it white
     assert report["summary"]["psnr_1"] > report["summary"]["psnr_0"] + 20
+
+
+def test_eval_colorize_takes_the_hint_counts_from_hints(cli, tmp_path):
+    import json
+
+    folder = tmp_path / "refs"
+    folder.mkdir()
+    Image.fromarray(np.full((32, 40, 3), (200, 30, 30), np.uint8)).save(folder / "0.png")
+    code, out, err = cli("eval", "colorize", "-m", "flat", "--data", str(folder), "--hints", "3,0", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["columns"] == ["image", "psnr_3", "psnr_0"]
+    assert "3/0 seeded simulated hints" in report["convention"]
+    code, out, err = cli("eval", "colorize", "-m", "flat", "--data", str(folder), "--hints", "1,x")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "--hints" in err
