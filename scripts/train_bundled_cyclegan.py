@@ -4,7 +4,8 @@
     .venv/bin/python scripts/train_bundled_cyclegan.py --skip-train    # measure + bundle an existing run
 
 The pair (genedit_cyclegan.tone): 240 random 64² crops of the ten training photographs of
-builtin:skimage-photos (area-downscaled to 256 a side), shuffled and split in halves; A keeps its
+builtin:skimage-photos (area-downscaled to 256 a side, each brought to one exposure by
+tone.level: the generator cannot see a global gain or offset), shuffled and split in halves; A keeps its
 crops as they are, B gets the hidden tone mapping, so no crop is in both domains. Training is
 ``genedit train cyclegan --data A --set data.b=B`` with the recipe's losses and optimiser (LSGAN,
 cycle λ 10, identity 0.5, pool 50, Adam β1 0.5, linear decay over the second half) on a small

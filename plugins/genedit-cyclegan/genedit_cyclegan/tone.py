@@ -31,9 +31,31 @@ def tone(x: torch.Tensor) -> torch.Tensor:
     return y.clamp(0, 1) ** GAMMA
 
 
+# Every photograph of domain A is first brought to one exposure: per channel, this mean and spread.
+LEVEL_MEAN = 0.45
+LEVEL_STD = 0.2
+
+
+def level(img: torch.Tensor) -> torch.Tensor:
+    """``img`` (3×H×W in 0–1) with each channel moved to mean :data:`LEVEL_MEAN` and standard
+    deviation :data:`LEVEL_STD`, clipped to 0–1.
+
+    Why: the reference generator puts instance norm right after its first convolution, which makes
+    it blind to a global gain and a per-channel offset of its input (G(αx + c) = G(x)); it cannot
+    carry an image's own exposure through and must guess it from content. On photographs as varied
+    as a star field and a brick wall it guesses badly, so both translations and the identity itself
+    come out worse than doing nothing. Photographs brought to one exposure remove that guess and
+    leave the translation the pair is meant to measure.
+    """
+    mean = img.mean(dim=(-2, -1), keepdim=True)
+    std = img.std(dim=(-2, -1), keepdim=True).clamp_min(1e-3)
+    return ((img - mean) / std * LEVEL_STD + LEVEL_MEAN).clamp(0, 1)
+
+
 def photos(split: str = "train", max_side: int = 256) -> list[torch.Tensor]:
     """The bundled scikit-image photographs (``builtin:skimage-photos[:heldout]``) as 3×H×W in 0–1,
-    area-downscaled so the longer side is at most ``max_side`` (crops then hold whole objects)."""
+    area-downscaled so the longer side is at most ``max_side`` (crops then hold whole objects), and
+    brought to one exposure by :func:`level`."""
     from genedit_core.sdk import resolve_data
 
     spec = "builtin:skimage-photos" + (":heldout" if split == "heldout" else "")
@@ -46,7 +68,7 @@ def photos(split: str = "train", max_side: int = 256) -> list[torch.Tensor]:
         if k < 1:
             size = (max(1, round(h * k)), max(1, round(w * k)))
             img = F.interpolate(img[None], size=size, mode="area")[0]
-        out.append(img.clamp(0, 1))
+        out.append(level(img.clamp(0, 1)))
     return out
 
 

@@ -7,7 +7,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from genedit_cyclegan.tone import GAMMA, MIX, OFFSET, crops, photos, psnr, tone, write_pair
+from genedit_cyclegan.tone import (
+    GAMMA,
+    LEVEL_MEAN,
+    LEVEL_STD,
+    MIX,
+    OFFSET,
+    crops,
+    level,
+    photos,
+    psnr,
+    tone,
+    write_pair,
+)
 from PIL import Image
 
 
@@ -17,6 +29,19 @@ def test_tone_is_the_stated_channel_mix_offset_and_gamma():
     assert torch.allclose(tone(x), expected)
     assert torch.allclose(tone(torch.zeros(3, 1, 1)).flatten(), OFFSET**GAMMA)
     assert psnr(x, x) == 99.0 and 5 < psnr(x, tone(x)) < 40
+
+
+def test_photos_share_one_exposure_whatever_their_gain_and_offset():
+    """The generator cannot see a global gain or channel offset, so domain A's photographs are levelled:
+    the same photo darker, brighter or tinted gives the same levelled image."""
+    for img in photos("heldout", 64):
+        stats = img.flatten(1)
+        assert torch.allclose(stats.mean(1), torch.full((3,), LEVEL_MEAN), atol=0.03)
+        assert torch.allclose(stats.std(1), torch.full((3,), LEVEL_STD), atol=0.03)
+    x = 0.1 + 0.3 * torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(0))  # a dark photo
+    shifted = 0.5 * x + torch.tensor([0.1, 0.0, 0.2]).view(3, 1, 1)
+    assert torch.allclose(level(shifted), level(x), atol=1e-4)
+    assert (level(x).mean() - x.mean()).abs() > 0.1  # brought up to the common exposure
 
 
 def test_pair_domains_never_share_a_crop(tmp_path):
