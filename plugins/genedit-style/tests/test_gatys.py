@@ -195,3 +195,12 @@ def test_genedit_run_shows_each_step_with_its_losses(tmp_path):
     assert all(set(v) == {"content", "style", "tv", "total"} for _, _, v in steps)
     assert steps[0][2]["content"] == 0.0  # the first step is the photo itself
     assert steps[-1][2]["style"] < steps[0][2]["style"]
+
+
+def test_lbfgs_history_is_bounded_in_bytes_at_large_sizes():
+    from genedit_style.gatys import LBFGS_HISTORY_BYTES, lbfgs_history
+
+    assert lbfgs_history(3 * 512 * 512) == 50  # the measured 512² runs keep the full history
+    big = lbfgs_history(3 * 1024 * 1024)
+    assert 5 <= big < 50 and 2 * big * 3 * 1024 * 1024 * 4 <= LBFGS_HISTORY_BYTES
+    assert lbfgs_history(3 * 8192 * 8192) == 5
