@@ -428,8 +428,13 @@ def _first_size(files: list[Path]) -> tuple[int, int] | None:
     if not files:
         return None
     try:
+        import stat
+
         from PIL import Image
 
+        # A FIFO or device would block or never end: only a regular file is opened here.
+        if not stat.S_ISREG(files[0].stat().st_mode):
+            return None
         with Image.open(files[0]) as im:
             w, h = im.size
         return (h, w)
