@@ -28,10 +28,13 @@ import sys
 import torch
 
 
-def measure(weights: str | None, grid: str | None = None) -> dict:
+def measure(weights: str | None, grid: str | None = None, truth=None) -> dict:
+    """The report of a run or weights file; ``truth`` is the hidden A→B mapping (default: the tone
+    pair's; scripts/cyclegan_lineart.py passes photo → XDoG line art)."""
     from genedit_cyclegan.build import directed
     from genedit_cyclegan.tone import photos, psnr, tone
 
+    tone = truth or tone
     import genedit_core
 
     model = genedit_core.load("cyclegan", weights=weights, device="cpu", dtype="fp32")
