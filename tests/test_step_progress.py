@@ -75,8 +75,8 @@ def test_the_image_bar_shows_the_step_and_its_values():
     console = Console(file=io.StringIO(), width=120, color_system=None)
     progress, _ = _progress(False, 1, console=console, get_time=lambda: 0.0)
     on_image = tile_callback(progress, image_bar(progress, "a.png"))
-    on_image(12, 300, {"content": 0.3124, "style": 0.01234, "tv": 0.05})
+    on_image(12, 300, {"content": 0.3124, "style": 0.01234, "smooth": 0.05})
     record = Console(record=True, width=120, file=io.StringIO(), color_system=None)
     record.print(progress.get_renderable())
     line = next(x for x in record.export_text().splitlines() if "a.png" in x)
-    assert "12/300" in line and "content 0.3124" in line and "style 0.01234" in line and "tv 0.05" in line
+    assert "12/300" in line and "content 0.3124" in line and "style 0.01234" in line and "smooth 0.05" in line
