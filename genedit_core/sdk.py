@@ -29,6 +29,7 @@ from .params import get_bool, get_choice, get_float, get_int, get_size, parse_in
 
 if TYPE_CHECKING:
     from .api import GeneditWarning, get_card, list_models, load
+    from .artifacts import forward_module, publish_folder
     from .autobackend import cpu_name, installed_backends, record_backend_times
     from .batch import BatchProgress, BatchReport, FileResult, run_batch
     from .checkpoint import canonicalize, load_state_dict, load_strict
@@ -162,7 +163,9 @@ __all__ = [
     "dtype_name",
     "is_x86",
     # runtimes (genedit.backends) and the table --backend auto reads
+    "forward_module",
     "installed_backends",
+    "publish_folder",
     "record_backend_times",
     # training
     "Field",
@@ -211,6 +214,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "list_models": ("api", "list_models"),
     "load": ("api", "load"),
     "run_batch": ("batch", "run_batch"),
+    "forward_module": ("artifacts", "forward_module"),
+    "publish_folder": ("artifacts", "publish_folder"),
     "BatchProgress": ("batch", "BatchProgress"),
     "BatchReport": ("batch", "BatchReport"),
     "FileResult": ("batch", "FileResult"),

@@ -17,10 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,23 +41,3 @@ def cpu_signature() -> str:
     from genedit_core.sdk import cpu_flags
 
     return hashlib.sha256(" ".join(sorted(cpu_flags())).encode()).hexdigest()[:16]
-
-
-def publish_folder(final: Path, fill: Callable[[Path], None]) -> Path:
-    """Create ``final`` atomically: ``fill`` writes into a temporary sibling, which is renamed into place.
-
-    If another process published ``final`` first, its entry is kept and ours is dropped.
-    """
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
-    try:
-        fill(tmp)
-        try:
-            os.rename(tmp, final)
-        except OSError:
-            if not (final / "check.json").is_file():
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return final

@@ -46,7 +46,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .cache import cache_key, cache_root, cpu_signature, publish_folder
+from genedit_core.sdk import forward_module, publish_folder
+
+from .cache import cache_key, cache_root, cpu_signature
 
 if TYPE_CHECKING:
     import torch
@@ -222,16 +224,6 @@ def _export(model: LoadedModel) -> Any:
     torch = _torch()
     from torch.export import Dim
 
-    class Forward(torch.nn.Module):
-        """The LoadedModel's forward as a module, so the layout code around the network compiles too."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = model.module
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return model.forward(x)
-
     example = _example(model, (EXAMPLE_SIDE, EXAMPLE_SIDE), batch=2)
     dims: dict[int, Any] = {0: Dim("batch", min=1, max=MAX_BATCH)}
     if not model.takes_latent:
@@ -242,7 +234,7 @@ def _export(model: LoadedModel) -> Any:
             else:
                 dims[axis] = step * Dim(f"{name}_blocks", min=lo // step, max=hi // step)
     with torch.no_grad():
-        return torch.export.export(Forward().eval(), (example,), dynamic_shapes={"x": dims})
+        return torch.export.export(forward_module(model), (example,), dynamic_shapes={"x": dims})
 
 
 def _example(model: LoadedModel, side: tuple[int, int], batch: int) -> torch.Tensor:

@@ -18,9 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,26 +36,6 @@ def cache_key(fields: dict[str, Any]) -> str:
     """A short hex name for ``fields`` (JSON with sorted keys, so the order of fields never matters)."""
     text = json.dumps({"format": FORMAT, **fields}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
-
-
-def publish_folder(final: Path, fill: Callable[[Path], None]) -> Path:
-    """Create ``final`` atomically: ``fill`` writes into a temporary sibling, which is renamed into place.
-
-    If another process published ``final`` first, its entry is kept and ours is dropped.
-    """
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
-    try:
-        fill(tmp)
-        try:
-            os.rename(tmp, final)
-        except OSError:
-            if not (final / "check.json").is_file():
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return final
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -32,7 +32,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .cache import cache_key, cache_root, publish_folder, write_atomic
+from genedit_core.sdk import forward_module, publish_folder
+
+from .cache import cache_key, cache_root, write_atomic
 
 if TYPE_CHECKING:
     import torch
@@ -175,16 +177,6 @@ def _convert_into(folder: Path, model: LoadedModel, fields: dict[str, Any]) -> N
 def _trace(ov: Any, model: LoadedModel) -> Any:
     torch = _torch()
 
-    class Forward(torch.nn.Module):
-        """The LoadedModel's forward as a module, so the layout code around the network converts too."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = model.module
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return model.forward(x)
-
     example = _example(model, (EXAMPLE_SIDE, EXAMPLE_SIDE), batch=1)
     if model.takes_latent:
         shape = ov.PartialShape([-1, *model.latent_shape])
@@ -194,7 +186,7 @@ def _trace(ov: Any, model: LoadedModel) -> Any:
         warnings.simplefilter("ignore")  # the tracer's notes are about torch internals, not the user's
         # traced here without torch's own re-run check (a third of the conversion time): the probe
         # in _check compares with torch on another shape, which is the check that matters
-        traced = torch.jit.trace(Forward().eval(), example, check_trace=False, strict=False)
+        traced = torch.jit.trace(forward_module(model), example, check_trace=False, strict=False)
         return ov.convert_model(traced, example_input=example, input=[shape])
 
 

@@ -1,0 +1,62 @@
+"""What runtimes that convert a model (``genedit.backends``: OpenVINO, a compiled torch program) share:
+publishing a cache entry atomically, and the loaded model's forward as one module to convert.
+
+Why in the core: every converting runtime caches its program per model on disk, and every one of
+them must never let a reader see half an entry; two copies of the same rename dance would drift.
+The module wrapper matters the same way: a runtime converts ``LoadedModel.forward`` (the layout code
+around the network included), not the bare network, or its output would differ from torch's.
+
+Torch is imported only inside :func:`forward_module`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .model import LoadedModel
+
+
+def publish_folder(final: Path, fill: Callable[[Path], None], *, marker: str = "check.json") -> Path:
+    """Create the folder ``final`` atomically: ``fill`` writes into a temporary sibling, which is then
+    renamed into place, so a reader sees a whole entry or none.
+
+    When another process published ``final`` first (the rename fails and ``final/marker`` exists),
+    its entry is kept and ours is dropped; any other failure is raised. The temporary folder never
+    outlives the call.
+    """
+    import os
+
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
+    try:
+        fill(tmp)
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if not (final / marker).is_file():
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def forward_module(model: LoadedModel) -> Any:
+    """``model.forward`` as a ``torch.nn.Module`` holding ``model.module`` (its parameters), in eval
+    mode: what a converter traces or exports."""
+    import torch
+
+    class Forward(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = model.module
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return model.forward(x)
+
+    return Forward().eval()
