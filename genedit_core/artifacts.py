@@ -60,3 +60,36 @@ def forward_module(model: LoadedModel) -> Any:
             return model.forward(x)
 
     return Forward().eval()
+
+
+def model_fields(model: LoadedModel) -> dict[str, Any]:
+    """What any program converted from ``model`` depends on, for a cache key: the card (with its
+    plugin), the weights' sha256, scale, dtype and hyperparameters. A runtime adds its own (input
+    bucket, runtime version, CPU). Without a weights file (a deterministic init, a bundled table) the
+    module's own tensors are hashed instead."""
+    from .device import dtype_name
+
+    card = model.card
+    weights = model.weights.sha256 if model.weights is not None else "tensors:" + tensors_sha256(model.module)
+    return {
+        "card": f"{card.plugin}:{card.name}" if card.plugin else card.name,
+        "weights_sha256": weights,
+        "scale": model.scale,
+        "dtype": dtype_name(model.dtype),
+        "hyperparameters": model.hyperparameters,
+    }
+
+
+def tensors_sha256(module: Any) -> str:
+    """sha256 over a module's state dict: names, dtypes, shapes and bytes, in name order."""
+    import hashlib
+
+    import torch
+
+    h = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        h.update(name.encode())
+        t = tensor.detach().to("cpu").contiguous()
+        h.update(str((t.dtype, tuple(t.shape))).encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()

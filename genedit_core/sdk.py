@@ -29,7 +29,7 @@ from .params import get_bool, get_choice, get_float, get_int, get_size, parse_in
 
 if TYPE_CHECKING:
     from .api import GeneditWarning, get_card, list_models, load
-    from .artifacts import forward_module, publish_folder
+    from .artifacts import forward_module, model_fields, publish_folder, tensors_sha256
     from .autobackend import cpu_name, installed_backends, record_backend_times
     from .batch import BatchProgress, BatchReport, FileResult, run_batch
     from .checkpoint import canonicalize, load_state_dict, load_strict
@@ -165,8 +165,10 @@ __all__ = [
     # runtimes (genedit.backends) and the table --backend auto reads
     "forward_module",
     "installed_backends",
+    "model_fields",
     "publish_folder",
     "record_backend_times",
+    "tensors_sha256",
     # training
     "Field",
     "ImageFolder",
@@ -216,6 +218,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "run_batch": ("batch", "run_batch"),
     "forward_module": ("artifacts", "forward_module"),
     "publish_folder": ("artifacts", "publish_folder"),
+    "model_fields": ("artifacts", "model_fields"),
+    "tensors_sha256": ("artifacts", "tensors_sha256"),
     "BatchProgress": ("batch", "BatchProgress"),
     "BatchReport": ("batch", "BatchReport"),
     "FileResult": ("batch", "FileResult"),

@@ -70,3 +70,26 @@ def test_forward_module_runs_the_models_forward_and_holds_its_parameters():
         assert torch.allclose(wrapped(x), net(x) * 2 + 1)
     assert not wrapped.training
     assert {id(p) for p in wrapped.parameters()} == {id(p) for p in net.parameters()}
+
+
+def test_model_fields_change_with_what_the_program_depends_on():
+    import torch
+
+    from genedit_core.cards import ModelCard
+    from genedit_core.model import LoadedModel
+    from genedit_core.sdk import model_fields, tensors_sha256
+
+    card = ModelCard(name="toy-key", tasks=("shade",), family="test", summary="s", needs_weights=False)
+
+    def loaded(seed: int, dtype=torch.float32, scale=1):
+        torch.manual_seed(seed)
+        net = torch.nn.Conv2d(3, 3, 3)
+        return LoadedModel(card=card, module=net, forward=net, device="cpu", dtype=dtype, scale=scale)
+
+    base = model_fields(loaded(0))
+    assert base["card"] == "toy-key" and base["weights_sha256"].startswith("tensors:")
+    assert model_fields(loaded(0)) == base  # the same tensors, the same key
+    assert model_fields(loaded(1))["weights_sha256"] != base["weights_sha256"]
+    assert model_fields(loaded(0, dtype=torch.bfloat16))["dtype"] != base["dtype"]
+    assert model_fields(loaded(0, scale=2))["scale"] == 2
+    assert tensors_sha256(loaded(0).module) == base["weights_sha256"].removeprefix("tensors:")

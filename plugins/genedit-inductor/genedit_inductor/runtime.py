@@ -128,21 +128,12 @@ def _compiled(model: LoadedModel, retry: bool) -> LoadedModel:
 def key_fields(model: LoadedModel) -> dict[str, Any]:
     """What the compiled program depends on: card, weights sha256, scale, dtype, input bucket, the
     torch version and this CPU's flags (and the model's hyperparameters, which shape the network)."""
-    from genedit_core.sdk import dtype_name
+    from genedit_core.sdk import model_fields
 
     torch = _torch()
-    card = model.card
-    if model.weights is not None:
-        weights = model.weights.sha256
-    else:  # no weights file: the module's own tensors (a deterministic init, or a bundled table)
-        weights = "tensors:" + _tensors_sha256(model.module)
     return {
-        "card": f"{card.plugin}:{card.name}" if card.plugin else card.name,
-        "weights_sha256": weights,
-        "scale": model.scale,
-        "dtype": dtype_name(model.dtype),
+        **model_fields(model),
         "input": input_bucket(model),
-        "hyperparameters": model.hyperparameters,
         "torch": torch.__version__,
         "cpu": cpu_signature(),
     }
@@ -352,19 +343,6 @@ def _showing_progress(name: str, where: Path) -> Iterator[None]:
         took = time.perf_counter() - started
         stream.write((f"\r{message} ... done in {took:.0f} s\n") if tty else f"{NAME}: took {took:.0f} s\n")
         stream.flush()
-
-
-def _tensors_sha256(module: Any) -> str:
-    import hashlib
-
-    torch = _torch()
-    h = hashlib.sha256()
-    for name, tensor in sorted(module.state_dict().items()):
-        h.update(name.encode())
-        t = tensor.detach().to("cpu").contiguous()
-        h.update(str((t.dtype, tuple(t.shape))).encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
 
 
 def _first_line(exc: BaseException) -> str:

@@ -112,22 +112,9 @@ def _convert(model: LoadedModel) -> LoadedModel:
 
 def key_fields(model: LoadedModel, ov_version: str) -> dict[str, Any]:
     """What the converted program depends on: card, weights sha256, scale, dtype, input bucket."""
-    from genedit_core.sdk import dtype_name
+    from genedit_core.sdk import model_fields
 
-    card = model.card
-    if model.weights is not None:
-        weights = model.weights.sha256
-    else:  # no weights file: the module's own tensors (a deterministic init, or a bundled table)
-        weights = "tensors:" + _tensors_sha256(model.module)
-    return {
-        "card": f"{card.plugin}:{card.name}" if card.plugin else card.name,
-        "weights_sha256": weights,
-        "scale": model.scale,
-        "dtype": dtype_name(model.dtype),
-        "input": input_bucket(model),
-        "hyperparameters": model.hyperparameters,
-        "openvino": ov_version,
-    }
+    return {**model_fields(model), "input": input_bucket(model), "openvino": ov_version}
 
 
 def input_bucket(model: LoadedModel) -> str:
@@ -270,19 +257,6 @@ def _wrap(model: LoadedModel, compiled: Any, precision: str, entry: Path) -> Loa
         backend="openvino",
         hyperparameters={**model.hyperparameters, "openvino": {"precision": precision, "cache": str(entry)}},
     )
-
-
-def _tensors_sha256(module: Any) -> str:
-    import hashlib
-
-    torch = _torch()
-    h = hashlib.sha256()
-    for name, tensor in sorted(module.state_dict().items()):
-        h.update(name.encode())
-        t = tensor.detach().to("cpu").contiguous()
-        h.update(str((t.dtype, tuple(t.shape))).encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
 
 
 def _conversion_failure(exc: BaseException) -> str:
