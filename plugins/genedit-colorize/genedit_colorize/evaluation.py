@@ -20,25 +20,12 @@ HINT_COUNTS = (0, 1, 5, 20)
 MAX_SIDE = 256
 
 
-def parse_hint_counts(spec: str) -> tuple[int, ...]:
-    """``"0,1,5,20"`` -> (0, 1, 5, 20); whole numbers 0-200, none twice (a one-line UsageError otherwise)."""
-    from genedit_core.sdk import UsageError
-
-    try:
-        counts = tuple(int(part) for part in spec.split(",") if part.strip())
-    except ValueError:
-        raise UsageError(
-            f"--hints: '{spec}' is not a comma-separated list of whole numbers, e.g. 0,1,5,20"
-        ) from None
-    if not counts or any(not 0 <= n <= 200 for n in counts) or len(set(counts)) != len(counts):
-        raise UsageError(f"--hints: '{spec}': give distinct hint counts from 0 to 200, e.g. 0,1,5,20")
-    return counts
-
-
 def evaluate(request) -> dict[str, Any] | None:
     if request.task != "colorize":
         return None
-    counts = parse_hint_counts(request.params.get("hints", ",".join(map(str, HINT_COUNTS))))
+    from genedit_core.sdk import parse_index_ranges
+
+    counts = parse_index_ranges(request.params.get("hints", ",".join(map(str, HINT_COUNTS))), "hints", hi=200)
     from .clipart import parse_spec
     from .training import eval_pairs
 
