@@ -93,3 +93,22 @@ def tensors_sha256(module: Any) -> str:
         h.update(str((t.dtype, tuple(t.shape))).encode())
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
+
+
+def probe_check(
+    got: Any, want: Any, shape: str, limit: float, *, reference: str = "torch", shape_note: str = ""
+) -> dict[str, Any]:
+    """A converted program's output ``got`` on a probe of ``shape`` against the torch output ``want``:
+    ``{"ok": True, "probe", "max_abs_diff"}``, or ``{"ok": False, "reason"}`` naming the shape
+    mismatch (plus ``shape_note``) or the difference above ``limit``. Runtimes store it as the cache
+    entry's ``check.json``."""
+    if tuple(got.shape) != tuple(want.shape):
+        reason = f"its output on a {shape} probe is {tuple(got.shape)}, {reference}'s {tuple(want.shape)}"
+        return {"ok": False, "reason": reason + (f" {shape_note}" if shape_note else "")}
+    diff = float((got - want).abs().max())
+    if not diff <= limit:
+        return {
+            "ok": False,
+            "reason": f"its output differs from {reference} by {diff:.3g} on a {shape} probe",
+        }
+    return {"ok": True, "probe": shape, "max_abs_diff": diff}

@@ -29,7 +29,7 @@ from .params import get_bool, get_choice, get_float, get_int, get_size, parse_in
 
 if TYPE_CHECKING:
     from .api import GeneditWarning, get_card, list_models, load
-    from .artifacts import forward_module, model_fields, publish_folder, tensors_sha256
+    from .artifacts import forward_module, model_fields, probe_check, publish_folder, tensors_sha256
     from .autobackend import cpu_name, installed_backends, record_backend_times
     from .batch import BatchProgress, BatchReport, FileResult, run_batch
     from .checkpoint import canonicalize, load_state_dict, load_strict
@@ -166,6 +166,7 @@ __all__ = [
     "forward_module",
     "installed_backends",
     "model_fields",
+    "probe_check",
     "publish_folder",
     "record_backend_times",
     "tensors_sha256",
@@ -219,6 +220,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "forward_module": ("artifacts", "forward_module"),
     "publish_folder": ("artifacts", "publish_folder"),
     "model_fields": ("artifacts", "model_fields"),
+    "probe_check": ("artifacts", "probe_check"),
     "tensors_sha256": ("artifacts", "tensors_sha256"),
     "BatchProgress": ("batch", "BatchProgress"),
     "BatchReport": ("batch", "BatchReport"),

@@ -93,3 +93,18 @@ def test_model_fields_change_with_what_the_program_depends_on():
     assert model_fields(loaded(0, dtype=torch.bfloat16))["dtype"] != base["dtype"]
     assert model_fields(loaded(0, scale=2))["scale"] == 2
     assert tensors_sha256(loaded(0).module) == base["weights_sha256"].removeprefix("tensors:")
+
+
+def test_probe_check_names_a_shape_mismatch_or_a_difference_above_the_limit():
+    import torch
+
+    from genedit_core.sdk import probe_check
+
+    want = torch.zeros(1, 3, 4, 4)
+    ok = probe_check(want + 1e-6, want, "1x3x4x4", 1e-4)
+    assert ok["ok"] and ok["probe"] == "1x3x4x4" and ok["max_abs_diff"] <= 1e-4
+    far = probe_check(want + 0.5, want, "1x3x4x4", 1e-4)
+    assert not far["ok"] and "differs from torch by 0.5" in far["reason"]
+    shaped = probe_check(torch.zeros(1, 3, 2, 2), want, "1x3x4x4", 1e-4, shape_note="(traced)")
+    assert not shaped["ok"] and "(1, 3, 2, 2)" in shaped["reason"] and shaped["reason"].endswith("(traced)")
+    assert not probe_check(want + float("nan"), want, "1x3x4x4", 1e-4)["ok"]  # NaN is never within the limit

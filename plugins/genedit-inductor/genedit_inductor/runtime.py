@@ -255,20 +255,12 @@ def _check(path: Path, model: LoadedModel) -> dict[str, Any]:
         return {"ok": False, "reason": f"its compiled program does not run ({_first_line(exc)})"}
     with torch.no_grad():
         want = model.forward(probe).float()
+    from genedit_core.sdk import probe_check
+
     shape = "x".join(map(str, probe.shape))
-    if tuple(got.shape) != tuple(want.shape):
-        return {
-            "ok": False,
-            "reason": f"its output on a {shape} probe is {tuple(got.shape)}, eager torch's {tuple(want.shape)}",
-        }
-    diff = float((got - want).abs().max())
-    limit = TOLERANCE.get(dtype_name(model.dtype), 1e-4)
-    if not diff <= limit:
-        return {
-            "ok": False,
-            "reason": f"its output differs from eager torch by {diff:.3g} on a {shape} probe",
-        }
-    return {"ok": True, "probe": shape, "max_abs_diff": diff}
+    return probe_check(
+        got, want, shape, TOLERANCE.get(dtype_name(model.dtype), 1e-4), reference="eager torch"
+    )
 
 
 def _load_package(path: Path) -> Any:

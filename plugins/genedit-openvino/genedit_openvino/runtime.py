@@ -200,17 +200,10 @@ def _check(ov: Any, program: Any, model: LoadedModel) -> dict[str, Any]:
         return {"ok": False, "reason": f"OpenVINO cannot run it ({_first_line(exc)})"}
     with torch.no_grad():
         want = model.forward(probe).float()
+    from genedit_core.sdk import probe_check
+
     shape = "x".join(map(str, probe.shape))
-    if tuple(got.shape) != tuple(want.shape):
-        return {
-            "ok": False,
-            "reason": f"its output on a {shape} probe is {tuple(got.shape)}, torch's {tuple(want.shape)} "
-            "(the trace kept the example's shape)",
-        }
-    diff = float((got - want).abs().max())
-    if not diff <= TOLERANCE:
-        return {"ok": False, "reason": f"its output differs from torch by {diff:.3g} on a {shape} probe"}
-    return {"ok": True, "probe": shape, "max_abs_diff": diff}
+    return probe_check(got, want, shape, TOLERANCE, shape_note="(the trace kept the example's shape)")
 
 
 def _compiled(ov: Any, entry: Path, precision: str) -> Any:
