@@ -9,7 +9,10 @@ The table is one JSON file, ``backends.json`` in :func:`~genedit_core.weights.ge
 One entry per (device, model and scale, dtype, size bucket) holds the median time of each runtime
 measured, so that a runtime uninstalled since the measurement is skipped for the next fastest.
 It is replaced in one rename, so a reader never sees half a file; a file that does not parse is
-ignored after one warning, and ``auto`` falls back to the static preference.
+ignored after one warning, and ``auto`` falls back to the static preference. Writers take an
+exclusive lock on a sidecar file (``backends.json.lock``) around their read-modify-write, so two
+``genedit bench --compare`` processes measuring different models at once both keep their entry:
+without it, the second rename would carry a table read before the first one's entry existed.
 
 **The static preference is torch**, used when the table has nothing for the model on this device
 and dtype: torch is always installed, needs no conversion (OpenVINO's first conversion of a large
@@ -26,6 +29,8 @@ import os
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -190,6 +195,34 @@ def write_table(entries: dict[str, dict[str, Any]], path: Path | None = None) ->
     return path
 
 
+@contextmanager
+def table_lock(path: Path | None = None) -> Iterator[None]:
+    """Hold an exclusive lock for a read-modify-write of the table at ``path``.
+
+    The lock is ``fcntl.flock`` on ``<table>.lock`` beside it (the table itself is replaced by a
+    rename, so a lock on its own inode would not outlive the first write). Readers take no lock:
+    they see the old table or the new one. Where ``fcntl`` does not exist (Windows), or the lock
+    file cannot be created (a read-only cache, whose write then fails anyway), it does not lock.
+    """
+    path = path or table_path()
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: the rename still keeps the file whole
+        yield
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 def record_backend_times(
     card: ModelCard,
     scale: int | None,
@@ -224,9 +257,11 @@ def record_backend_times(
         "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "genedit": __version__,
     }
-    entries = read_table(path)
-    entries[entry_key(dev, model, dtype, bucket)] = entry
-    return {**entry, "table": str(write_table(entries, path))}
+    with table_lock(path):  # another process's entry, written since we started, is kept
+        entries = read_table(path)
+        entries[entry_key(dev, model, dtype, bucket)] = entry
+        written = write_table(entries, path)
+    return {**entry, "table": str(written)}
 
 
 def installed_backends(kind: str | None = None) -> list[str]:
