@@ -47,7 +47,7 @@ if TYPE_CHECKING:
         Tiler,
         TinyWeights,
     )
-    from .imageops import downscale, lab_to_rgb, make_grid, rgb_to_lab
+    from .imageops import downscale, lab_to_rgb, luminance, make_grid, rgb_to_lab, xdog
     from .images import read_image
     from .metrics import psnr, sr_metrics, ssim
     from .metrics_generative import class_histogram, fid, inception_score, kid
@@ -141,6 +141,7 @@ __all__ = [
     "inception_score",
     "kid",
     "lab_to_rgb",
+    "luminance",
     "make_grid",
     "psnr",
     "read_image",
@@ -148,6 +149,7 @@ __all__ = [
     "run_with_oom_retry",
     "sr_metrics",
     "ssim",
+    "xdog",
     # checkpoints and weights files
     "canonicalize",
     "genedit_cache_dir",
@@ -238,6 +240,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "downscale": ("imageops", "downscale"),
     "rgb_to_lab": ("imageops", "rgb_to_lab"),
     "lab_to_rgb": ("imageops", "lab_to_rgb"),
+    "luminance": ("imageops", "luminance"),
+    "xdog": ("imageops", "xdog"),
     "read_image": ("images", "read_image"),
     "run_with_oom_retry": ("tiling", "run_with_oom_retry"),
     "psnr": ("metrics", "psnr"),

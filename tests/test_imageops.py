@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from genedit_core.imageops import downscale, lab_to_rgb, make_grid, rgb_to_lab
+from genedit_core.imageops import downscale, lab_to_rgb, luminance, make_grid, rgb_to_lab, xdog
 
 
 def _tiles(n: int, c: int = 3, h: int = 4, w: int = 5) -> torch.Tensor:
@@ -83,3 +83,42 @@ def test_lab_to_rgb_clips_colours_srgb_cannot_show():
     out = lab_to_rgb(torch.tensor([[50.0, 120.0, -120.0], [100.0, 0.0, 0.0]]).T.reshape(1, 3, 1, 2))
     assert out.min() >= 0 and out.max() <= 1
     assert out[0, :, 0, 1].tolist() == pytest.approx([1.0, 1.0, 1.0], abs=1e-3)
+
+
+def _square(grey: float = 0.3, size: int = 48) -> torch.Tensor:
+    """A white image with a flat grey square in the middle (1×3×size×size)."""
+    x = torch.ones(1, 3, size, size)
+    x[..., 12:36, 12:36] = grey
+    return x
+
+
+def test_xdog_draws_edges_dark_and_keeps_flat_regions_white():
+    y = xdog(_square())[0, 0]
+    assert y.shape == (48, 48)
+    border = torch.cat([y[12:36, 12], y[12:36, 35], y[12, 12:36], y[35, 12:36]])
+    assert float(border.max()) < 0.2  # just inside the square's edge, where the DoG undershoots
+    assert float(y[:4, :4].min()) == 1.0 and float(y[20:28, 20:28].min()) == 1.0
+    flat = torch.full((1, 1, 20, 30), 0.4)
+    assert float(xdog(flat).min()) == 1.0
+    assert float(xdog(torch.full((1, 3, 2, 2), 0.4)).min()) == 1.0  # smaller than the blur radius
+
+
+def test_xdog_sigma_sets_line_width_and_bad_values_are_refused():
+    thin = (xdog(_square(), sigma=0.6) < 0.5).sum()
+    thick = (xdog(_square(), sigma=2.0) < 0.5).sum()
+    assert thick > thin > 0
+    with pytest.raises(ValueError, match="sigma"):
+        xdog(_square(), sigma=0.0)
+    with pytest.raises(ValueError, match="k > 1"):
+        xdog(_square(), k=1.0)
+
+
+def test_luminance_weights_and_channel_counts():
+    x = torch.zeros(1, 4, 1, 1)
+    x[0, :3] = torch.tensor([1.0, 0.5, 0.0]).view(3, 1, 1)
+    x[0, 3] = 0.25  # alpha: ignored
+    assert float(luminance(x)) == pytest.approx(0.299 + 0.5 * 0.587)
+    grey = torch.rand(2, 1, 3, 3)
+    assert luminance(grey) is grey
+    with pytest.raises(ValueError, match="N×C×H×W"):
+        luminance(torch.zeros(3, 4, 4))

@@ -12,10 +12,9 @@ from typing import Any
 
 import torch
 
-from genedit_core.sdk import GeneditWarning, ImageError, UsageError, get_float, read_image
+from genedit_core.sdk import GeneditWarning, ImageError, UsageError, get_float, luminance, read_image, xdog
 
 from .hints import hints_from_rgba, paint_hints, parse_hint
-from .xdog import luminance, xdog
 
 # mean |channel - grey| above this (0-1 scale) means the input is a colour image, not line art
 COLOUR_THRESHOLD = 0.02

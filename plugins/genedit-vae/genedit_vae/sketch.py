@@ -3,10 +3,10 @@
 Two methods, both returning a one-channel map of the input size with the convention of a drawing:
 white paper (1) and dark lines (0), which is also what a user's hand-drawn sketch looks like.
 
-* ``xdog``: the eXtended Difference of Gaussians of Winnemöller et al. 2012. The sharpened image
-  S = (1+p)·G_σ − p·G_kσ is thresholded softly: 1 where S ≥ ε, else 1 + tanh(φ·(S − ε)). With the
-  default ε = 0, flat regions of any brightness stay white and only the dark side of edges is
-  drawn, which reads as a line drawing rather than a toned one.
+* ``xdog``: the eXtended Difference of Gaussians of Winnemöller et al. 2012, the core's
+  :func:`genedit_core.sdk.xdog` (the filter genedit-colorize draws its line art with), here with
+  σ = 0.6, the line width this plugin has always drawn its sketches with. With ε = 0, flat regions
+  of any brightness stay white and only the dark side of edges is drawn.
 * ``sobel``: gradient magnitude of the blurred luminance, scaled by a high percentile of the
   image's own magnitudes so the line density does not depend on contrast.
 """
@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 METHODS = ("xdog", "sobel")
 LUMA = (0.299, 0.587, 0.114)
+XDOG_SIGMA = 0.6  # XDoG's line width for sketch conditions (the core's default is 0.8)
 
 
 def to_grey(x: torch.Tensor) -> torch.Tensor:
@@ -52,15 +53,6 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
 
 
-def xdog(
-    x: torch.Tensor, sigma: float = 0.6, k: float = 1.6, p: float = 20.0, eps: float = 0.0, phi: float = 10.0
-) -> torch.Tensor:
-    grey = to_grey(x)
-    s = (1 + p) * gaussian_blur(grey, sigma) - p * gaussian_blur(grey, k * sigma)
-    soft = 1.0 + torch.tanh(phi * (s - eps))
-    return torch.where(s >= eps, torch.ones_like(s), soft).clamp(0, 1)
-
-
 def sobel(
     x: torch.Tensor, sigma: float = 0.8, percentile: float = 0.9, strength: float = 1.0
 ) -> torch.Tensor:
@@ -85,7 +77,9 @@ def sobel(
 def extract_sketch(x: torch.Tensor, method: str = "xdog", **kwargs: float) -> torch.Tensor:
     """Sketch of a batch of images in 0–1: N×1×H×W, white paper and dark lines."""
     if method == "xdog":
-        return xdog(x, **kwargs)
+        from genedit_core.sdk import xdog
+
+        return xdog(x, **{"sigma": XDOG_SIGMA, **kwargs})
     if method == "sobel":
         return sobel(x, **kwargs)
     raise ValueError(f"unknown sketch method '{method}' (use {' or '.join(METHODS)})")
