@@ -43,9 +43,10 @@ VARIANTS = {
         "eval": "builtin:clipart:heldout",
         "licence": "Apache-2.0 (weights); data: public domain dedication (Open Clip Art Library)",
         "about": "builtin:clipart (Open Clip Art drawings, public domain)",
-        "set": ["model.features=16", "data.patch=64", "data.clipart_limit=2000",
-                "data.eval=builtin:clipart:heldout", "train.batch_size=16", "train.lr=2e-3",
-                "train.steps=1500", "train.max_minutes=56", "train.eval_every=150",
+        "set": ["model.features=16", "model.levels=4", "model.guided=true", "data.patch=128",
+                "data.clipart_size=128", "data.clipart_limit=2000", "data.eval=builtin:clipart",
+                "data.eval_skip=2000", "train.loss=mse", "train.bf16=true", "train.batch_size=16",
+                "train.lr=2e-3", "train.steps=1800", "train.max_minutes=52", "train.eval_every=150",
                 "train.log_every=25", "train.ckpt_every=150"],
     },
 }  # fmt: skip

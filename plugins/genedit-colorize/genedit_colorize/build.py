@@ -12,7 +12,7 @@ class XDoG(nn.Module):
     """XDoG as a module, so generic tools (bench, export) can run it; parameters come per call."""
 
     def forward(self, x: torch.Tensor, **params: float) -> torch.Tensor:
-        from .xdog import xdog
+        from genedit_core.sdk import xdog
 
         return xdog(x, **params)
 
@@ -59,7 +59,7 @@ def build(request) -> LoadedModel:
     module = from_state(request.state_dict, origin).eval().to(device=request.device, dtype=request.dtype)
 
     def no_hints(x: torch.Tensor) -> torch.Tensor:
-        from .xdog import luminance
+        from genedit_core.sdk import luminance
 
         n, _, h, w = x.shape
         return module(luminance(x), x.new_zeros(n, 3, h, w), x.new_zeros(n, 1, h, w))
@@ -72,5 +72,5 @@ def build(request) -> LoadedModel:
         dtype=request.dtype,
         tileable=False,  # a hint colours its whole region, wherever the region reaches
         weights=request.weights,
-        hyperparameters={"features": module.features},
+        hyperparameters={"features": module.features, "levels": module.levels, "guided": module.guided},
     )

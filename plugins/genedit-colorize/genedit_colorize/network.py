@@ -1,18 +1,32 @@
-"""The ``paints`` generator: a small U-Net from line art plus a hint map to a colour image.
+"""The ``paints`` generator: a U-Net from line art plus a hint map to a colour image.
 
 Input channels: line art (1), hint colours (3), hint mask (1), the layout of Zhang et al. 2017's
-user-guided network (there ab + mask on L; here RGB + mask on the line drawing). Two stride-2
-levels with skip connections, ReLU convs, a sigmoid output in 0-1. Any size runs: the input is
-padded to a multiple of 4 by reflection and the output cropped back.
+user-guided network (there ab + mask on L; here RGB + mask on the line drawing). ``levels``
+stride-2 levels with skip connections, ReLU convs. Any size runs: the input is padded to a multiple
+of ``2**levels`` by replication and the output cropped back.
+
+Two output heads:
+
+* plain (``guided=False``, the first bundled weights): a sigmoid RGB image in 0-1.
+* guided (``guided=True``): a learned refinement of the ``flat`` baseline. The network also sees
+  the flat fill of the hints (each region enclosed by lines in its hints' mean colour, paper white
+  where no hint falls), which regions the fill reached, and which regions touch the image border
+  (mostly background, where a hint leaking through a gap does harm). It predicts a correction to
+  the fill's colour in logit space (the last conv starts at zero, so an untrained network *is* the
+  flat fill) and the result is multiplied by the line art, so the strokes are kept exactly as
+  drawn and the network only has to choose fill colours.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 IN_CHANNELS = 5
+GUIDE_CHANNELS = 5  # flat-fill colour (3), filled-by-a-hint (1), region touches the border (1)
+EPS = 0.01  # the fill colour is clamped to [EPS, 1-EPS] before its logit
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:
@@ -22,46 +36,120 @@ def _block(cin: int, cout: int) -> nn.Sequential:
     )  # fmt: skip
 
 
-class PaintsUNet(nn.Module):
-    """``forward(line N×1×H×W, hints N×3×H×W, mask N×1×H×W) -> N×3×H×W`` in 0-1."""
+def guide_maps(line: np.ndarray, colours: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """5×H×W guide for an H×W line drawing and its 3×H×W hint colours and H×W mask: the flat fill
+    before the lines are multiplied back (3), where a hinted region reaches (1), and the pixels whose
+    paper region touches the image border (1)."""
+    from scipy import ndimage
 
-    def __init__(self, features: int = 32):
+    from .flat import PAPER
+
+    labels, count = ndimage.label(line > PAPER)
+    out = np.zeros((GUIDE_CHANNELS, *line.shape), dtype=np.float32)
+    out[:3] = 1.0
+    if not count:
+        return out
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    touches = np.zeros(count + 1, dtype=bool)
+    touches[edge] = True
+    touches[0] = False
+    out[4] = touches[labels]
+    hinted = mask > 0.5
+    if hinted.any():
+        ids = labels[hinted]
+        keep = ids > 0  # a hint on a line colours nothing
+        ids = ids[keep]
+        n = np.bincount(ids, minlength=count + 1)
+        table = np.ones((count + 1, 3))
+        for c in range(3):
+            sums = np.bincount(ids, weights=colours[c][hinted][keep], minlength=count + 1)
+            table[:, c] = np.where(n > 0, sums / np.maximum(n, 1), 1.0)
+        table[0] = 1.0
+        out[:3] = table[labels].transpose(2, 0, 1)
+        filled = n > 0
+        filled[0] = False
+        out[3] = filled[labels]
+    return out
+
+
+def guide_batch(line: torch.Tensor, hints: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """:func:`guide_maps` for each image of a batch (computed on the CPU, returned like ``line``)."""
+    maps = [
+        guide_maps(ln[0].float().cpu().numpy(), h.float().cpu().numpy(), m[0].float().cpu().numpy())
+        for ln, h, m in zip(line, hints, mask)
+    ]
+    return torch.from_numpy(np.stack(maps)).to(device=line.device, dtype=line.dtype)
+
+
+class PaintsUNet(nn.Module):
+    """``forward(line N×1×H×W, hints N×3×H×W, mask N×1×H×W) -> N×3×H×W`` in 0-1.
+
+    ``features`` is the first level's width (doubling per level), ``levels`` the number of
+    stride-2 levels (each doubles the receptive field), ``guided`` the head described above.
+    """
+
+    def __init__(self, features: int = 32, levels: int = 2, guided: bool = False):
         super().__init__()
+        if levels < 1:
+            raise ValueError(f"levels must be at least 1, got {levels}")
         f = features
-        self.features = f
-        self.enc1 = _block(IN_CHANNELS, f)
-        self.enc2 = _block(f, 2 * f)
-        self.mid = _block(2 * f, 4 * f)
-        self.up2 = nn.ConvTranspose2d(4 * f, 2 * f, 2, stride=2)
-        self.dec2 = _block(4 * f, 2 * f)
-        self.up1 = nn.ConvTranspose2d(2 * f, f, 2, stride=2)
-        self.dec1 = _block(2 * f, f)
+        self.features, self.levels, self.guided = f, levels, guided
+        cin = IN_CHANNELS + (GUIDE_CHANNELS if guided else 0)
+        for k in range(1, levels + 1):
+            setattr(self, f"enc{k}", _block(cin, f * 2 ** (k - 1)))
+            cin = f * 2 ** (k - 1)
+        self.mid = _block(cin, 2 * cin)
+        for k in range(levels, 0, -1):
+            width = f * 2 ** (k - 1)
+            setattr(self, f"up{k}", nn.ConvTranspose2d(2 * width, width, 2, stride=2))
+            setattr(self, f"dec{k}", _block(2 * width, width))
         self.out = nn.Conv2d(f, 3, 1)
+        if guided:
+            nn.init.zeros_(self.out.weight)
+            nn.init.zeros_(self.out.bias)
 
     def forward(self, line: torch.Tensor, hints: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         h, w = line.shape[-2:]
-        ph, pw = (-h) % 4, (-w) % 4
-        x = torch.cat([line, hints, mask], dim=1)
+        step = 2**self.levels
+        ph, pw = (-h) % step, (-w) % step
+        parts = [line, hints, mask]
+        if self.guided:
+            guide = guide_batch(line, hints, mask)
+            parts.append(guide)
+        x = torch.cat(parts, dim=1)
         if ph or pw:
             x = F.pad(x, (0, pw, 0, ph), mode="replicate")
-        e1 = self.enc1(x)
-        e2 = self.enc2(F.max_pool2d(e1, 2))
-        m = self.mid(F.max_pool2d(e2, 2))
-        d2 = self.dec2(torch.cat([self.up2(m), e2], dim=1))
-        d1 = self.dec1(torch.cat([self.up1(d2), e1], dim=1))
-        return torch.sigmoid(self.out(d1))[..., :h, :w]
+        skips = []
+        for k in range(1, self.levels + 1):
+            x = getattr(self, f"enc{k}")(x)
+            skips.append(x)
+            x = F.max_pool2d(x, 2)
+        x = self.mid(x)
+        for k in range(self.levels, 0, -1):
+            x = getattr(self, f"dec{k}")(torch.cat([getattr(self, f"up{k}")(x), skips[k - 1]], dim=1))
+        delta = self.out(x)[..., :h, :w]
+        if not self.guided:
+            return torch.sigmoid(delta)
+        base = guide[:, :3].float().clamp(EPS, 1 - EPS)
+        colour = torch.sigmoid(torch.logit(base) + delta.float())
+        return (colour * line.float()).to(delta.dtype)
 
 
 def from_state(state: dict, origin: str) -> PaintsUNet:
-    """The network ``state`` fits (its width read from ``enc1.0.weight``), loaded strictly."""
+    """The network ``state`` fits, loaded strictly: its width read from ``enc1.0.weight``, its head
+    from that tensor's input channels (5 plain, 10 guided), its depth from the ``encK`` blocks."""
     from genedit_core.sdk import WeightsError, load_strict
 
     first = state.get("enc1.0.weight")
-    if first is None or first.ndim != 4 or first.shape[1] != IN_CHANNELS:
+    allowed = (IN_CHANNELS, IN_CHANNELS + GUIDE_CHANNELS)
+    if first is None or first.ndim != 4 or first.shape[1] not in allowed:
         found = ", ".join(sorted(state)[:4]) or "no tensors"
         raise WeightsError(
-            f"{origin}: not paints weights (need enc1.0.weight with 5 input channels; found {found})"
+            f"{origin}: not paints weights (need enc1.0.weight with 5 or 10 input channels; found {found})"
         )
-    module = PaintsUNet(int(first.shape[0]))
+    levels = 0
+    while f"enc{levels + 1}.0.weight" in state:
+        levels += 1
+    module = PaintsUNet(int(first.shape[0]), levels=levels, guided=first.shape[1] != IN_CHANNELS)
     load_strict(module, state, origin)
     return module

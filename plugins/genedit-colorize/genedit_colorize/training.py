@@ -14,17 +14,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genedit_core.sdk import Field, TrainTask, UsageError, fields_from, psnr, random_patch, resolve_data
+from genedit_core.sdk import Field, TrainTask, UsageError, fields_from, psnr, random_patch, resolve_data, xdog
 
 from .clipart import ClipartPairs, parse_spec
 from .hints import simulate_hints
 from .network import PaintsUNet
-from .xdog import xdog
 
 EVAL_HINTS = 5
 
 
-CLIPART_EVAL = 32  # held-out drawings scored during training (the first of the split, by path)
+CLIPART_EVAL = 48  # drawings scored during training (the first of the split after data.eval_skip)
 
 
 def _rgb(item: Any) -> torch.Tensor:
@@ -87,17 +86,19 @@ class SketchPairs:
 
 
 def eval_pairs(
-    data: str, max_side: int | None, hints: int = EVAL_HINTS, limit: int | None = None
+    data: str, max_side: int | None, hints: int = EVAL_HINTS, limit: int | None = None, skip: int = 0
 ) -> list[tuple[torch.Tensor, ...]]:
     """Held-out (line, colours, mask, target) with ``hints`` seeded hints each.
 
     Photos are centre-cropped to ``max_side`` and drawn by XDoG; ``builtin:clipart`` drawings are
-    rendered at ``max_side`` (the first ``limit`` of the split; skipped ones left out).
+    rendered at ``max_side`` (the first ``limit`` of the split after the first ``skip``; skipped
+    ones left out). ``skip`` lets training validate on drawings of the training split that it does
+    not train on (``data.clipart_limit`` of them are trained on), so the held-out split stays unseen.
     """
-    clip = clipart_source(data, max_side or 256, limit)
+    clip = clipart_source(data, max_side or 256, None if limit is None else skip + limit)
     out = []
     if clip is not None:
-        for i in range(len(clip)):
+        for i in range(skip, len(clip)):
             pair = clip.pair(i)
             if pair is None:
                 continue
@@ -129,7 +130,7 @@ class PaintsTask(TrainTask):
     def __init__(self) -> None:
         self.name = "paints"
         self.default_config = {
-            "model": {"features": 32},
+            "model": {"features": 32, "levels": 2, "guided": False},
             "data": {
                 "patch": 64,
                 "epoch_length": 3200,
@@ -137,11 +138,13 @@ class PaintsTask(TrainTask):
                 "eval_max_side": 128,
                 "clipart_size": 128,
                 "clipart_limit": None,
+                "eval_skip": 0,
             },
             "train": {
                 "steps": 2000,
                 "batch_size": 16,
                 "lr": 1e-3,
+                "loss": "l1",
                 "log_every": 20,
                 "ckpt_every": 250,
                 "eval_every": 250,
@@ -156,6 +159,8 @@ class PaintsTask(TrainTask):
             "data.eval_max_side": Field("int", optional=True, ge=8),
             "data.clipart_size": Field("int", ge=8),
             "data.clipart_limit": Field("int", optional=True, ge=1),
+            "data.eval_skip": Field("int", ge=0),
+            "train.loss": Field("str", choices=("l1", "mse")),
         }
         self._refs: list | None = None
 
@@ -169,8 +174,9 @@ class PaintsTask(TrainTask):
 
     def build_dataset(self, data: Any, cfg: dict[str, Any]) -> SketchPairs:
         d = cfg["data"]
-        if int(d["patch"]) % 4:
-            raise UsageError(f"data.patch {d['patch']}: must be a multiple of 4 (two stride-2 levels)")
+        step = 2 ** int(cfg["model"].get("levels", 2))
+        if int(d["patch"]) % step:
+            raise UsageError(f"data.patch {d['patch']}: must be a multiple of {step} (2 ** model.levels)")
         limit = d.get("clipart_limit")
         source = clipart_source(data, int(d["clipart_size"]), int(limit) if limit else None)
         source = source if source is not None else resolve_data(data)
@@ -180,17 +186,20 @@ class PaintsTask(TrainTask):
         line, colours, mask, target = batch
         with ctx.autocast():
             out = ctx.nets["model"](line, colours, mask)
-        loss = F.l1_loss(out.float(), target)
+        kind = ctx.cfg["train"].get("loss", "l1")
+        loss = (F.mse_loss if kind == "mse" else F.l1_loss)(out.float(), target)
         ctx.backward(loss)
         ctx.step_optimizer("model")
-        return {"l1": loss.detach()}
+        return {kind: loss.detach()}
 
     def evaluate(self, nets: dict[str, nn.Module], ctx) -> dict[str, float] | None:
         d = ctx.cfg["data"]
         if not d.get("eval"):
             return None
         if self._refs is None:
-            self._refs = eval_pairs(d["eval"], d.get("eval_max_side"), limit=CLIPART_EVAL)
+            self._refs = eval_pairs(
+                d["eval"], d.get("eval_max_side"), limit=CLIPART_EVAL, skip=int(d.get("eval_skip") or 0)
+            )
         model = nets["model"]
         dev = next(model.parameters()).device
         scores = []
@@ -201,4 +210,9 @@ class PaintsTask(TrainTask):
         return {"psnr": sum(scores) / len(scores)}
 
     def export_config(self, nets: dict[str, nn.Module], cfg: dict[str, Any]) -> dict[str, Any]:
-        return {"features": int(cfg["model"]["features"])}
+        m = cfg["model"]
+        return {
+            "features": int(m["features"]),
+            "levels": int(m.get("levels", 2)),
+            "guided": bool(m.get("guided", False)),
+        }

@@ -4,6 +4,7 @@ tiny training run through genedit's trainer."""
 import json
 
 import numpy as np
+import pytest
 import torch
 from genedit_colorize.network import PaintsUNet
 from genedit_colorize.tasks import is_colour
@@ -105,6 +106,27 @@ def test_tiny_training_run_writes_loadable_weights(cli, tmp_path):
     assert code == 0, err
 
 
+def test_tiny_guided_deeper_training_run_loads_with_its_shape(cli, tmp_path):
+    out = tmp_path / "run"
+    code, _, err = cli(
+        "train", "paints", "--data", "builtin:skimage-photos", "--out", str(out),
+        "--set", "train.steps=2", "--set", "train.batch_size=2", "--set", "model.features=2",
+        "--set", "model.levels=3", "--set", "model.guided=true", "--set", "train.loss=mse",
+        "--set", "data.patch=16", "--set", "data.epoch_length=4", "--set", "data.eval=",
+    )  # fmt: skip
+    assert code == 0, err
+    assert json.loads((out / "config.json").read_text())["levels"] == 3
+    import genedit_core
+
+    net = genedit_core.load("paints", weights=str(out), device="cpu").module
+    assert (net.levels, net.guided) == (3, True)
+    code, _, err = cli(
+        "train", "paints", "--data", "builtin:skimage-photos", "--out", str(tmp_path / "bad"),
+        "--set", "model.levels=3", "--set", "data.patch=20", "--set", "train.steps=1",
+    )  # fmt: skip
+    assert code != 0 and "multiple of 8" in err
+
+
 def test_bundled_weights_load_and_colour_with_hints(cli, tmp_path):
     src, _ = sketch(tmp_path)
     hints = hints_png(tmp_path)
@@ -113,3 +135,57 @@ def test_bundled_weights_load_and_colour_with_hints(cli, tmp_path):
     assert code == 0, err
     with Image.open(out) as im:
         assert im.mode == "RGB" and im.size == (30, 22)
+
+
+def _boxed(h=24, w=32):
+    """A line drawing with a closed box (rows 6-17, cols 8-23) on white paper, 1×1×H×W."""
+    line = torch.ones(1, 1, h, w)
+    line[..., 6, 8:24] = line[..., 17, 8:24] = 0
+    line[..., 6:18, 8] = line[..., 6:18, 23] = 0
+    return line
+
+
+def test_guide_maps_fill_hinted_regions_and_mark_the_border_region():
+    from genedit_colorize.network import guide_maps
+
+    line = _boxed()[0, 0].numpy()
+    colours, mask = np.zeros((3, 24, 32)), np.zeros((24, 32))
+    colours[:, 10, 12] = (0.8, 0.2, 0.1)  # inside the box
+    mask[10, 12] = 1
+    g = guide_maps(line, colours, mask)
+    assert g.shape == (5, 24, 32)
+    assert np.allclose(g[:3, 12, 15], (0.8, 0.2, 0.1)) and g[3, 12, 15] == 1  # the box took the hint
+    assert np.allclose(g[:3, 1, 1], 1.0) and g[3, 1, 1] == 0  # the outside did not
+    assert g[4, 1, 1] == 1 and g[4, 12, 15] == 0  # the outside touches the border, the box does not
+    assert g[4, 6, 10] == 0 and g[3, 6, 10] == 0  # a line pixel belongs to no region
+
+
+def test_an_untrained_guided_network_is_the_flat_fill_and_keeps_the_lines():
+    from genedit_colorize.flat import flat_fill
+
+    line = _boxed()
+    colours, mask = torch.zeros(1, 3, 24, 32), torch.zeros(1, 1, 24, 32)
+    colours[0, :, 10, 12] = torch.tensor([0.8, 0.2, 0.1])
+    mask[0, 0, 10, 12] = 1
+    net = PaintsUNet(features=2, levels=3, guided=True)
+    with torch.no_grad():
+        y = net(line, colours, mask)[0]
+    flat = flat_fill(line[0, 0].double().numpy(), colours[0].double().numpy(), mask[0, 0].double().numpy())
+    assert y.shape == (3, 24, 32)
+    # the zero-initialised head leaves the fill (clamped to [0.01, 0.99] before its logit)
+    assert np.abs(y.numpy() - np.clip(flat, 0.01, 0.99) * line[0].numpy()).max() < 1e-5
+    assert float(y[:, 6, 8:24].abs().max()) == 0.0  # black lines stay black whatever the colour
+
+
+def test_from_state_reads_depth_and_head_from_the_tensors():
+    from genedit_colorize.network import from_state
+
+    from genedit_core.sdk import WeightsError
+
+    for levels, guided in ((2, False), (3, True), (4, True)):
+        net = from_state(PaintsUNet(features=3, levels=levels, guided=guided).state_dict(), "t")
+        assert (net.features, net.levels, net.guided) == (3, levels, guided)
+    state = PaintsUNet(features=3).state_dict()
+    state["enc1.0.weight"] = torch.zeros(3, 7, 3, 3)
+    with pytest.raises(WeightsError, match="5 or 10 input channels"):
+        from_state(state, "bad.safetensors")
