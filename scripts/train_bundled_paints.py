@@ -46,8 +46,9 @@ VARIANTS = {
         "set": ["model.features=16", "model.levels=4", "model.guided=true", "data.patch=128",
                 "data.clipart_size=128", "data.clipart_limit=2000", "data.eval=builtin:clipart",
                 "data.eval_skip=2000", "train.loss=mse", "train.bf16=true", "train.batch_size=16",
-                "train.lr=2e-3", "train.steps=1800", "train.max_minutes=52", "train.eval_every=150",
-                "train.log_every=25", "train.ckpt_every=150"],
+                "train.lr=1e-3", "train.schedule.warmup=50", "train.steps=1400",
+                "train.max_minutes=48", "train.eval_every=150", "train.log_every=25",
+                "train.ckpt_every=150"],
     },
 }  # fmt: skip
 

@@ -8,13 +8,15 @@ of ``2**levels`` by replication and the output cropped back.
 Two output heads:
 
 * plain (``guided=False``, the first bundled weights): a sigmoid RGB image in 0-1.
-* guided (``guided=True``): a learned refinement of the ``flat`` baseline. The network also sees
-  the flat fill of the hints (each region enclosed by lines in its hints' mean colour, paper white
-  where no hint falls), which regions the fill reached, and which regions touch the image border
-  (mostly background, where a hint leaking through a gap does harm). It predicts a correction to
-  the fill's colour in logit space (the last conv starts at zero, so an untrained network *is* the
-  flat fill) and the result is multiplied by the line art, so the strokes are kept exactly as
-  drawn and the network only has to choose fill colours.
+* guided (``guided=True``): a learned refinement of a region fill. The network also sees the flat
+  fill of the hints (each region enclosed by lines in its hints' mean colour, paper white where no
+  hint falls), which regions the fill reached, and which regions touch the image border. Its base
+  is that fill with the border-touching regions left white: on clip art those are mostly the
+  background, which a hint leaking through a gap in a line would flood (on 521 training-side
+  drawings with 5 hints: line art alone 16.88 dB, the flat fill 15.76, this base 17.56). It
+  predicts a correction to the base colour in logit space (the last conv starts at zero, so an
+  untrained network *is* the base) and the result is multiplied by the line art, so the strokes are
+  kept exactly as drawn and the network only has to choose fill colours.
 """
 
 from __future__ import annotations
@@ -130,7 +132,7 @@ class PaintsUNet(nn.Module):
         delta = self.out(x)[..., :h, :w]
         if not self.guided:
             return torch.sigmoid(delta)
-        base = guide[:, :3].float().clamp(EPS, 1 - EPS)
+        base = torch.where(guide[:, 4:5] > 0, 1.0, guide[:, :3].float()).clamp(EPS, 1 - EPS)
         colour = torch.sigmoid(torch.logit(base) + delta.float())
         return (colour * line.float()).to(delta.dtype)
 

@@ -160,20 +160,25 @@ def test_guide_maps_fill_hinted_regions_and_mark_the_border_region():
     assert g[4, 6, 10] == 0 and g[3, 6, 10] == 0  # a line pixel belongs to no region
 
 
-def test_an_untrained_guided_network_is_the_flat_fill_and_keeps_the_lines():
+def test_an_untrained_guided_network_is_the_enclosed_fill_and_keeps_the_lines():
     from genedit_colorize.flat import flat_fill
 
     line = _boxed()
     colours, mask = torch.zeros(1, 3, 24, 32), torch.zeros(1, 1, 24, 32)
     colours[0, :, 10, 12] = torch.tensor([0.8, 0.2, 0.1])
     mask[0, 0, 10, 12] = 1
+    colours[0, :, 2, 2] = torch.tensor([0.1, 0.9, 0.1])  # outside, in the region touching the border
+    mask[0, 0, 2, 2] = 1
     net = PaintsUNet(features=2, levels=3, guided=True)
     with torch.no_grad():
         y = net(line, colours, mask)[0]
     flat = flat_fill(line[0, 0].double().numpy(), colours[0].double().numpy(), mask[0, 0].double().numpy())
     assert y.shape == (3, 24, 32)
-    # the zero-initialised head leaves the fill (clamped to [0.01, 0.99] before its logit)
-    assert np.abs(y.numpy() - np.clip(flat, 0.01, 0.99) * line[0].numpy()).max() < 1e-5
+    # the zero-initialised head leaves the fill inside the box (clamped to [0.01, 0.99] before its
+    # logit) and paper where the region touches the border, where the flat fill has the green
+    inside = (slice(None), slice(7, 17), slice(9, 23))
+    assert np.abs(y.numpy()[inside] - np.clip(flat[inside], 0.01, 0.99)).max() < 1e-5
+    assert np.allclose(flat[:, 1, 1], (0.1, 0.9, 0.1)) and np.allclose(y[:, 1, 1].numpy(), 0.99)
     assert float(y[:, 6, 8:24].abs().max()) == 0.0  # black lines stay black whatever the colour
 
 
