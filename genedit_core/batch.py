@@ -442,6 +442,79 @@ def _first_size(files: list[Path]) -> tuple[int, int] | None:
         return None
 
 
+@dataclass
+class BatchPlan:
+    """A batch checked as a whole, before any model loads: the card, the task's options as the
+    model takes them, the expanded inputs, and whether the task takes every input in one call."""
+
+    card: Any
+    params: dict[str, Any]
+    inputs: Inputs
+    group: bool
+
+
+def plan_batch(
+    task: str,
+    inputs: str | Path | list[str] | list[Path],
+    *,
+    model: Any,
+    out_dir: str | Path | None = None,
+    output: str | Path | None = None,
+    device: str = "auto",
+    dtype: str = "auto",
+    tile: str | int | None = "auto",
+    tile_overlap: int | None = None,
+    ext: str | None = None,
+    recursive: bool = False,
+    overwrite: bool = False,
+    skip_existing: bool = False,
+    max_pixels: int | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> BatchPlan:
+    """Every check :func:`run_batch` makes before the model loads, as one step of its own.
+
+    :func:`run_batch` starts with it, and so does a driver that hands the shares to other machines
+    (:mod:`genedit_core.raybatch`), so a wrong request is refused once, before any of them starts.
+    ``model`` is a name or a :class:`~genedit_core.cards.ModelCard`. Raises :class:`UsageError`.
+    """
+    from .api import get_card
+    from .options import check_task_params
+
+    card = get_card(model) if isinstance(model, str) else model
+    if task not in card.tasks:
+        raise UsageError(f"model '{card.name}' does not do '{task}' (it does: {', '.join(card.tasks)})")
+    params = check_task_params(card, task, dict(options or {}))
+    if overwrite and skip_existing:
+        raise UsageError("--overwrite and --skip-existing contradict each other; pass one")
+    check_run_options(
+        device=device,
+        dtype=dtype,
+        tile=tile,
+        tile_overlap=tile_overlap,
+        max_pixels=max_pixels,
+        ext=ext,
+        output=output,
+    )
+    parse_tile(tile)
+    found = expand_inputs([inputs] if isinstance(inputs, (str, Path)) else list(inputs), recursive)
+    files = found.files
+    check_outputs_writable(files, output=output, ext=ext)
+    if output and len(files) > 1:
+        raise UsageError("-o/--output names one file; use --out-dir for several inputs")
+    group = task in card.group_tasks
+    # The tag needs the loaded scale; the clash check only needs names to differ, which any tag keeps.
+    if not group:
+        check_collisions(
+            {
+                src: output_path(
+                    src, output=output, out_dir=out_dir, tag="x", ext=ext, subdir=found.subdirs.get(src)
+                )
+                for src in files
+            }
+        )
+    return BatchPlan(card, params, found, group)
+
+
 def run_batch(
     task: str,
     inputs: str | Path | list[str] | list[Path],
@@ -481,46 +554,31 @@ def run_batch(
     the same request. The report holds this share; :func:`~genedit_core.sharding.gather_report`
     joins every process's.
     """
-    from .api import get_card
     from .model import LoadedModel
-    from .options import check_task_params
     from .sharding import Shard, cuda_count, shard_device
 
     part = Shard.of(shard)
     progress = progress or BatchProgress()
     loaded: LoadedModel | None = model if isinstance(model, LoadedModel) else None
-    card = loaded.card if loaded is not None else get_card(str(model))
-    if task not in card.tasks:
-        raise UsageError(f"model '{card.name}' does not do '{task}' (it does: {', '.join(card.tasks)})")
-    params = check_task_params(card, task, {**(options or {}), **more_options})
-    if overwrite and skip_existing:
-        raise UsageError("--overwrite and --skip-existing contradict each other; pass one")
-    check_run_options(
+    plan = plan_batch(
+        task,
+        inputs,
+        model=loaded.card if loaded is not None else str(model),
+        out_dir=out_dir,
+        output=output,
         device=device,
         dtype=dtype,
         tile=tile,
         tile_overlap=tile_overlap,
-        max_pixels=max_pixels,
         ext=ext,
-        output=output,
+        recursive=recursive,
+        overwrite=overwrite,
+        skip_existing=skip_existing,
+        max_pixels=max_pixels,
+        options={**(options or {}), **more_options},
     )
+    card, params, found, files, group = plan.card, plan.params, plan.inputs, plan.inputs.files, plan.group
     tile_size = parse_tile(tile)
-    found = expand_inputs([inputs] if isinstance(inputs, (str, Path)) else list(inputs), recursive)
-    files = found.files
-    check_outputs_writable(files, output=output, ext=ext)
-    if output and len(files) > 1:
-        raise UsageError("-o/--output names one file; use --out-dir for several inputs")
-    group = task in card.group_tasks
-    # The tag needs the loaded scale; the clash check only needs names to differ, which any tag keeps.
-    if not group:
-        check_collisions(
-            {
-                src: output_path(
-                    src, output=output, out_dir=out_dir, tag="x", ext=ext, subdir=found.subdirs.get(src)
-                )
-                for src in files
-            }
-        )
     progress.planned(found)
     mine = part.share(files, whole=group)  # a group task runs every input in one call, on rank 0
 

@@ -340,6 +340,19 @@ def run(
     max_pixels: Annotated[
         Optional[int], typer.Option(help="Refuse images larger than this many pixels.")
     ] = None,
+    ray: Annotated[
+        Optional[str],
+        typer.Option(
+            "--ray",
+            metavar="ADDRESS",
+            help="Run the batch as Ray tasks: 'local' (a Ray instance here), 'auto' or ray://HOST:10001 "
+            "(needs pip install 'genedit[ray]').",
+        ),
+    ] = None,
+    ray_tasks: Annotated[
+        Optional[int],
+        typer.Option(help="Ray tasks, one share of the inputs each (default: one per GPU, else per CPU)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
@@ -353,6 +366,8 @@ def run(
 
     inputs, params = split_inputs_and_extras(list(inputs or []) + list(ctx.args))
     if task == "generate":
+        if ray is not None or ray_tasks is not None:
+            raise UsageError("genedit run generate runs in one process: --ray splits only image inputs")
         from .generating import generate_from_run
 
         raise typer.Exit(
@@ -393,6 +408,8 @@ def run(
         as_json=as_json,
         quiet=quiet,
         params=params,
+        ray=ray,
+        ray_tasks=ray_tasks,
     )
     raise typer.Exit(code)
 

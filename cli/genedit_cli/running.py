@@ -11,6 +11,9 @@ Under torchrun (``RANK``/``WORLD_SIZE`` in the environment) each process runs it
 inputs (:mod:`genedit_core.sharding`) and prints its own result and error lines; only rank 0 shows
 progress bars and the note, and it prints the summary (or ``--json``) of every process. Every
 process exits 1 when a file failed in any of them.
+
+With ``--ray ADDRESS`` this one process is the driver: Ray tasks run the shares
+(:mod:`genedit_core.raybatch`) and their results are shown here, as each file is done.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any
 
 from genedit_core.batch import EXISTS_HINT, BatchProgress, BatchReport, FileResult, Inputs, skipped_note
 from genedit_core.batch import file_error as _core_file_error
-from genedit_core.errors import GeneditError, OutputExistsError
+from genedit_core.errors import GeneditError, OutputExistsError, UsageError
 
 from .console import err, fail, one_line, out
 from .failures import describe, show_traceback
@@ -37,23 +40,47 @@ def run_batch(
     as_json: bool,
     quiet: bool,
     params: dict[str, str] | None = None,
+    ray: str | None = None,
+    ray_tasks: int | None = None,
     **batch: Any,
 ) -> int:
     """``genedit run``'s body: the core batch with this terminal's display; the exit code.
 
     ``batch`` are :func:`genedit_core.batch.run_batch`'s own keywords (``model``, ``out_dir``,
     ``tile`` ...), passed as they are; ``params`` are the model's options from the command line.
+    With ``ray`` (an address, or ``local``) the shares run as Ray tasks
+    (:mod:`genedit_core.raybatch`) and this process shows their results as they arrive.
     """
     from genedit_core.batch import run_batch as core_run_batch
     from genedit_core.sharding import Shard, check_rendezvous, gather_report
 
     shard = Shard.from_env()
+    if ray_tasks is not None and ray is None:
+        raise UsageError("--ray-tasks needs --ray ADDRESS (or --ray local)")
+    if ray is not None:
+        if shard.enabled:
+            raise UsageError(
+                "--ray under torchrun: use one of them (start genedit run --ray once, without torchrun)"
+            )
+        from genedit_core.raybatch import run_batch_ray
+
+        display = _Display(quiet=quiet or as_json, errors=not as_json)
+        report, tasks = run_batch_ray(
+            task, inputs, address=ray, tasks=ray_tasks, progress=display, options=params or {}, **batch
+        )
+        return _summary(report, task, as_json, quiet, f" ({tasks} Ray task{'s' if tasks > 1 else ''})")
     check_rendezvous(shard)
     display = _Display(quiet=quiet or as_json, errors=not as_json, main=shard.is_main)
     report = core_run_batch(task, inputs, progress=display, options=params or {}, shard=shard, **batch)
     report = gather_report(report, shard)  # every process's results, on every process
     if not shard.is_main:
         return 0 if report.ok else 1  # rank 0 shows the whole batch
+    return _summary(report, task, as_json, quiet, f" ({shard.world} processes)" if shard.enabled else "")
+
+
+def _summary(report: BatchReport, task: str, as_json: bool, quiet: bool, where: str) -> int:
+    """The whole batch's summary line (``where`` says how many processes or tasks ran it) or its
+    ``--json``; the exit code."""
     if report.group:
         return _group_summary(report, as_json)
     if as_json:
@@ -69,7 +96,7 @@ def run_batch(
             f"{model_label(report.model, task, report.scale)} on {report.device} ({report.dtype})"
             + (f"; {skipped} skipped (output exists)" if skipped else "")
             + (f"; {failed} failed" if failed else "")
-            + (f" ({shard.world} processes)" if shard.enabled else ""),
+            + where,
             markup=False,
         )
     return 0 if report.ok else 1
