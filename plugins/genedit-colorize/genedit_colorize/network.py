@@ -116,6 +116,11 @@ class PaintsUNet(nn.Module):
         ph, pw = (-h) % step, (-w) % step
         parts = [line, hints, mask]
         if self.guided:
+            if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+                # a trace would freeze this input's guide into the graph as a constant
+                raise RuntimeError(
+                    "a guided paints network computes its guide with scipy: it cannot be traced"
+                )
             guide = guide_batch(line, hints, mask)
             parts.append(guide)
         x = torch.cat(parts, dim=1)

@@ -194,3 +194,10 @@ def test_from_state_reads_depth_and_head_from_the_tensors():
     state["enc1.0.weight"] = torch.zeros(3, 7, 3, 3)
     with pytest.raises(WeightsError, match="5 or 10 input channels"):
         from_state(state, "bad.safetensors")
+
+
+def test_a_guided_network_refuses_to_be_traced():
+    net = PaintsUNet(features=2, levels=2, guided=True)
+    args = (_boxed(), torch.zeros(1, 3, 24, 32), torch.zeros(1, 1, 24, 32))
+    with pytest.raises(RuntimeError, match="cannot be traced"):
+        torch.jit.trace(net, args)
