@@ -76,12 +76,13 @@ def agreement(y: torch.Tensor, ref: torch.Tensor) -> float:
     return psnr(rgb_to_y(b), rgb_to_y(a))
 
 
-def whole_process(args: list[str], env: dict[str, str]) -> float:
+def whole_process(args: list[str], env: dict[str, str]) -> tuple[float, str]:
+    """Wall time of one ``genedit`` process, and what it wrote to stderr."""
     started = time.perf_counter()
     proc = subprocess.run(args, env=env, capture_output=True, text=True, cwd=REPO)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed: {proc.stderr.strip()[-300:]}")
-    return time.perf_counter() - started
+    return time.perf_counter() - started, proc.stderr
 
 
 # outcome -> short name for the summary line
@@ -307,7 +308,7 @@ def main() -> None:
     )
 
     if args.processes:
-        whole_processes(args, card, scale, weights, x, tmp, medians, ref_time, [*paths][2:])
+        whole_processes(args, card, scale, weights, x, tmp, medians, ref_time, [*paths][2:], default)
     print(f"machine      : {load_line()} at the end")
 
 
@@ -321,10 +322,18 @@ def whole_processes(
     medians: dict[str, float],
     ref_time: float,
     converted: list[str],
+    default: genedit_core.LoadedModel,
 ) -> None:
     """Whole ``genedit run upscale`` processes, the caches warm (the in-process loads filled them),
-    interleaved; each against fp32 eager's in-process compute time (which pays no start-up at all)."""
+    interleaved; each against fp32 eager's in-process compute time (which pays no start-up at all).
+
+    ``--backend auto`` runs too, after the medians above were recorded in its table (in this run's
+    cache folder) as ``genedit bench --compare`` would: its line says which runtime it chose, and
+    its time includes reading the table and finding the installed runtimes.
+    """
     from PIL import Image
+
+    from genedit_core.autobackend import record_backend_times
 
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
     genedit = str(Path(sys.executable).with_name("genedit"))
@@ -348,14 +357,38 @@ def whole_processes(
         backend = label.removesuffix(" f32")
         flags = ["--backend", backend] + (["--dtype", "fp32"] if label.endswith(" f32") else [])
         runs[label] = (flags, [])
+    at_auto = [label for label in converted if not label.endswith(" f32")]  # measured at dtype auto
+    if at_auto:
+        times_ms = {"torch": medians["genedit default"] * 1e3}
+        times_ms.update({label: medians[label] * 1e3 for label in at_auto})
+        record_backend_times(
+            default.card, scale, "cpu", dtype_name(default.dtype), tuple(x.shape[-2:]), times_ms
+        )
+        runs["auto"] = (["--backend", "auto"], [])
+    chose: set[str] = set()
     for i in range(args.repeats):
-        for j, (flags, times) in enumerate(runs.values()):
-            times.append(whole_process([*base_cmd, *flags, "-o", str(tmp / f"p{j}-{i}.png")], env))
+        for j, (label, (flags, times)) in enumerate(runs.items()):
+            verbose = ["--verbose"] if label == "auto" else []
+            cmd = [genedit, *verbose, *base_cmd[1:], *flags, "-o", str(tmp / f"p{j}-{i}.png")]
+            took, err = whole_process(cmd, env)
+            times.append(took)
+            chose.update(
+                ln.split("backend auto -> ")[1].split(":")[0]
+                for ln in err.splitlines()
+                if "backend auto -> " in ln
+            )
     for label, (_, times) in runs.items():
         m = statistics.median(times)
+        ran = ",".join(sorted(chose)) or "?"
+        name = (
+            f"auto (ran {ran})"
+            if label == "auto"
+            else label + (" (warm cache)" if label in converted else "")
+        )
+        compute = medians.get({"torch": "genedit default"}.get(ran, ran) if label == "auto" else label)
+        spent = f"{m - compute:5.2f} s of it not compute" if compute is not None else "compute not known"
         print(
-            f"process      : {label + (' (warm cache)' if label in converted else ''):<32} median {m:6.2f} s, "
-            f"{m - medians[label]:5.2f} s of it not compute; {ref_time / m:5.2f}x fp32 eager's compute"
+            f"process      : {name:<32} median {m:6.2f} s, {spent}; {ref_time / m:5.2f}x fp32 eager's compute"
         )
 
 

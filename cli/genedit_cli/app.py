@@ -663,6 +663,7 @@ def main(argv: list[str] | None = None) -> None:
     set_debug(debug_from_env() or debug_in_args(sys.argv[1:] if argv is None else argv))
     if argv is None:  # the program itself, not a caller embedding genedit in its own process
         _catch_sigterm()
+        _skip_collection_at_exit()
     try:
         _add_plugin_commands()
         _describe_tasks()
@@ -718,6 +719,22 @@ def _catch_sigterm() -> None:
 
     with suppress(ValueError):  # not the main thread (main() called from a thread): keep the default
         signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def _skip_collection_at_exit() -> None:
+    """Spare the interpreter's last garbage collections when the program ends.
+
+    Why: while it tears down, Python runs its garbage collector over the objects still alive,
+    about 180,000 with torch and OpenVINO imported: the exit took 1.1-1.4 s of a warm
+    ``genedit run`` on the 2-core build machine at a load average of 6, against 0.3 s with them frozen (``gc.freeze``, at exit, after the other exit
+    handlers: it is registered first, so it runs last). Nothing genedit writes depends on those
+    collections: outputs are closed and renamed into place before the command returns, and
+    temporary folders are removed by ``finally`` blocks and exit handlers, which still run.
+    """
+    import atexit
+    import gc
+
+    atexit.register(gc.freeze)
 
 
 def _interrupted() -> None:
