@@ -1,89 +1,110 @@
-"""One ``run_batch`` on a Ray cluster: each Ray task runs one share, the driver joins the reports.
+"""Throughput of one ``genedit run`` batch in 1 process against ``genedit run --ray`` with N Ray tasks.
 
-The Ray path of issue 19 (item 5), as a script rather than a plugin (docs/cli.md, "Many processes
-and machines", says why): Ray is not a genedit dependency, so this runs where ``pip install ray``
-was done. Each of ``--workers`` Ray tasks calls ``genedit_core.run_batch(..., shard=(i, workers))``
-on storage every node sees, exactly as a torchrun process does, and returns its results as plain
-entries (``genedit_core.sharding.share_entries``); the driver merges them in input order
-(``merge_reports``) and prints the summary. The same split, the same writer: the outputs are those
-of one process, byte for byte, which this script checks against an in-process run first.
+The Ray path of issue 19 (item 5): ``genedit run ... --ray local --ray-tasks N`` starts a Ray
+instance on this machine and runs the batch as N tasks, one share of the inputs each (the split
+torchrun uses); ``--ray ADDRESS`` does the same on a running cluster. Both sides run as fresh
+processes over the same folder, interleaved (1, Ray, 1, Ray, ...) so that load from other jobs
+hits both alike; each side's median wall time, start-up, Ray's start and model loads included
+(what a user waits for), gives images per second. Threads are split fairly: the single process
+gets every core (``OMP_NUM_THREADS`` = cores), each Ray task cores / N (Ray sets it from the task's
+CPUs). Every run's outputs are compared byte for byte with the first single-process run's, and
+each input must have exactly one output. It also times starting and stopping a bare local Ray
+instance once, the fixed cost that the Ray side pays on every command.
 
-    pip install ray                                 # ~80 MB wheel, ~260 MB installed
-    .venv/bin/python benchmarks/ray_batch.py [--address ray://HOST:10001] [--workers 2] [--images 8]
+    pip install 'genedit[ray]'
+    .venv/bin/python benchmarks/ray_batch.py [--images 16] [--size 128] [--runs 2] [--tasks 2]
 
-Without ``--address`` it starts a local Ray instance with ``--workers`` CPUs.
+The model is edsr-baseline x2 with its bundled weights (no download).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from batch_processes import make_inputs, outputs  # noqa: E402
-
-MODEL = {"model": "edsr-baseline", "weights": "bundled", "scale": 2}
+from batch_processes import MODEL, make_inputs, outputs  # noqa: E402
 
 
-def run_share(rank: int, world: int, inputs: str, out_dir: str) -> list[dict]:
-    """One Ray task: this share of the batch, in the worker; its results as plain entries."""
-    from genedit_core import run_batch
-    from genedit_core.sharding import share_entries
+def run(tasks: int, inputs: Path, out: Path, cores: int) -> float:
+    """One fresh ``genedit run``: in one process (``tasks`` 0) or as ``tasks`` Ray tasks."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(cores)}
+    env.pop("RAY_ADDRESS", None)
+    cmd = [sys.executable, "-m", "genedit_cli", "run", *MODEL, str(inputs), "--out-dir", str(out), "-q"]
+    if tasks:
+        cmd += ["--ray", "local", "--ray-tasks", str(tasks)]
+    start = time.perf_counter()
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd[3:])} failed ({done.returncode}): {done.stderr.strip()[-800:]}")
+    return elapsed
 
-    report = run_batch("upscale", inputs, out_dir=out_dir, device="cpu", shard=(rank, world), **MODEL)
-    return share_entries(report)
+
+def ray_start_stop(cpus: int) -> float:
+    """Seconds to start a bare local Ray instance and stop it again, in this process."""
+    import logging
+
+    import ray
+
+    start = time.perf_counter()
+    ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+    ray.shutdown()
+    return time.perf_counter() - start
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--address", default=None, help="a running cluster (default: start a local one)")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--images", type=int, default=8)
-    parser.add_argument("--size", type=int, default=96)
+    parser.add_argument("--images", type=int, default=16)
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--tasks", type=int, default=2)
     args = parser.parse_args()
-
+    cores = os.cpu_count() or 1
     import ray
-
-    from genedit_core import run_batch
-    from genedit_core.sharding import merge_reports
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         make_inputs(root / "in", args.images, args.size)
-        os.environ.setdefault("OMP_NUM_THREADS", "1")  # what each Ray task gets: one CPU
-        start = time.perf_counter()
-        one = run_batch("upscale", root / "in", out_dir=root / "one", device="cpu", **MODEL)
-        one_s = time.perf_counter() - start
+        times: dict[int, list[float]] = {0: [], args.tasks: []}
+        reference: dict[str, bytes] | None = None
+        load_before = os.getloadavg()
+        for i in range(args.runs):
+            for tasks in (0, args.tasks):
+                out = root / f"out-{tasks}-{i}"
+                times[tasks].append(run(tasks, root / "in", out, cores))
+                got = outputs(out)
+                assert len(got) == args.images, (
+                    f"{tasks or 1} task(s): {len(got)} outputs for {args.images} inputs"
+                )
+                reference = reference or got
+                assert got == reference, f"Ray, {tasks} tasks: outputs differ from one process's"
+        bare = ray_start_stop(args.tasks)
+        load_after = os.getloadavg()
 
-        start = time.perf_counter()
-        if args.address:
-            ray.init(address=args.address, log_to_driver=False)
-        else:
-            ray.init(num_cpus=args.workers, include_dashboard=False, log_to_driver=False)
-        started_s = time.perf_counter() - start
-        task = ray.remote(num_cpus=1)(run_share)
-        shares = ray.get(
-            [task.remote(r, args.workers, str(root / "in"), str(root / "ray")) for r in range(args.workers)]
-        )
-        ray_s = time.perf_counter() - start
-        ray.shutdown()
-
-        merged = merge_reports(one, shares)  # the shares' results, one's provenance
-        assert [r.input for r in merged.results] == [r.input for r in one.results], "not in input order"
-        assert merged.ok and len(merged.done) == args.images, [r.error for r in merged.failed]
-        assert outputs(root / "ray") == outputs(root / "one"), "Ray outputs differ from one process's"
-
-    print(f"{args.images} images {args.size}x{args.size}, edsr-baseline x2, Ray {ray.__version__}")
-    print(f"load average (1 min) {os.getloadavg()[0]:.1f}")
-    print(f"one process (in this one, model loaded here): {one_s:.1f} s")
+    one, many = statistics.median(times[0]), statistics.median(times[args.tasks])
     print(
-        f"Ray, {args.workers} tasks: {ray_s:.1f} s, of which {started_s:.1f} s to start or join the cluster"
+        f"{args.images} images {args.size}x{args.size}, edsr-baseline x2, {cores} cores, "
+        f"Ray {ray.__version__}, {args.runs} runs each"
     )
-    print(f"{len(merged.done)} of {len(merged.results)} done in input order; outputs byte-identical")
+    print(f"load average (1 min) {load_before[0]:.1f} before, {load_after[0]:.1f} after")
+    print("| command | threads each | median wall (s) | images/s |")
+    print("|---|---|---|---|")
+    print(f"| genedit run (1 process) | {cores} | {one:.1f} | {args.images / one:.2f} |")
+    print(
+        f"| genedit run --ray local --ray-tasks {args.tasks} | {max(1, cores // args.tasks)} | "
+        f"{many:.1f} | {args.images / many:.2f} |"
+    )
+    print(
+        f"scaling 1 process -> {args.tasks} Ray tasks: {one / many:.2f}x; outputs byte-identical, one per "
+        f"input; starting and stopping a bare local Ray instance took {bare:.1f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -151,36 +151,35 @@ def run_batch_ray(
     checks = {k: batch[k] for k in _PLAN_KEYS if k in batch}
     plan = plan_batch(task, inputs, options=options, **checks)
     files = plan.inputs.files
-    progress.planned(plan.inputs)
     ray = _import_ray()
+    progress.planned(plan.inputs)
 
-    local = address.strip().lower() == LOCAL
-    if not local:
-        check_reachable(address)
-    try:
-        if local:
-            ray.init(
-                num_cpus=tasks or os.cpu_count() or 1,
-                include_dashboard=False,
-                log_to_driver=False,
-                logging_level=logging.ERROR,
-            )
-        else:
-            env = {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIXES)}
-            ray.init(
-                address=address,
-                log_to_driver=False,
-                logging_level=logging.ERROR,
-                runtime_env={"env_vars": env} if env else None,
-            )
-    except Exception as exc:
-        raise UsageError(f"--ray {address}: could not start or join Ray: {_first_line(exc)}") from None
+    joined = ray.is_initialized()  # a script of its own that already joined a cluster: use that one
+    if not joined:
+        _init(ray, address, tasks)
     try:
         rp = plan_tasks(batch.get("device", "auto"), ray.cluster_resources(), len(files), tasks)
         world = 1 if plan.group else rp.tasks
         return _drive(ray, task, inputs, plan, files, world, rp, progress, options, batch), world
     finally:
-        ray.shutdown()
+        if not joined:
+            ray.shutdown()
+
+
+def _init(ray: Any, address: str, tasks: int | None) -> None:
+    """Start a local instance (``local``, whatever ``RAY_ADDRESS`` says) or join ``address``."""
+    local = address.strip().lower() == LOCAL
+    if not local:
+        check_reachable(address)
+    quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
+    try:
+        if local:
+            ray.init(address=LOCAL, num_cpus=tasks or os.cpu_count() or 1, include_dashboard=False, **quiet)
+        else:
+            env = {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIXES)}
+            ray.init(address=address, runtime_env={"env_vars": env} if env else None, **quiet)
+    except Exception as exc:
+        raise UsageError(f"--ray {address}: could not start or join Ray: {_first_line(exc)}") from None
 
 
 _PLAN_KEYS = (
