@@ -173,3 +173,46 @@ def test_bundled_weights_load_offline_and_denoise(restore_plugins, photo):
         out = model(torch.from_numpy(noisy.transpose(2, 0, 1)).float()[None]).clamp(0, 1)
     out = out[0].numpy().transpose(1, 2, 0)
     assert psnr(out, photo, 1.0) > psnr(np.clip(noisy, 0, 1), photo, 1.0) + 3
+
+
+def test_crops_sample_each_image_alike_or_by_area():
+    from genedit_restore.training import Patches
+
+    from genedit_core.sdk import UsageError
+
+    images = [torch.zeros(3, 40, 40), torch.ones(3, 80, 160)]
+    assert Patches(images, 16, 4, 3, "area").weights.tolist() == pytest.approx([1 / 9, 8 / 9])
+    by_image = Patches(images, 16, 4, 3, "image")
+    assert by_image.weights.tolist() == pytest.approx([0.5, 0.5])
+    picks = [float(by_image.get(0, torch.Generator().manual_seed(i)).mean()) for i in range(200)]
+    assert 60 < sum(picks) < 140  # about half the crops come from the small (all-zero) image
+    with pytest.raises(UsageError, match="data.sample"):
+        Patches(images, 16, 4, 3, "pixels")
+
+
+def test_init_weights_start_a_run_from_an_earlier_one(cli, tmp_path):
+    import numpy as np
+    from PIL import Image
+    from safetensors.torch import load_file
+
+    data = tmp_path / "photos"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        Image.fromarray(rng.integers(0, 256, (24, 20, 3), dtype=np.uint8)).save(data / f"{i}.png")
+    common = ["--data", str(data), "--device", "cpu", "-q", "--set", "model.features=4",
+              "--set", "model.depth=3", "--set", "train.steps=1", "--set", "train.batch_size=2",
+              "--set", "data.patch=16", "--set", "data.eval=null", "--set", "data.sample=image"]  # fmt: skip
+    code, _, err = cli("train", "dncnn", "--out", str(tmp_path / "a"), *common)
+    assert code == 0, err
+    first = tmp_path / "a" / "model.safetensors"
+    # lr 0: the second run's weights are exactly the ones it started from
+    code, _, err = cli("train", "dncnn", "--out", str(tmp_path / "b"), *common, "--set", "train.lr=0",
+                       "--set", f"init.weights={first}", "--set", "train.seed=7")  # fmt: skip
+    assert code == 0, err
+    a, b = load_file(first), load_file(tmp_path / "b" / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    # a file of another shape is one line naming it
+    code, _, err = cli("train", "dncnn", "--out", str(tmp_path / "c"), *common,
+                       "--set", "model.features=8", "--set", f"init.weights={first}")  # fmt: skip
+    assert code != 0 and str(first) in err and "Traceback" not in err
