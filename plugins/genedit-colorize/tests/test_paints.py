@@ -111,7 +111,7 @@ def test_tiny_guided_deeper_training_run_loads_with_its_shape(cli, tmp_path):
     code, _, err = cli(
         "train", "paints", "--data", "builtin:skimage-photos", "--out", str(out),
         "--set", "train.steps=2", "--set", "train.batch_size=2", "--set", "model.features=2",
-        "--set", "model.levels=3", "--set", "model.guided=true", "--set", "train.loss=mse",
+        "--set", "model.levels=3", "--set", "model.guided=true", "--set", "train.loss=psnr",
         "--set", "data.patch=16", "--set", "data.epoch_length=4", "--set", "data.eval=",
     )  # fmt: skip
     assert code == 0, err
@@ -201,3 +201,15 @@ def test_a_guided_network_refuses_to_be_traced():
     args = (_boxed(), torch.zeros(1, 3, 24, 32), torch.zeros(1, 1, 24, 32))
     with pytest.raises(RuntimeError, match="cannot be traced"):
         torch.jit.trace(net, args)
+
+
+def test_psnr_loss_is_minus_the_mean_psnr_of_the_images():
+    from genedit_colorize.training import psnr_loss
+
+    from genedit_core.sdk import psnr
+
+    target = torch.rand(3, 3, 8, 8)
+    out = (target + 0.1 * torch.randn(3, 3, 8, 8)).clamp(0, 1)
+    want = np.mean([psnr(o.numpy(), t.numpy(), data_range=1.0) for o, t in zip(out, target)])
+    assert float(psnr_loss(out, target, floor=0.0)) == pytest.approx(-want, abs=1e-3)
+    assert float(psnr_loss(target, target)) == pytest.approx(-40.0)  # a perfect image counts 40 dB
