@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from .metrics_generative import class_histogram, fid, inception_score, kid
     from .model import LoadedModel
     from .plugins import get_plugins
-    from .progress import ProgressFn, StepProgress, silent, silent_steps
+    from .progress import ProgressFn, StepProgress, activity, silent, silent_steps
     from .requests import (
         EditRequest,
         EvalRequest,
@@ -124,6 +124,7 @@ __all__ = [
     "StepProgress",
     "silent_steps",
     "silent",
+    "activity",
     # the Python API and the loaded plugin set
     "get_card",
     "get_plugins",
@@ -206,6 +207,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "StepProgress": ("progress", "StepProgress"),
     "silent_steps": ("progress", "silent_steps"),
     "silent": ("progress", "silent"),
+    "activity": ("progress", "activity"),
     "EditRequest": ("requests", "EditRequest"),
     "EvalRequest": ("requests", "EvalRequest"),
     "ExportRequest": ("requests", "ExportRequest"),

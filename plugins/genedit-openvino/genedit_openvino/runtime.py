@@ -32,7 +32,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from genedit_core.sdk import forward_module, publish_folder
+from genedit_core.sdk import activity, forward_module, publish_folder
 
 from .cache import cache_key, cache_root, write_atomic
 
@@ -85,13 +85,15 @@ def _convert(model: LoadedModel) -> LoadedModel:
     entry = cache_root() / cache_key(fields)
     cached = (entry / "check.json").is_file()
     if not cached:
-        try:
-            publish_folder(entry, lambda folder: _convert_into(folder, model, fields))
-        except OSError as exc:  # an unwritable cache: convert for this process only
-            log.info("openvino: cannot write the cache (%s); converting without it", exc)
-            entry = Path(tempfile.mkdtemp(prefix="genedit-openvino-"))
-            atexit.register(shutil.rmtree, entry, True)
-            _convert_into(entry, model, fields)
+        # the first use takes seconds (a minute for big networks): `genedit` shows this as a status line
+        with activity(f"openvino: converting '{model.name}' for this CPU, once (cached in {entry.parent})"):
+            try:
+                publish_folder(entry, lambda folder: _convert_into(folder, model, fields))
+            except OSError as exc:  # an unwritable cache: convert for this process only
+                log.info("openvino: cannot write the cache (%s); converting without it", exc)
+                entry = Path(tempfile.mkdtemp(prefix="genedit-openvino-"))
+                atexit.register(shutil.rmtree, entry, True)
+                _convert_into(entry, model, fields)
     else:
         COUNTS["ir_cache_hit"] += 1
         log.info("openvino: %s from the cache (%s)", model.name, entry)

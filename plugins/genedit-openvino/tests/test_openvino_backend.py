@@ -173,3 +173,27 @@ def test_a_conversion_failure_names_the_operations_openvino_lacks():
     assert runtime._conversion_failure(TypeError("type Tensor doesn't define __round__ method\nmore")) == (
         "type Tensor doesn't define __round__ method"
     )
+
+
+def test_the_first_conversion_shows_progress_and_a_cached_load_does_not(tiny):
+    """The conversion runs inside ``sdk.activity``, which ``genedit`` shows as a status line."""
+    from contextlib import contextmanager
+
+    from genedit_core.progress import set_activity_handler
+
+    shown: list[str] = []
+
+    @contextmanager
+    def record(message):
+        shown.append(message)
+        yield
+
+    previous = set_activity_handler(record)
+    try:
+        load("tinyov", weights=tiny, device="cpu", dtype="fp32", backend="openvino")
+        assert len(shown) == 1 and shown[0].startswith("openvino: converting 'tinyov' for this CPU, once")
+        load("tinyov", weights=tiny, device="cpu", dtype="fp32", backend="openvino")
+        assert len(shown) == 1  # from the cache: nothing to wait for
+    finally:
+        set_activity_handler(previous)
+    assert runtime.COUNTS["convert"] == 1
