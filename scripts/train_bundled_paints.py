@@ -46,8 +46,8 @@ VARIANTS = {
         "set": ["model.features=16", "model.levels=4", "model.guided=true", "data.patch=128",
                 "data.clipart_size=128", "data.clipart_limit=2000", "data.eval=builtin:clipart",
                 "data.eval_skip=2000", "train.loss=psnr", "train.bf16=true", "train.batch_size=16",
-                "train.lr=1e-3", "train.schedule.warmup=50", "train.steps=1150",
-                "train.max_minutes=34", "train.eval_every=150", "train.log_every=25",
+                "train.lr=1e-3", "train.schedule.warmup=50", "train.steps=1000",
+                "train.max_minutes=30", "train.eval_every=150", "train.log_every=25",
                 "train.ckpt_every=150"],
     },
 }  # fmt: skip

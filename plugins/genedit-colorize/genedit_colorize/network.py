@@ -14,9 +14,11 @@ Two output heads:
   is that fill with the border-touching regions left white: on clip art those are mostly the
   background, which a hint leaking through a gap in a line would flood (on 521 training-side
   drawings with 5 hints: line art alone 16.88 dB, the flat fill 15.76, this base 17.56). It
-  predicts a correction to the base colour in logit space (the last conv starts at zero, so an
-  untrained network *is* the base) and the result is multiplied by the line art, so the strokes are
-  kept exactly as drawn and the network only has to choose fill colours.
+  adds a correction to the base colour (the last conv starts at zero, so an untrained network *is*
+  the base) and the result is multiplied by the line art, so the strokes are kept exactly as drawn
+  and the network only has to choose fill colours. The correction is additive, not in logit space:
+  white paper is then exactly reachable, where a logit head pushed its bias up on every white
+  pixel until the whole drawing was white. The output is clamped to 0-1 outside training.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ from torch import nn
 
 IN_CHANNELS = 5
 GUIDE_CHANNELS = 5  # flat-fill colour (3), filled-by-a-hint (1), region touches the border (1)
-EPS = 0.01  # the fill colour is clamped to [EPS, 1-EPS] before its logit
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:
@@ -137,9 +138,10 @@ class PaintsUNet(nn.Module):
         delta = self.out(x)[..., :h, :w]
         if not self.guided:
             return torch.sigmoid(delta)
-        base = torch.where(guide[:, 4:5] > 0, 1.0, guide[:, :3].float()).clamp(EPS, 1 - EPS)
-        colour = torch.sigmoid(torch.logit(base) + delta.float())
-        return (colour * line.float()).to(delta.dtype)
+        base = torch.where(guide[:, 4:5] > 0, 1.0, guide[:, :3].float())
+        out = (base + delta.float()) * line.float()
+        # unclamped while training: a clamp would stop the gradient of a fill pushed past white
+        return (out if self.training else out.clamp(0, 1)).to(delta.dtype)
 
 
 def from_state(state: dict, origin: str) -> PaintsUNet:

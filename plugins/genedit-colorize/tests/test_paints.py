@@ -174,11 +174,11 @@ def test_an_untrained_guided_network_is_the_enclosed_fill_and_keeps_the_lines():
         y = net(line, colours, mask)[0]
     flat = flat_fill(line[0, 0].double().numpy(), colours[0].double().numpy(), mask[0, 0].double().numpy())
     assert y.shape == (3, 24, 32)
-    # the zero-initialised head leaves the fill inside the box (clamped to [0.01, 0.99] before its
-    # logit) and paper where the region touches the border, where the flat fill has the green
+    # the zero-initialised head leaves the fill inside the box and paper where the region touches
+    # the border, where the flat fill has the green
     inside = (slice(None), slice(7, 17), slice(9, 23))
-    assert np.abs(y.numpy()[inside] - np.clip(flat[inside], 0.01, 0.99)).max() < 1e-5
-    assert np.allclose(flat[:, 1, 1], (0.1, 0.9, 0.1)) and np.allclose(y[:, 1, 1].numpy(), 0.99)
+    assert np.abs(y.numpy()[inside] - flat[inside]).max() < 1e-6
+    assert np.allclose(flat[:, 1, 1], (0.1, 0.9, 0.1)) and np.allclose(y[:, 1, 1].numpy(), 1.0)
     assert float(y[:, 6, 8:24].abs().max()) == 0.0  # black lines stay black whatever the colour
 
 
