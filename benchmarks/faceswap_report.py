@@ -1,12 +1,15 @@
 """FaceSwap report (issue 16): identity, pose, blending and speed, on the two synthetic identities.
 
-    nice -n 10 .venv/bin/python benchmarks/faceswap_report.py [--steps 600] [--size 64] [--width 8] [--run DIR] [--json PATH]
+    nice -n 10 .venv/bin/python benchmarks/faceswap_report.py [--steps 600] [--size 64] [--width 8] [--code 32]
+        [--eye-multiplier 3] [--mouth-multiplier 2] [--bf16] [--max-minutes M] [--set KEY=VALUE] [--run DIR] [--json PATH]
 
 No face dataset large enough ships in any package, so the swap is trained here, briefly, on the
 two procedural identities of ``genedit_faceswap.synthetic``: scenes of ``SCENE`` px with known
 5-point landmarks, aligned to ``--size`` crops as ``genedit faceswap extract`` would, then the
-shared trainer (one thread: on a busy 2-core machine a second one only waits). ``--run DIR``
-reuses a run instead of training. Held-out draws use other seeds.
+shared trainer (one thread: on a busy 2-core machine a second one only waits), with the eye and
+mouth loss multipliers given (the task's defaults, faceswap's 3 and 2; 1 turns one off);
+``--max-minutes`` stops it early (the steps done are printed). ``--run DIR`` reuses a run instead
+of training. Held-out draws use other seeds.
 
 - Identity: a logistic-regression classifier trained on real crops of A and B; the share of A→B
   swaps (raw decoder output) it calls B, and of B→A swaps it calls A.
@@ -14,7 +17,10 @@ reuses a run instead of training. Held-out draws use other seeds.
   their known landmarks (MTCNN finds no face in these drawings); eyes and mouth are then located
   in the target and in the output by the same locator (dark-blob and red-blob centroids in
   windows around the target's points); error in % of the target's inter-ocular distance (IOD),
-  eyes and mouth apart (issue 16: within 5%).
+  eyes and mouth apart (issue 16: within 5%). Two floors, what the measurement itself adds: the
+  target's own crop put back through the same pipeline (alignment, colour match, warp back,
+  blend: resampling), and the ideal swap, the same scene (pose, expression, light) drawn as B and
+  put back the same way (the locator on B's smaller eyes and thicker brows).
 - Blending: on the same conversions, the seam metric is the mean RGB jump between neighbouring
   pixels across the mask's 0.5 contour; ``naive`` pastes the raw swap with a hard edge on that
   same contour (no colour match). ΔE is the mean CIE76 difference to the target inside the face
@@ -72,7 +78,10 @@ def save_folder(images: torch.Tensor, folder: Path) -> Path:
     return folder
 
 
-def train(size: int, width: int, steps: int, run: Path, work: Path) -> float:
+def train(
+    size: int, width: int, code: int, steps: int, run: Path, work: Path, extra: list[str]
+) -> tuple[float, int]:
+    """Train the report's run into ``run``; (seconds, steps done). ``extra``: more --set items."""
     a = save_folder(crops(scenes("a", 300, 1), size), work / "A")
     b = save_folder(crops(scenes("b", 300, 2), size), work / "B")
     task = FaceSwapTask()
@@ -80,19 +89,20 @@ def train(size: int, width: int, steps: int, run: Path, work: Path) -> float:
         task.default_config,
         None,
         [
-            f"model.width={width}", "model.code=32", f"data.size={size}", f"data.b={b}",
-            "train.batch_size=16", "train.lr=1e-3", f"train.steps={steps}", "train.log_every=100",
-            "train.sample_every=100000", "train.ckpt_every=100000", "train.device=cpu",
+            f"model.width={width}", f"model.code={code}", f"data.size={size}", f"data.b={b}",
+            "train.batch_size=16", "train.lr=1e-3", f"train.steps={steps}", "train.log_every=1",
+            "train.sample_every=100000", "train.ckpt_every=100000", "train.device=cpu", *extra,
         ],
     )  # fmt: skip
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     started = time.perf_counter()
+    trainer = Trainer(task, cfg, run, data=str(a), quiet=True)
     try:
-        Trainer(task, cfg, run, data=str(a), quiet=True).fit()
+        trainer.fit()
     finally:
         torch.set_num_threads(threads)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, int(trainer.history[-1]["step"])
 
 
 def classifier(size: int):
@@ -155,13 +165,21 @@ def delta_e(x: torch.Tensor, y: torch.Tensor, region: torch.Tensor) -> float:
     return float((rgb_to_lab(x) - rgb_to_lab(y)).norm(dim=1)[0][region].mean())
 
 
+def swap_face_known(img, face, crop, mask, matrix) -> torch.Tensor:
+    """``face`` (an aligned crop standing in for the swap) put back as convert's defaults would."""
+    if COLOUR == "reinhard":
+        face = reinhard(face, crop, mask)
+    return paste(img, face, mask, matrix, BLEND)
+
+
 def quality(model, size: int, count: int) -> dict:
     mask = feather_mask(size, PADDING)
-    results: dict = {"pose_err": [], "pose_ok": 0}
+    results: dict = {"pose_err": [], "pose_ok": 0, "floor_own": [], "floor_ideal": []}
+    ideal = scenes("b", count, 300)  # the same draws as B: the same pose, expression and light
     methods = ("naive", "feather/none", "feather/reinhard", "poisson/none", "poisson/reinhard")
     seams = {m: [] for m in (*methods, "target")}
     des = {m: [] for m in methods}
-    for img, points in scenes("a", count, 300):
+    for (img, points), (as_b, _) in zip(scenes("a", count, 300), ideal, strict=True):
         iod = float((points[1] - points[0]).norm())
         crop, matrix = align(img, points, size, PADDING)
         raw = swap(model, crop, "a2b")
@@ -181,9 +199,13 @@ def quality(model, size: int, count: int) -> dict:
             seams[m].append(seam(outs[m], inside))
             des[m].append(delta_e(outs[m], img, core))
         seams["target"].append(seam(img, inside))
-        err = (locate(outs[DEFAULT], points, iod) - locate(img, points, iod)).norm(dim=1) / iod
+        target = locate(img, points, iod)
+        err = (locate(outs[DEFAULT], points, iod) - target).norm(dim=1) / iod
         results["pose_err"].append(err.tolist())
         results["pose_ok"] += int(err.max() <= 0.05)
+        for name, face in (("floor_own", crop), ("floor_ideal", align(as_b, points, size, PADDING)[0])):
+            out = swap_face_known(img, face, crop, mask, matrix)
+            results[name].append(((locate(out, points, iod) - target).norm(dim=1) / iod).tolist())
     results["seam"] = {m: float(np.mean(v)) for m, v in seams.items()}
     results["delta_e"] = {m: float(np.mean(v)) for m, v in des.items()}
     return results
@@ -230,6 +252,19 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--size", type=int, default=64, help="crop side (issue 16: 64, 128 or 256)")
     ap.add_argument("--width", type=int, default=8, help="network width (model.width)")
+    ap.add_argument("--code", type=int, default=32, help="code channels (model.code)")
+    loss = FaceSwapTask.default_config["loss"]
+    ap.add_argument(
+        "--eye-multiplier", type=float, default=loss["eye_multiplier"], help="loss.eye_multiplier"
+    )
+    ap.add_argument(
+        "--mouth-multiplier", type=float, default=loss["mouth_multiplier"], help="loss.mouth_multiplier"
+    )
+    ap.add_argument("--bf16", action="store_true", help="train under bf16 autocast (train.bf16)")
+    ap.add_argument(
+        "--max-minutes", type=float, default=0, help="stop training after this long (0: no limit)"
+    )
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="more training config")
     ap.add_argument("--count", type=int, default=100, help="held-out faces per measurement")
     ap.add_argument("--frames", type=int, default=8, help="video frames for the speed measurement")
     ap.add_argument("--run", type=Path, help="reuse this run (train into it when it has no weights)")
@@ -239,9 +274,15 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         run = args.run or Path(tmp) / "run"
-        train_s = None
+        train_s, steps = None, None
         if not (run / "model.safetensors").is_file():
-            train_s = train(args.size, args.width, args.steps, run, Path(tmp) / "data")
+            extra = [
+                f"loss.eye_multiplier={args.eye_multiplier}", f"loss.mouth_multiplier={args.mouth_multiplier}",
+                f"train.bf16={str(args.bf16).lower()}", f"train.max_minutes={args.max_minutes}", *args.set,
+            ]  # fmt: skip
+            train_s, steps = train(
+                args.size, args.width, args.code, args.steps, run, Path(tmp) / "data", extra
+            )
         model = load("faceswap", weights=str(run), device="cpu", dtype="fp32")
 
         predict = classifier(args.size)
@@ -258,19 +299,24 @@ def main() -> None:
         s = speed(model, args.frames)
 
     report = {
-        "steps": args.steps, "size": args.size, "train_seconds": train_s, "classifier_accuracy": real_acc,
+        "steps": steps, "size": args.size, "code": args.code, "eye_multiplier": args.eye_multiplier,
+        "mouth_multiplier": args.mouth_multiplier, "bf16": args.bf16, "set": args.set, "train_seconds": train_s, "classifier_accuracy": real_acc,
         "a2b_called_b": a2b, "b2a_called_a": b2a, "pose_error_pct_iod": (100 * np.mean(q["pose_err"], 0)).tolist(),
-        "pose_within_5pct": q["pose_ok"] / args.count, "default": DEFAULT, "seam": q["seam"], "delta_e": q["delta_e"], **s,
+        "pose_within_5pct": q["pose_ok"] / args.count,
+        "pose_floor_own_crop_pct_iod": (100 * np.mean(q["floor_own"], 0)).tolist(),
+        "pose_floor_ideal_swap_pct_iod": (100 * np.mean(q["floor_ideal"], 0)).tolist(), "default": DEFAULT, "seam": q["seam"], "delta_e": q["delta_e"], **s,
         "load_average_1min": os.getloadavg()[0],
     }  # fmt: skip
     seam_ratio = q["seam"][DEFAULT] / q["seam"]["naive"]
     uncoloured = f"{BLEND}/none"
     de_ok = q["delta_e"][DEFAULT] < q["delta_e"][uncoloured]
     eyes, mouth = (sum(report["pose_error_pct_iod"][:2]) / 2, report["pose_error_pct_iod"][2])
-    trained = f"{train_s:.0f} s" if train_s is not None else "reused"
-    print(
-        f"faceswap report: {args.steps} steps at {args.size} px ({trained}), {args.count} held-out faces each"
-    )
+    if train_s is not None:
+        trained = f"{steps} steps at {args.size} px, code {args.code} ({train_s:.0f} s, eye x{args.eye_multiplier:g}, "
+        trained += f"mouth x{args.mouth_multiplier:g}{', bf16' if args.bf16 else ''}{''.join(', ' + x for x in args.set)})"
+    else:
+        trained = f"run {run} reused, at {args.size} px"
+    print(f"faceswap report: {trained}, {args.count} held-out faces each")
     print(f"{'measure':42} {'value':>10}  target")
     rows = [
         ("classifier accuracy on real A/B crops", f"{real_acc:.1%}", ""),
@@ -288,6 +334,9 @@ def main() -> None:
         ),
         ("faces with all 3 points within 5% IOD", f"{report['pose_within_5pct']:.1%}", ""),
     ]
+    for key, name in (("floor_own", "target's own crop"), ("floor_ideal", "ideal swap")):
+        floor = 100 * np.mean(q[key], 0)
+        rows.append((f"eye/mouth floor, {name}", f"{floor[:2].mean():.2f}/{floor[2]:.2f}%", ""))
     for m in ("target", "naive", "feather/none", "feather/reinhard", "poisson/none", "poisson/reinhard"):
         mark = f"<= naive/2  {'met' if seam_ratio <= 0.5 else 'NOT met'} (x{seam_ratio:.2f})"
         rows.append(

@@ -9,6 +9,13 @@ network reconstructs the unwarped face through the identity's own decoder. Loss:
 · (1 − SSIM), summed over both identities, one Adam optimizer for all three networks. The warp is
 what makes the encoder describe the face rather than copy pixels. Every random draw comes from the
 trainer's seeded per-item generators, so a resumed run repeats an uninterrupted one.
+
+As faceswap's eye and mouth multipliers do, both loss terms count the eye regions
+``loss.eye_multiplier`` times (default 3) and the mouth region ``loss.mouth_multiplier`` times
+(default 2): those few pixels carry the gaze and the expression a swap must keep, and an
+unweighted loss lets a small decoder blur them away. The regions are drawn around the alignment
+template's eyes and mouth (:func:`region_masks`), where every aligned crop has them, and follow
+each face through its random transform.
 """
 
 from __future__ import annotations
@@ -23,7 +30,13 @@ from torch import nn
 
 from genedit_core.sdk import Field, TrainTask, UsageError
 
+from .align import template
 from .autoencoder import FaceSwapAE
+
+# the regions the eye and mouth multipliers weight, in inter-ocular distances (IOD) of the template:
+# a disc around each eye; an ellipse around the mouth corners, tall enough for an open mouth or a smile
+EYE_RADIUS = 0.3
+MOUTH_MARGIN, MOUTH_HALF_HEIGHT = 0.2, 0.4
 
 
 def _square(img: torch.Tensor, size: int) -> torch.Tensor:
@@ -61,10 +74,46 @@ def random_warp(img: torch.Tensor, gen: torch.Generator, amount: float) -> torch
     return F.grid_sample(img[None], (base + field)[None], padding_mode="border", align_corners=False)[0]
 
 
+def region_masks(size: int, padding: float = 0.25) -> torch.Tensor:
+    """2×size×size: the eye regions (channel 0) and the mouth region (channel 1) of an aligned
+    crop, 0 or 1, placed by the alignment template (:func:`genedit_faceswap.align.template`)."""
+    points = template(size, padding)
+    iod = float((points[1] - points[0]).norm())
+    centres = torch.arange(size, dtype=torch.float32) + 0.5
+    ys, xs = torch.meshgrid(centres, centres, indexing="ij")
+    eyes = torch.zeros(size, size, dtype=torch.bool)
+    for eye in points[:2]:
+        eyes |= (xs - eye[0]) ** 2 + (ys - eye[1]) ** 2 <= (EYE_RADIUS * iod) ** 2
+    left, right = points[3], points[4]
+    centre = (left + right) / 2
+    half_width = float((right - left).norm()) / 2 + MOUTH_MARGIN * iod
+    mouth = ((xs - centre[0]) / half_width) ** 2 + ((ys - centre[1]) / (MOUTH_HALF_HEIGHT * iod)) ** 2 <= 1
+    return torch.stack([eyes, mouth]).float()
+
+
+def loss_weights(
+    regions: torch.Tensor | None,
+    eye: float,
+    mouth: float,
+    face: torch.Tensor | None = None,
+    face_weight: float = 1,
+) -> torch.Tensor | None:
+    """N×1×H×W per-pixel loss weights: 1, times ``face_weight`` on ``face`` (a learnt mask's
+    target), times ``eye`` / ``mouth`` on those ``regions`` (N×2×H×W); None when all are 1."""
+    weight = None
+    if face is not None and face_weight != 1:
+        weight = 1 + (face_weight - 1) * face
+    if regions is not None and (eye != 1 or mouth != 1):
+        parts = 1 + (eye - 1) * regions[:, :1] + (mouth - 1) * regions[:, 1:2]
+        weight = parts if weight is None else weight * parts
+    return weight
+
+
 class TwoFaces:
     """Aligned crops of A and B: item i is (warped A, A, warped B, B) for A[i mod |A|], B[i mod |B|];
-    with ``mask`` (a 1×size×size face mask), (warped A, A, mask of A, warped B, B, mask of B), each
-    mask carried through its face's random transform."""
+    with ``mask`` (a K×size×size stack of masks: the face's, the eye and mouth regions),
+    (warped A, A, masks of A, warped B, B, masks of B), each mask carried through its face's
+    random transform."""
 
     def __init__(self, a: Any, b: Any, size: int, aug: dict[str, float], mask: torch.Tensor | None = None):
         self.a, self.b, self.size, self.aug, self.mask = a, b, size, aug, mask
@@ -92,8 +141,9 @@ class TwoFaces:
         return self.get(index, torch.Generator().manual_seed(index))
 
 
-def ssim_loss(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """1 − mean SSIM (Gaussian window σ 1.5, at most 11 px; constants for a 0-1 range), differentiable."""
+def ssim_loss(x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """1 − mean SSIM (Gaussian window σ 1.5, at most 11 px; constants for a 0-1 range), differentiable;
+    with ``weight`` (N×1×H×W), the SSIM map's mean weighted by it at each window's centre."""
     k = min(11, x.shape[-1], x.shape[-2])
     t = torch.arange(k, dtype=x.dtype, device=x.device) - (k - 1) / 2
     g = torch.exp(-(t**2) / (2 * 1.5**2))
@@ -107,7 +157,18 @@ def ssim_loss(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     vx, vy, cxy = blur(x * x) - mx**2, blur(y * y) - my**2, blur(x * y) - mx * my
     c1, c2 = 0.01**2, 0.03**2
     s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))
-    return 1 - s.mean()
+    if weight is None:
+        return 1 - s.mean()
+    h, w = s.shape[-2:]
+    top, left = (x.shape[-2] - h) // 2, (x.shape[-1] - w) // 2
+    centre = weight[..., top : top + h, left : left + w].expand_as(s)
+    return 1 - (s * centre).sum() / centre.sum().clamp(min=1e-12)
+
+
+def _multiplied(cfg: dict[str, Any]) -> bool:
+    """Whether the eye or mouth multiplier weights the loss (the dataset then carries the regions)."""
+    lc = cfg["loss"]
+    return float(lc.get("eye_multiplier", 1)) != 1 or float(lc.get("mouth_multiplier", 1)) != 1
 
 
 class FaceSwapTask(TrainTask):
@@ -118,7 +179,14 @@ class FaceSwapTask(TrainTask):
         "model": {"width": 32, "code": 64, "mask": False},
         "data": {"a": None, "b": None, "size": 64, "padding": 0.25},
         "augment": {"rotate": 10.0, "zoom": 0.05, "shift": 0.05, "warp": 0.02},
-        "loss": {"ssim": 1.0, "mask": 1.0, "mask_weight": 3.0},
+        # eye_multiplier, mouth_multiplier: faceswap's defaults (1 turns one off)
+        "loss": {
+            "ssim": 1.0,
+            "mask": 1.0,
+            "mask_weight": 3.0,
+            "eye_multiplier": 3.0,
+            "mouth_multiplier": 2.0,
+        },
         "train": {"batch_size": 16, "lr": 5e-5, "steps": 20000, "sample_every": 1000, "ckpt_every": 2000},
     }
     config_fields = {
@@ -131,6 +199,8 @@ class FaceSwapTask(TrainTask):
         "data.padding": Field("float", ge=0, le=1),
         "loss.mask": Field("float", ge=0),
         "loss.mask_weight": Field("float", ge=1),
+        "loss.eye_multiplier": Field("float", ge=1),
+        "loss.mouth_multiplier": Field("float", ge=1),
         "augment.rotate": Field("float", ge=0, le=90),
         "augment.zoom": Field("float", ge=0, lt=1),
         "augment.shift": Field("float", ge=0, le=0.5),
@@ -169,13 +239,17 @@ class FaceSwapTask(TrainTask):
             )
         size = int(d["size"])
         aug = {k: float(v) for k, v in cfg["augment"].items()}
-        mask = None
+        padding = float(d.get("padding", 0.25))
+        masks = []
         if cfg["model"].get("mask"):
             from .convert import feather_mask
 
             # faceswap's learnt masks train toward a landmark-derived mask; here the face ellipse of
             # the template the crops were aligned to (data.padding: extract's --padding)
-            mask = (feather_mask(size, float(d.get("padding", 0.25)))[0] > 0.5).float()
+            masks.append((feather_mask(size, padding)[0] > 0.5).float())
+        if _multiplied(cfg):
+            masks.append(region_masks(size, padding))
+        mask = torch.cat(masks) if masks else None
         self.dataset = TwoFaces(
             resolve_data(str(a), size=size), resolve_data(str(b), size=size), size, aug, mask
         )
@@ -184,28 +258,35 @@ class FaceSwapTask(TrainTask):
 
     def train_step(self, batch, ctx) -> dict[str, float]:
         lc = ctx.cfg["loss"]
-        if len(batch) == 6:  # with learnt masks
-            warped_a, a, mask_a, warped_b, b, mask_b = batch
+        learnt = bool(ctx.cfg["model"].get("mask"))
+        if len(batch) == 6:  # with masks: the learnt mask's target first, then the eye and mouth regions
+            warped_a, a, masks_a, warped_b, b, masks_b = batch
         else:
-            (warped_a, a, warped_b, b), mask_a, mask_b = batch, None, None
+            (warped_a, a, warped_b, b), masks_a, masks_b = batch, None, None
         net = ctx.nets["model"]
         with ctx.autocast():
             out_a, out_b = (o.float() for o in net(warped_a, b=warped_b))
         l1 = ssim = mask_loss = out_a.new_zeros(())
-        for out, target, mask in ((out_a, a, mask_a), (out_b, b, mask_b)):
+        eye, mouth = float(lc.get("eye_multiplier", 1)), float(lc.get("mouth_multiplier", 1))
+        for out, target, masks in ((out_a, a, masks_a), (out_b, b, masks_b)):
             rgb = out[:, :3]
-            if mask is None:
+            face = masks[:, :1] if learnt else None
+            regions = masks[:, 1:] if learnt else masks
+            # faceswap's penalised mask loss (the face counts mask_weight times the rest) and its
+            # eye and mouth multipliers, as one weight map for both terms
+            weight = loss_weights(regions, eye, mouth, face, float(lc["mask_weight"]))
+            if weight is None:
                 l1 = l1 + F.l1_loss(rgb, target)
-            else:  # faceswap's penalised mask loss: the face counts mask_weight times the rest
-                weight = 1 + (float(lc["mask_weight"]) - 1) * mask
+            else:
                 l1 = l1 + ((rgb - target).abs() * weight).mean() / weight.mean()
-                mask_loss = mask_loss + F.binary_cross_entropy(out[:, 3:].clamp(1e-6, 1 - 1e-6), mask)
-            ssim = ssim + ssim_loss(rgb, target)
+            if face is not None:
+                mask_loss = mask_loss + F.binary_cross_entropy(out[:, 3:].clamp(1e-6, 1 - 1e-6), face)
+            ssim = ssim + ssim_loss(rgb, target, weight)
         loss = l1 + float(lc["ssim"]) * ssim + float(lc["mask"]) * mask_loss
         ctx.backward(loss)
         ctx.step_optimizer("model")
         logs = {"l1": float(l1.detach()), "ssim_loss": float(ssim.detach()), "loss": float(loss.detach())}
-        if mask_a is not None:
+        if learnt:
             logs["mask_loss"] = float(mask_loss.detach())
         return logs
 

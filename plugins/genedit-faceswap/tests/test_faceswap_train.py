@@ -173,3 +173,67 @@ def test_the_mask_follows_its_face_through_the_same_random_transform():
     assert torch.allclose(p[0], m[0]) and torch.allclose(p[1], m[1])  # the same draws for the face
     moved = random_transform(torch.cat([imgs[1], mask]), torch.Generator().manual_seed(1), 10, 0.05, 0.1)[3:]
     assert torch.allclose(m[2], moved.clamp(0, 1)) and not torch.equal(m[2], mask)
+
+
+def test_the_eye_and_mouth_regions_sit_on_the_aligned_eyes_and_mouth():
+    from genedit_faceswap.align import align
+    from genedit_faceswap.synthetic import draw_scene
+    from genedit_faceswap.training import region_masks
+
+    regions = region_masks(64, 0.25)
+    assert regions.shape == (2, 64, 64) and not (regions[0].bool() & regions[1].bool()).any()
+    gen = torch.Generator().manual_seed(11)
+    for _ in range(4):
+        img, points = draw_scene("a", 96, gen)
+        crop = align(img[None], points, 64, 0.25)[0][0]
+        eyes = crop.mean(0) < 0.2  # the pupils (and the brows, which are above the eye regions)
+        eyes[: int(64 * 0.38)] = False
+        mouth = crop[0] - crop[1] > 0.3
+        assert eyes.any() and mouth.any()
+        assert (regions[0].bool() & eyes).sum() >= 0.9 * eyes.sum()
+        assert (regions[1].bool() & mouth).sum() >= 0.9 * mouth.sum()
+
+
+def test_the_multipliers_weight_the_loss_on_eyes_and_mouth_only():
+    from genedit_faceswap.training import loss_weights, region_masks
+
+    regions = region_masks(32, 0.25)[None]
+    assert loss_weights(regions, 1, 1) is None
+    w = loss_weights(regions, 3, 2)
+    eyes, mouth = regions[0, 0].bool(), regions[0, 1].bool()
+    assert (w[0, 0][eyes] == 3).all() and (w[0, 0][mouth] == 2).all()
+    assert (w[0, 0][~eyes & ~mouth] == 1).all()
+    face = torch.ones(1, 1, 32, 32)
+    assert torch.equal(loss_weights(regions, 3, 2, face, 3), 3 * w)
+    # an error on the eyes alone costs more with the multiplier; SSIM weighs it too
+    x = torch.rand(1, 3, 32, 32)
+    y = torch.where(eyes, 1 - x, x)
+    plain = (x - y).abs().mean()
+    weighted = ((x - y).abs() * w).mean() / w.mean()
+    assert weighted > 1.5 * plain
+    assert ssim_loss(x, y, w) > ssim_loss(x, y)
+
+
+def test_training_carries_the_regions_through_the_random_transform(identities, tmp_path):
+    a, b = identities
+    task = FaceSwapTask()
+    cfg = load_config(task.default_config, None, [*TINY, f"data.b={b}", "train.steps=1"])
+    assert cfg["loss"]["eye_multiplier"] == 3 and cfg["loss"]["mouth_multiplier"] == 2  # faceswap's
+    item = task.build_dataset(str(a), cfg)[3]
+    assert len(item) == 6 and item[2].shape == (2, 16, 16)  # eyes and mouth of A
+    off = load_config(
+        task.default_config, None, [*TINY, f"data.b={b}", "loss.eye_multiplier=1", "loss.mouth_multiplier=1"]
+    )
+    assert len(task.build_dataset(str(a), off)[3]) == 4
+    both = load_config(task.default_config, None, [*TINY, f"data.b={b}", "model.mask=true"])
+    item = task.build_dataset(str(a), both)[3]
+    assert item[2].shape == (3, 16, 16)  # the learnt mask's target, then eyes and mouth
+    trainer = Trainer(
+        task,
+        load_config(task.default_config, None, [*TINY, f"data.b={b}", "model.mask=true", "train.steps=2"]),
+        tmp_path / "r",
+        data=str(a),
+        quiet=True,
+    )
+    _fit(trainer)
+    assert {"l1", "ssim_loss", "mask_loss"} <= set(trainer.history[-1])
