@@ -32,7 +32,7 @@ GRID = ROOT / "docs/models/img/cyclegan-lineart.jpg"
 
 def drawing(x: torch.Tensor) -> torch.Tensor:
     """The XDoG line drawing of N×3×H×W (or 3×H×W) photographs, as a 3-channel image."""
-    from genedit_colorize.xdog import xdog
+    from genedit_core.sdk import xdog
 
     batch = x if x.dim() == 4 else x[None]
     out = xdog(batch).expand(-1, 3, -1, -1)

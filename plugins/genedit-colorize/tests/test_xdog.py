@@ -4,8 +4,9 @@ options are checked before any work."""
 import numpy as np
 import pytest
 import torch
-from genedit_colorize.xdog import xdog
 from PIL import Image
+
+from genedit_core.sdk import xdog
 
 
 def square(grey: float = 0.3, size: int = 48) -> torch.Tensor:
