@@ -20,7 +20,9 @@ of training. Held-out draws use other seeds.
   eyes and mouth apart (issue 16: within 5%). Two floors, what the measurement itself adds: the
   target's own crop put back through the same pipeline (alignment, colour match, warp back,
   blend: resampling), and the ideal swap, the same scene (pose, expression, light) drawn as B and
-  put back the same way (the locator on B's smaller eyes and thicker brows).
+  put back the same way (the locator on B's smaller eyes and thicker brows). Beside them, A's own
+  decoder put back the same way (A→A: whether the code carries the pose at all), and the mean
+  shift of the swapped points (the length of the mean error vector: a bias the swap adds).
 - Blending: on the same conversions, the seam metric is the mean RGB jump between neighbouring
   pixels across the mask's 0.5 contour; ``naive`` pastes the raw swap with a hard edge on that
   same contour (no colour match). ΔE is the mean CIE76 difference to the target inside the face
@@ -174,7 +176,14 @@ def swap_face_known(img, face, crop, mask, matrix) -> torch.Tensor:
 
 def quality(model, size: int, count: int) -> dict:
     mask = feather_mask(size, PADDING)
-    results: dict = {"pose_err": [], "pose_ok": 0, "floor_own": [], "floor_ideal": []}
+    results: dict = {
+        "pose_err": [],
+        "pose_shift": [],
+        "pose_ok": 0,
+        "floor_own": [],
+        "floor_ideal": [],
+        "a2a": [],
+    }
     ideal = scenes("b", count, 300)  # the same draws as B: the same pose, expression and light
     methods = ("naive", "feather/none", "feather/reinhard", "poisson/none", "poisson/reinhard")
     seams = {m: [] for m in (*methods, "target")}
@@ -200,10 +209,18 @@ def quality(model, size: int, count: int) -> dict:
             des[m].append(delta_e(outs[m], img, core))
         seams["target"].append(seam(img, inside))
         target = locate(img, points, iod)
-        err = (locate(outs[DEFAULT], points, iod) - target).norm(dim=1) / iod
+        shift = (locate(outs[DEFAULT], points, iod) - target) / iod
+        err = shift.norm(dim=1)
         results["pose_err"].append(err.tolist())
+        results["pose_shift"].append(shift.tolist())
         results["pose_ok"] += int(err.max() <= 0.05)
-        for name, face in (("floor_own", crop), ("floor_ideal", align(as_b, points, size, PADDING)[0])):
+        # floors, and A's own decoder (a reconstruction: does the code carry the pose at all?)
+        own = swap(model, crop, "b2a")
+        for name, face in (
+            ("floor_own", crop),
+            ("floor_ideal", align(as_b, points, size, PADDING)[0]),
+            ("a2a", own),
+        ):
             out = swap_face_known(img, face, crop, mask, matrix)
             results[name].append(((locate(out, points, iod) - target).norm(dim=1) / iod).tolist())
     results["seam"] = {m: float(np.mean(v)) for m, v in seams.items()}
@@ -245,6 +262,20 @@ def speed(model, frames: int) -> dict:
         "extract_fps": frames / extract_s,
         "convert_fps": written / convert_s,
     }
+
+
+def described(run: Path) -> str:
+    """What a reused run was trained with, from its config.yaml and metrics.jsonl."""
+    import yaml
+
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    lines = (run / "metrics.jsonl").read_text().splitlines() if (run / "metrics.jsonl").is_file() else []
+    steps = json.loads(lines[-1])["step"] if lines else "?"
+    loss, aug = cfg["loss"], cfg["augment"]
+    return (
+        f"{steps} steps at {cfg['data']['size']} px, code {cfg['model']['code']}, "
+        f"eye x{loss.get('eye_multiplier', 1):g}, mouth x{loss.get('mouth_multiplier', 1):g}, warp {aug['warp']:g}"
+    )
 
 
 def main() -> None:
@@ -304,6 +335,8 @@ def main() -> None:
         "a2b_called_b": a2b, "b2a_called_a": b2a, "pose_error_pct_iod": (100 * np.mean(q["pose_err"], 0)).tolist(),
         "pose_within_5pct": q["pose_ok"] / args.count,
         "pose_floor_own_crop_pct_iod": (100 * np.mean(q["floor_own"], 0)).tolist(),
+        "pose_a2a_reconstruction_pct_iod": (100 * np.mean(q["a2a"], 0)).tolist(),
+        "pose_mean_shift_pct_iod": (100 * np.linalg.norm(np.mean(q["pose_shift"], 0), axis=1)).tolist(),
         "pose_floor_ideal_swap_pct_iod": (100 * np.mean(q["floor_ideal"], 0)).tolist(), "default": DEFAULT, "seam": q["seam"], "delta_e": q["delta_e"], **s,
         "load_average_1min": os.getloadavg()[0],
     }  # fmt: skip
@@ -315,7 +348,7 @@ def main() -> None:
         trained = f"{steps} steps at {args.size} px, code {args.code} ({train_s:.0f} s, eye x{args.eye_multiplier:g}, "
         trained += f"mouth x{args.mouth_multiplier:g}{', bf16' if args.bf16 else ''}{''.join(', ' + x for x in args.set)})"
     else:
-        trained = f"run {run} reused, at {args.size} px"
+        trained = f"run {args.run} reused ({described(run)})"
     print(f"faceswap report: {trained}, {args.count} held-out faces each")
     print(f"{'measure':42} {'value':>10}  target")
     rows = [
@@ -334,9 +367,12 @@ def main() -> None:
         ),
         ("faces with all 3 points within 5% IOD", f"{report['pose_within_5pct']:.1%}", ""),
     ]
-    for key, name in (("floor_own", "target's own crop"), ("floor_ideal", "ideal swap")):
+    shift = 100 * np.linalg.norm(np.mean(q["pose_shift"], 0), axis=1)
+    rows.append(("eye/mouth mean shift of the swap", f"{shift[:2].mean():.2f}/{shift[2]:.2f}%", ""))
+    for key, name in (("a2a", "error, A->A reconstruction"), ("floor_own", "floor, target's own crop"),
+                      ("floor_ideal", "floor, ideal swap")):  # fmt: skip
         floor = 100 * np.mean(q[key], 0)
-        rows.append((f"eye/mouth floor, {name}", f"{floor[:2].mean():.2f}/{floor[2]:.2f}%", ""))
+        rows.append((f"eye/mouth {name}", f"{floor[:2].mean():.2f}/{floor[2]:.2f}%", ""))
     for m in ("target", "naive", "feather/none", "feather/reinhard", "poisson/none", "poisson/reinhard"):
         mark = f"<= naive/2  {'met' if seam_ratio <= 0.5 else 'NOT met'} (x{seam_ratio:.2f})"
         rows.append(
