@@ -67,6 +67,10 @@ def temporaries(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.rglob("*.part"))
 
 
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_slow(tmp_path: Path, toy: dict[str, str], where: str, *args: str) -> tuple[subprocess.Popen, Path]:
     script = tmp_path / "slow_genedit.py"
     script.write_text(SLOW_GENEDIT)
@@ -79,6 +83,9 @@ def start_slow(tmp_path: Path, toy: dict[str, str], where: str, *args: str) -> t
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # as a terminal's foreground job: a shell starts background jobs (`make test &`, CI runners)
+        # with SIGINT ignored, children inherit that, and Python then never raises KeyboardInterrupt
+        preexec_fn=_sigint_default,
     )
     deadline = time.monotonic() + 120
     while not marker.exists():
