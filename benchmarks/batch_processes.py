@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +68,33 @@ def outputs(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
+def time_side_by_side(
+    run_one: Callable[[int, Path, Path, int], float],
+    counts: tuple[int, int],
+    root: Path,
+    images: int,
+    runs: int,
+    what: str,
+) -> dict[int, list[float]]:
+    """Seconds of each run of ``run_one`` for both worker counts, alternating, over ``root/in``.
+
+    Why one function for both benchmarks: each run's outputs must be one per input and byte-identical to
+    the first run's, whichever engine split the work; a benchmark that timed a wrong split would lie.
+    """
+    cores = os.cpu_count() or 1
+    times: dict[int, list[float]] = {n: [] for n in counts}
+    reference: dict[str, bytes] | None = None
+    for i in range(runs):
+        for n in counts:
+            out = root / f"out-{n}-{i}"
+            times[n].append(run_one(n, root / "in", out, cores))
+            got = outputs(out)
+            assert len(got) == images, f"{what} {n}: {len(got)} outputs for {images} inputs"
+            reference = reference or got
+            assert got == reference, f"{what} {n}: outputs differ from the first run's"
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=16)
@@ -79,19 +107,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         make_inputs(root / "in", args.images, args.size)
-        times: dict[int, list[float]] = {1: [], args.procs: []}
-        reference: dict[str, bytes] | None = None
         load_before = os.getloadavg()
-        for i in range(args.runs):
-            for procs in (1, args.procs):
-                out = root / f"out-{procs}-{i}"
-                times[procs].append(run(procs, root / "in", out, cores))
-                got = outputs(out)
-                assert len(got) == args.images, (
-                    f"{procs} process(es): {len(got)} outputs for {args.images} inputs"
-                )
-                reference = reference or got
-                assert got == reference, f"{procs} process(es): outputs differ from one process's"
+        times = time_side_by_side(run, (1, args.procs), root, args.images, args.runs, "processes:")
         load_after = os.getloadavg()
 
     one, many = statistics.median(times[1]), statistics.median(times[args.procs])

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from batch_processes import MODEL, make_inputs, outputs  # noqa: E402
+from batch_processes import MODEL, make_inputs, time_side_by_side  # noqa: E402
 
 
 def run(tasks: int, inputs: Path, out: Path, cores: int) -> float:
@@ -72,19 +72,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         make_inputs(root / "in", args.images, args.size)
-        times: dict[int, list[float]] = {0: [], args.tasks: []}
-        reference: dict[str, bytes] | None = None
         load_before = os.getloadavg()
-        for i in range(args.runs):
-            for tasks in (0, args.tasks):
-                out = root / f"out-{tasks}-{i}"
-                times[tasks].append(run(tasks, root / "in", out, cores))
-                got = outputs(out)
-                assert len(got) == args.images, (
-                    f"{tasks or 1} task(s): {len(got)} outputs for {args.images} inputs"
-                )
-                reference = reference or got
-                assert got == reference, f"Ray, {tasks} tasks: outputs differ from one process's"
+        # 0 tasks: one plain process, the reference
+        times = time_side_by_side(run, (0, args.tasks), root, args.images, args.runs, "Ray tasks:")
         bare = ray_start_stop(args.tasks)
         load_after = os.getloadavg()
 
