@@ -46,6 +46,9 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Decoders Pillow may use: a file is read by its content, and this keeps a renamed PSD, EPS (which runs
 # Ghostscript) or any other of Pillow's formats from being decoded behind a supported suffix.
 _PILLOW_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "BMP")
+#: zlib level of the PNGs genedit writes (see ``_encode``); lossless at every level.
+PNG_COMPRESS_LEVEL = 1
+
 # Caps on what compressed metadata may inflate to (ICC profile, text, EXIF, XMP): one chunk, and all
 # chunks of a file together. Real ICC profiles stay under a few MB; Pillow's own text budget is 64 MB.
 _MAX_METADATA_BYTES = 16 << 20
@@ -740,6 +743,10 @@ def _encode(tmp: Path, fmt: str, image: ImageData, provenance: dict[str, Any] | 
         kwargs["description"] = text
     if fmt in ("JPEG", "WEBP"):
         kwargs["quality"] = quality
+    if fmt == "PNG":
+        # zlib's fastest level, as OpenCV's imwrite (and so Real-ESRGAN) writes PNGs: a 1024² photo
+        # encodes in about 0.16 s instead of Pillow's default level 6's 0.5 s, for files ~13% larger.
+        kwargs["compress_level"] = PNG_COMPRESS_LEVEL
     if fmt == "WEBP" and quality >= 100:
         kwargs["lossless"] = True
     im.save(tmp, format=fmt, **kwargs)

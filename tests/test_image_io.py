@@ -207,6 +207,18 @@ def test_provenance_chunk_names_model_and_weights(tmp_path):
     assert read_provenance(tmp_path / "out.png") == prov
 
 
+def test_8bit_png_is_written_at_zlib_fastest_level_and_is_lossless(tmp_path):
+    """genedit writes PNGs as OpenCV's imwrite does (zlib level 1): the zlib header of the image
+    data says "fastest" (FLEVEL 0), and the pixels still read back exactly."""
+    pixels = RNG.integers(0, 256, (64, 48, 3)).astype(np.float32) / 255.0
+    write_image(tmp_path / "out.png", ImageData(pixels))
+    reader = png.Reader(filename=str(tmp_path / "out.png"))
+    idat = b"".join(data for kind, data in reader.chunks() if kind == b"IDAT")
+    assert idat[1] >> 6 == 0  # FLEVEL: 0 = fastest; Pillow's default level 6 writes 2
+    back = np.asarray(Image.open(tmp_path / "out.png"), dtype=np.float32) / 255.0
+    np.testing.assert_array_equal(back, pixels)
+
+
 def test_provenance_chunk_in_16bit_png(tmp_path):
     image = ImageData(np.full((2, 3, 3), 0.25, np.float32), bit_depth=16)
     write_image(tmp_path / "out.png", image, provenance={"model": "x", "weights_sha256": None})
