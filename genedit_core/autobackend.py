@@ -176,9 +176,14 @@ def _times(entry: dict[str, Any]) -> dict[str, float]:
 def write_table(entries: dict[str, dict[str, Any]], path: Path | None = None) -> Path:
     """Write ``entries`` as the whole table, atomically: a temporary file in the same folder,
     flushed to disk, then renamed over the old one, so a reader sees the old table or the new."""
-    path = path or table_path()
+    return write_json_atomic(path or table_path(), {"version": TABLE_VERSION, "entries": entries})
+
+
+def write_json_atomic(path: Path, data: Any) -> Path:
+    """Write ``data`` as JSON to ``path``: a temporary file in the same folder, flushed to disk,
+    then renamed over the old one (readable by others, as the umask allows)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps({"version": TABLE_VERSION, "entries": entries}, indent=1, sort_keys=True)
+    text = json.dumps(data, indent=1, sort_keys=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -46,6 +46,7 @@ from .images import SUPPORTED_SUFFIXES, is_image_path, max_pixels_default, outpu
 if TYPE_CHECKING:
     from .model import LoadedModel
     from .sharding import Shard
+    from .warm import WarmModel
 
 DEFAULT_OUT_DIR = "results"
 EXISTS_HINT = "use --overwrite or --skip-existing"
@@ -556,6 +557,7 @@ def run_batch(
     """
     from .model import LoadedModel
     from .sharding import Shard, cuda_count, shard_device
+    from .warm import WarmModel
 
     part = Shard.of(shard)
     progress = progress or BatchProgress()
@@ -582,48 +584,61 @@ def run_batch(
     progress.planned(found)
     mine = part.share(files, whole=group)  # a group task runs every input in one call, on rank 0
 
-    if loaded is None:
-        from .api import load
+    warm: WarmModel | None = None
+    first_size = _first_size(mine) if loaded is None and not group else None
+    if loaded is None and not group:
+        from .warm import warm_model
 
-        # the card's qualified name: 'acme:espcn' must load acme's card, not the bare name's owner
-        qualified = f"{card.plugin}:{card.name}" if card.plugin else card.name
-        if part.local_world > 1 and str(device).strip().lower() in ("auto", "cuda"):
-            device = shard_device(device, part, cuda_count())  # one GPU per process on a machine
-        loaded = load(
-            qualified,
+        # a program a backend converted and cached for exactly this request runs without torch
+        warm = warm_model(
+            card,
+            task,
+            params=params,
             scale=scale,
             weights=weights,
             device=device,
             dtype=dtype,
             backend=backend,
-            input_size=_first_size(mine) if backend == "auto" else None,
+            size=first_size,
+            sharded=part.enabled,
         )
-    from .device import dtype_name
 
+    def load_normal() -> LoadedModel:
+        from .api import load
+
+        # the card's qualified name: 'acme:espcn' must load acme's card, not the bare name's owner
+        qualified = f"{card.plugin}:{card.name}" if card.plugin else card.name
+        dev = device
+        if part.local_world > 1 and str(device).strip().lower() in ("auto", "cuda"):
+            dev = shard_device(device, part, cuda_count())  # one GPU per process on a machine
+        return load(
+            qualified,
+            scale=scale,
+            weights=weights,
+            device=dev,
+            dtype=dtype,
+            backend=backend,
+            input_size=(first_size if not group else _first_size(mine)) if backend == "auto" else None,
+        )
+
+    from_name = loaded is None
+    if loaded is None and warm is None:
+        loaded = load_normal()
+    model_now: Any = loaded if loaded is not None else warm
+    provenance = batch_provenance(model_now, task)
     report = BatchReport(
         task=task,
         model=card.name,
-        scale=loaded.scale,
-        device=str(loaded.device),
-        dtype=dtype_name(loaded.dtype),
-        provenance={
-            **loaded.provenance,  # the model's own marks first: genedit's fields below win a clash
-            "genedit": __import__("genedit_core").__version__,
-            "task": task,
-            "model": card.name,
-            "weights": loaded.weights.origin if loaded.weights else None,
-            "weights_sha256": loaded.weights.sha256 if loaded.weights else None,
-            "scale": loaded.scale,
-            "device": str(loaded.device),
-            "dtype": dtype_name(loaded.dtype),
-            "backend": loaded.backend,
-        },
+        scale=model_now.scale,
+        device=provenance["device"],
+        dtype=provenance["dtype"],
+        provenance=provenance,
         skipped_inputs=found.skipped,
         group=group,
     )
-    tag = f"{card.name}_x{loaded.scale}" if task == "upscale" else f"{card.name}_{task}"
+    tag = f"{card.name}_x{model_now.scale}" if task == "upscale" else f"{card.name}_{task}"
     job = _Job(
-        loaded,
+        model_now,
         task,
         params,
         report,
@@ -635,17 +650,57 @@ def run_batch(
         skip_existing,
         max_pixels,
         tile,
+        provenance,
+        load_normal,
     )
     try:
         if group:
             if mine:
                 job.group(mine, output_path(mine[0], output=output, out_dir=out_dir, tag=tag, ext=ext))
         else:
-            progress.start(len(mine), loaded)
+            progress.start(len(mine), job.loaded)
             job.each(found, mine, tag, tile_size, tile_overlap)
     finally:
         progress.finish()
+    if from_name and not group and report.done and not isinstance(job.loaded, WarmModel):
+        from .warm import record
+
+        # the next process with this request may run the converted program without torch
+        record(job.loaded, task, scale=scale, weights=weights, dtype=dtype, device=device, size=first_size)
     return report
+
+
+def _log_compute(src: Path, started: float, path: str) -> None:
+    """``genedit --verbose`` says how long the task itself took on one input (no reading or
+    writing); benchmarks/warm_process.py takes a whole process's compute time from it."""
+    import logging
+
+    took = time.perf_counter() - started
+    logging.getLogger("genedit.batch").info("%s: computed in %.3f s (%s)", src, took, path)
+
+
+def batch_provenance(model: LoadedModel | WarmModel, task: str) -> dict[str, Any]:
+    """What every output of ``model`` records: the model's own marks, then genedit's fields (which
+    win a clash), and ``warm: true`` when the cached program ran without torch (:mod:`.warm`)."""
+    from .device import dtype_name
+    from .warm import WarmModel
+
+    card = model.card
+    provenance = {
+        **model.provenance,  # the model's own marks first: genedit's fields below win a clash
+        "genedit": __import__("genedit_core").__version__,
+        "task": task,
+        "model": card.name,
+        "weights": model.weights.origin if model.weights else None,
+        "weights_sha256": model.weights.sha256 if model.weights else None,
+        "scale": model.scale,
+        "device": str(model.device),
+        "dtype": dtype_name(model.dtype),
+        "backend": model.backend,
+    }
+    if isinstance(model, WarmModel):
+        provenance["warm"] = True
+    return provenance
 
 
 @dataclass
@@ -664,6 +719,41 @@ class _Job:
     skip_existing: bool
     max_pixels: int | None
     tile: str | int | None  # as asked, for the provenance
+    provenance: dict[str, Any] = field(default_factory=dict)  # what each output records
+    load_normal: Callable[[], LoadedModel] | None = None  # when a warm model meets an input it cannot do
+
+    def _apply(self, image: Any, src: Path, tile: int | str | None, tile_overlap: int | None) -> list[Any]:
+        """The task on one image: the warm program when it can (:mod:`.warm`), else the model
+        (loaded now, for this input and the rest, when the warm one cannot do this one)."""
+        import logging
+
+        from .pipeline import apply_all
+        from .warm import WarmModel, WarmUnsupported, apply_warm
+
+        bar = self.progress.image(src)
+        started = time.perf_counter()
+        if isinstance(self.loaded, WarmModel):
+            try:
+                images = apply_warm(self.loaded, image, tile=tile, overlap=tile_overlap, progress=bar)
+            except WarmUnsupported as exc:
+                logging.getLogger("genedit.warm").info("warm: %s needs the normal path (%s)", src, exc)
+                assert self.load_normal is not None
+                self.loaded = self.load_normal()
+                self.provenance = batch_provenance(self.loaded, self.task)
+            else:
+                _log_compute(src, started, "warm path")
+                return images
+        images = apply_all(
+            self.loaded,
+            image,
+            task=self.task,
+            tile=tile,
+            overlap=tile_overlap,
+            params=self.params,
+            progress=bar,
+        )
+        _log_compute(src, started, "normal path")
+        return images
 
     def each(
         self, found: Inputs, mine: list[Path], tag: str, tile: int | str | None, tile_overlap: int | None
@@ -671,7 +761,6 @@ class _Job:
         """Every input of ``mine`` (this process's share of ``found``) on its own; one file's
         failure, whatever it is, never stops the batch. Every input of ``found`` is protected."""
         from .images import check_output_path, read_image, write_image
-        from .pipeline import apply_all
         from .tiling import resolve_overlap
 
         inputs_by_path = {_key(f): f for f in found.files}
@@ -698,15 +787,7 @@ class _Job:
                 refuse_clobber(src, dest, inputs_by_path, written, self.overwrite)
                 check_output_path(dest)  # before the work it would waste
                 image = read_image(src, max_pixels=self.max_pixels)
-                images = apply_all(
-                    self.loaded,
-                    image,
-                    task=self.task,
-                    tile=tile,
-                    overlap=tile_overlap,
-                    params=self.params,
-                    progress=self.progress.image(src),
-                )
+                images = self._apply(image, src, tile, tile_overlap)
                 overlap = resolve_overlap(self.loaded, tile_overlap)  # what ran: the default is the model's
                 info = {"tile": self.tile, "tile_overlap": overlap, "input": src.name, "params": self.params}
                 dests = numbered(dest, len(images))
@@ -719,7 +800,7 @@ class _Job:
                         protect=(src,),
                         overwrite=self.overwrite,
                         exist_ok=self.overwrite,
-                        provenance={**self.report.provenance, **info},
+                        provenance={**self.provenance, **info},
                     )
                     written[_key(d)] = src
                 result.outputs, result.size = dests, tuple(images[0].size)
@@ -762,7 +843,7 @@ class _Job:
                         overwrite=self.overwrite,
                         exist_ok=self.overwrite,
                         provenance={
-                            **self.report.provenance,
+                            **self.provenance,
                             "inputs": [f.name for f in files],
                             "params": self.params,
                         },

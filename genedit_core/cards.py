@@ -127,6 +127,12 @@ class ModelCard:
       are not the task's, so they are declared apart and checked the same way.
     * ``bf16_safe`` / ``fp16_safe``: outputs were checked against fp32, so ``--dtype auto`` may pick
       that precision (:func:`genedit_core.device.choose_dtype` is the only place that decides).
+    * ``tiled_forward``: per task, the output range ``(low, high)`` of a task whose ``edit`` is
+      exactly the tiled forward of the network: ``request.tiler(request.model, request.image)`` on
+      the convention's 0–1 RGB input, clamped to ``low``–``high``, and nothing else (no options,
+      no other call of the module). Only such tasks may run from a converted program cached by a
+      backend without the owner's hooks, and so without torch (:mod:`genedit_core.warm`). A
+      statement, not a guess: a plugin whose ``edit`` does more must not make it.
     """
 
     name: str
@@ -150,6 +156,7 @@ class ModelCard:
     keep_keys: tuple[str, ...] = ()
     options: Mapping[str, tuple[Option, ...]] = field(default_factory=dict)
     eval_options: Mapping[str, tuple[Option, ...]] = field(default_factory=dict)
+    tiled_forward: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     plugin: str = ""
 
     def __post_init__(self) -> None:
@@ -158,10 +165,19 @@ class ModelCard:
             raise ValueError(
                 f"card '{self.name}': default_scale {self.default_scale} is not among scales {self.scales}"
             )
-        for field_name in ("colour_tasks", "group_tasks", "options", "eval_options"):
+        for field_name in ("colour_tasks", "group_tasks", "options", "eval_options", "tiled_forward"):
             stray = [t for t in getattr(self, field_name) if t not in self.tasks]
             if stray:
                 raise ValueError(f"card '{self.name}': {field_name} {stray} are not among tasks {self.tasks}")
+        for task, bounds in self.tiled_forward.items():
+            if task in self.group_tasks or self.options.get(task):
+                raise ValueError(
+                    f"card '{self.name}': tiled_forward task '{task}' cannot be a group task or take options"
+                )
+            if len(bounds) != 2 or not float(bounds[0]) < float(bounds[1]):
+                raise ValueError(
+                    f"card '{self.name}': tiled_forward['{task}'] must be (low, high), got {bounds}"
+                )
 
     @property
     def scale_when_unset(self) -> int | None:
@@ -208,6 +224,7 @@ class ModelCard:
             "any_scale": self.any_scale,
             "colour_tasks": list(self.colour_tasks),
             "group_tasks": list(self.group_tasks),
+            "tiled_forward": {task: list(bounds) for task, bounds in self.tiled_forward.items()},
             "options": {task: [o.to_dict() for o in opts] for task, opts in self.options.items()},
             "eval_options": {task: [o.to_dict() for o in opts] for task, opts in self.eval_options.items()},
             "variants": [

@@ -151,6 +151,8 @@ def choose_dtype(name: str, device: torch.device, card: ModelCard | None = None)
 
 
 def dtype_name(dtype: torch.dtype) -> str:
+    if isinstance(dtype, str):  # already a name (a model run without torch: genedit_core.warm)
+        return str(dtype)
     import torch
 
     return {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, str(dtype))

@@ -13,9 +13,10 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
 
     from .model import LoadedModel
@@ -87,14 +88,17 @@ def _refuse_non_finite(model: LoadedModel, y: torch.Tensor) -> None:
     """Raise :class:`NonFiniteOutputError` naming the model and its weights if ``y`` holds NaN/inf."""
     import torch
 
+    _non_finite(model, int((~torch.isfinite(y)).sum()), y.numel())
+
+
+def _non_finite(model: Any, bad: int, total: int) -> None:
     from .errors import NonFiniteOutputError
     from .pipeline import describe_model
 
-    bad = int((~torch.isfinite(y)).sum())
     if bad:  # else the sum only overflowed
         raise NonFiniteOutputError(
             f"{describe_model(model)}: the network produced {bad:,} NaN or infinite value(s) of "
-            f"{y.numel():,}; the weights or the plugin are broken"
+            f"{total:,}; the weights or the plugin are broken"
         )
 
 
@@ -114,11 +118,25 @@ def run_tiled(
     """
     import torch
 
+    return _tiled(model, x, tile, overlap, progress, run_model, torch.empty)
+
+
+def _tiled(
+    model: Any,
+    x: Any,
+    tile: int | None,
+    overlap: int | None,
+    progress: Callable[[int, int], None] | None,
+    run: Callable[[Any, Any], Any],
+    empty: Callable[..., Any],
+) -> Any:
+    """The tile loop, for torch tensors and numpy arrays alike: ``run(model, piece)`` is one
+    forward pass, ``empty(n, c, h, w, dtype=...)`` makes the output."""
     h, w = x.shape[-2:]
     if not tile or not model.tileable or (h <= tile and w <= tile):
         if progress:
             progress(0, 1)
-        out = run_model(model, x)
+        out = run(model, x)
         if progress:
             progress(1, 1)
         return out
@@ -129,7 +147,7 @@ def run_tiled(
         _warn_short_overlap(model, overlap)
     ys = list(range(0, h, tile))
     xs = list(range(0, w, tile))
-    out: torch.Tensor | None = None
+    out = None
     total, done = len(ys) * len(xs), 0
     if progress:
         progress(0, total)
@@ -138,9 +156,9 @@ def run_tiled(
             y1, x1 = min(y0 + tile, h), min(x0 + tile, w)
             cy0, cx0 = max(y0 - overlap, 0), max(x0 - overlap, 0)
             cy1, cx1 = min(y1 + overlap, h), min(x1 + overlap, w)
-            piece = run_model(model, x[..., cy0:cy1, cx0:cx1])
+            piece = run(model, x[..., cy0:cy1, cx0:cx1])
             if out is None:
-                out = torch.empty(x.shape[0], piece.shape[1], h * s, w * s, dtype=piece.dtype)
+                out = empty(x.shape[0], piece.shape[1], h * s, w * s, dtype=piece.dtype)
             oy, ox = (y0 - cy0) * s, (x0 - cx0) * s
             out[..., y0 * s : y1 * s, x0 * s : x1 * s] = piece[
                 ..., oy : oy + (y1 - y0) * s, ox : ox + (x1 - x0) * s
@@ -150,6 +168,72 @@ def run_tiled(
                 progress(done, total)
     assert out is not None
     return out
+
+
+# -- the same tiler on numpy arrays, for a cached program run without torch (genedit_core.warm) ------
+
+
+def round_to_dtype(x: np.ndarray, dtype: str) -> np.ndarray:
+    """``x`` (float32) as the torch tiler hands it to a model of ``dtype`` (``"bf16"``: rounded to
+    bfloat16, to nearest even, as ``tensor.to(torch.bfloat16)`` does), back in float32."""
+    import numpy as np
+
+    if dtype == "bf16":
+        bits = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32)
+        rounded = (bits + (np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1)))) & np.uint32(
+            0xFFFF0000
+        )
+        return rounded.view(np.float32)
+    if dtype == "fp16":
+        return x.astype(np.float16).astype(np.float32)
+    return x
+
+
+def run_model_array(model: Any, x: np.ndarray) -> np.ndarray:
+    """:func:`run_model` for numpy: the same padding to ``size_multiple`` (reflected, else
+    replicated), the same rounding to the model's dtype, the same refusal of NaN/inf and crop.
+
+    ``model`` has the geometry of a :class:`LoadedModel`, ``dtype`` a name (``"bf16"``) and
+    ``forward``, a function of float32 N×C×H×W arrays.
+    """
+    import numpy as np
+
+    h, w = x.shape[-2:]
+    m = model.size_multiple
+    ph, pw = (-h) % m, (-w) % m
+    xin = x
+    if ph or pw:
+        mode = "reflect" if ph < h and pw < w else "edge"
+        xin = np.pad(xin, ((0, 0), (0, 0), (0, ph), (0, pw)), mode=mode)
+    xin = round_to_dtype(np.ascontiguousarray(xin, dtype=np.float32), str(model.dtype))
+    y = np.asarray(model.forward(xin), dtype=np.float32)
+    if not np.isfinite(y.sum(dtype=np.float32)):
+        _non_finite(model, int((~np.isfinite(y)).sum()), y.size)
+    s = y.shape[-1] // xin.shape[-1] if xin.shape[-1] else model.scale
+    if ph or pw:
+        y = y[..., : h * s, : w * s]
+    return np.ascontiguousarray(y)
+
+
+def run_tiled_array(
+    model: Any,
+    x: np.ndarray,
+    tile: int | str | None,
+    overlap: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """:func:`run_with_oom_retry` for numpy arrays (N×C×H×W float32): ``tile`` ``"auto"``, a size or
+    None, the same tiles, overlap and progress calls, so the output equals the torch tiler's for
+    the same forward. There is no device memory to run out of: no retry."""
+    import numpy as np
+
+    h, w = x.shape[-2:]
+    size = auto_tile(model, h, w, overlap) if tile == "auto" else (int(tile) if tile else None)
+
+    def empty(*shape: int, dtype: Any) -> np.ndarray:
+        return np.empty(shape, dtype=dtype)
+
+    return _tiled(model, x, size, resolve_overlap(model, overlap), progress, run_model_array, empty)
 
 
 def bytes_per_pixel(model: LoadedModel) -> float:

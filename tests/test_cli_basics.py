@@ -17,7 +17,7 @@ from genedit_core.options import Option
 CARD_KEYS = {
     "name", "aliases", "tasks", "family", "plugin", "summary", "scales", "licence", "needs_weights",
     "default_variant", "bf16_safe", "fp16_safe", "paper", "variants", "default_scale", "any_scale",
-    "colour_tasks", "group_tasks", "options", "eval_options",
+    "colour_tasks", "group_tasks", "options", "eval_options", "tiled_forward",
 }  # fmt: skip
 OPTION_KEYS = {"name", "flag", "type", "default", "choices", "low", "high", "help"}
 VARIANT_KEYS = {"name", "source", "hf_hub_id", "revision", "files", "config", "licence", "description"}

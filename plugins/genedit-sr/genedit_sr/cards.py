@@ -80,7 +80,11 @@ _REALESRGAN_HUB = WeightVariant(
 
 
 def _card(name: str, **kw) -> ModelCard:
-    return ModelCard(name=name, tasks=("upscale",), family="super-resolution", **kw)
+    # plugin.edit's upscale is exactly the tiled forward clamped to 0-1, for every card here, so a
+    # backend's cached program may run it without this plugin's hooks (genedit_core.warm)
+    return ModelCard(
+        name=name, tasks=("upscale",), family="super-resolution", tiled_forward={"upscale": (0.0, 1.0)}, **kw
+    )
 
 
 def _cards() -> list[ModelCard]:
