@@ -17,7 +17,8 @@ against fp32 eager. For each path it prints the median time, GFLOP/s against thi
 (EDSR, whose weights are bundled) the change of held-out Y-PSNR against fp32. It also prints the
 CPU's flags and load average, what converting or compiling cost once (cold cache) and loading again
 (warm cache), and, with ``--processes``, whole ``genedit run`` processes of the default and of each
-converted path with its cache warm, against fp32 eager's compute. ``--model rrdb`` runs RRDBNet x4
+converted path with its cache warm (the normal path: ``GENEDIT_WARM=0``; the torch-free warm path is
+timed by ``benchmarks/warm_process.py``), against fp32 eager's compute. ``--model rrdb`` runs RRDBNet x4
 (Real-ESRGAN's layout, seeded random weights: none ship) on a 128² input. ``--coverage`` instead
 loads every registered model with tiny random weights through ``--backend openvino`` and says which
 convert and why the others do not.
@@ -335,7 +336,8 @@ def whole_processes(
 
     from genedit_core.autobackend import record_backend_times
 
-    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+    # the normal path with its caches warm; benchmarks/warm_process.py times the warm path (no torch)
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "GENEDIT_WARM": "0"}
     genedit = str(Path(sys.executable).with_name("genedit"))
     src = tmp / "input.png"
     Image.fromarray(to_uint8_range(x[0].numpy().transpose(1, 2, 0)).astype("uint8")).save(src)

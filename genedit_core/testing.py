@@ -28,7 +28,8 @@ one case per check, so each passes, fails or is marked on its own:
   input; outputs must be float32 image tensors of the right shape (``scale`` × the input for
   ``upscale``, one per seed for ``generate``) with values in 0–1, and the same seed must give the
   same image. Each task call gets the defaults the card declares for it, so a declared default the
-  plugin cannot take fails here. Cards that need no weights are loaded without any when the plugin
+  plugin cannot take fails here. A task the card declares a ``tiled_forward`` must give exactly
+  the tiler's output clamped to the stated range (the warm path runs that instead of the hook). Cards that need no weights are loaded without any when the plugin
   gives none.
 
 A case that cannot pass yet is marked in the test, never skipped:
@@ -554,4 +555,33 @@ def _run_task(model: LoadedModel, task: str) -> list[str]:
         request.image = inputs[0]
     with torch.no_grad():
         outputs = _call_edit(request)
-    return _output_problems(task, outputs)
+    problems = _output_problems(task, outputs)
+    if task in model.card.tiled_forward:
+        problems += _tiled_forward_problems(model, task, inputs[0], outputs)
+    return problems
+
+
+def _tiled_forward_problems(model: LoadedModel, task: str, x: torch.Tensor, outputs: list[Any]) -> list[str]:
+    """A card's ``tiled_forward`` statement, checked: ``edit`` gave exactly the tiled forward,
+    clamped to the stated range (the warm path runs that instead of the hook)."""
+    import torch
+
+    from .tiling import run_with_oom_retry
+
+    low, high = model.card.tiled_forward[task]
+    with torch.no_grad():
+        want = run_with_oom_retry(model, x, None).clamp(low, high)
+    got = outputs[0] if len(outputs) == 1 else None
+    if got is not None and got.dim() == 3:
+        got = got[None]
+    if got is None or got.shape != want.shape or not torch.equal(got.float(), want):
+        diff = (
+            "a different shape"
+            if got is None or got.shape != want.shape
+            else f"{float((got - want).abs().max()):.3g}"
+        )
+        return [
+            f"task '{task}': the card declares it a tiled forward (ModelCard.tiled_forward), but its "
+            f"output differs from the tiler's clamped to {low}–{high} by {diff}"
+        ]
+    return []

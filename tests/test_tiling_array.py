@@ -17,6 +17,7 @@ import genedit_core.tiling as tiling
 from genedit_core.cards import ModelCard
 from genedit_core.model import LoadedModel
 from genedit_core.options import Option
+from genedit_core.sdk import hookimpl
 from genedit_core.tiling import round_to_dtype, run_tiled_array, run_with_oom_retry
 from genedit_core.warm import WarmDtype, read_index, record
 
@@ -146,3 +147,40 @@ def test_a_torch_run_is_not_recorded_and_a_corrupt_index_reads_empty(tmp_path):
     for text in ("", "{", '{"version": 1, "entries": []}', '{"version": 9, "entries": {}}', "[1]"):
         path.write_text(text)
         assert read_index(path) == {}
+
+
+class _Upscaler:
+    """An x2 nearest upscaler whose edit is honest (the tiled forward, clamped) or not (halved)."""
+
+    def __init__(self, honest: bool) -> None:
+        self.honest = honest
+
+    @hookimpl
+    def register_models(self, register):
+        register(dataclasses.replace(CARD, name="up", tiled_forward={"upscale": (0.0, 1.0)}))
+
+    @hookimpl
+    def edit(self, request):
+        y = request.tiler(request.model, request.image)
+        return y.clamp(0, 1) if self.honest else (y * 0.5).clamp(0, 1)
+
+
+@pytest.mark.parametrize("honest", [True, False])
+def test_the_conformance_check_holds_a_card_to_its_tiled_forward(honest):
+    from genedit_core.api import get_card
+    from genedit_core.testing import _run_task, plugins_installed
+
+    with plugins_installed(up=_Upscaler(honest)):
+        model = LoadedModel(
+            card=get_card("up"),
+            module=None,
+            forward=lambda x: x.repeat_interleave(2, dim=-2).repeat_interleave(2, dim=-1),
+            device=torch.device("cpu"),
+            dtype=torch.float32,
+            scale=2,
+        )
+        problems = _run_task(model, "upscale")
+    if honest:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and "declares it a tiled forward" in problems[0], problems

@@ -39,7 +39,8 @@ def warm_fields(model: LoadedModel) -> dict[str, Any] | None:
         "cache": str(entry),
         "precision": str(info["precision"]),
         "openvino": ov.get_version(),
-        "threads": torch.get_num_threads(),
+        # torch's own default, which the normal path compiles with when OMP_NUM_THREADS is unset
+        "threads": None if os.environ.get("OMP_NUM_THREADS", "").strip() else torch.get_num_threads(),
     }
 
 
@@ -58,7 +59,8 @@ def load_warm(fields: dict[str, Any]) -> Callable[[np.ndarray], np.ndarray] | No
 
     if ov.get_version() != fields.get("openvino"):
         return None  # the cache key names the version: a newer OpenVINO converts again
-    # the normal path compiles with torch's thread count, which follows OMP_NUM_THREADS
+    # the normal path compiles with torch's thread count: OMP_NUM_THREADS, else torch's default
+    # (recorded by a process without OMP_NUM_THREADS; 0 lets OpenVINO choose when none did)
     threads = os.environ.get("OMP_NUM_THREADS", "").strip()
     config = {
         "INFERENCE_PRECISION_HINT": precision,
