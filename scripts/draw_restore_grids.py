@@ -1,6 +1,6 @@
 """Pictures for the restoration model cards (docs/models/img/), from the held-out photos.
 
-    .venv/bin/python scripts/draw_restore_grids.py
+    .venv/bin/python scripts/draw_restore_grids.py [--only inpaint|denoise|cat-mask]
 
 * ``restore-inpaint.png``: a 192×192 crop of chelsea with a seeded stroke-and-box mask (10-30 %),
   one row per inpainter (the network's last, when its weights are installed): damaged input (hole in grey), mask, result, original.
@@ -88,7 +88,12 @@ def cat_mask() -> None:
 
 
 if __name__ == "__main__":
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", choices=("inpaint", "denoise", "cat-mask"), help="draw one picture only")
+    args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    inpaint_grid()
-    cat_mask()
-    denoise_grid()
+    for name, draw in (("inpaint", inpaint_grid), ("cat-mask", cat_mask), ("denoise", denoise_grid)):
+        if args.only in (None, name):
+            draw()

@@ -219,6 +219,18 @@ def _sigma_range(d: dict[str, Any]) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
+#: Squared-error floor of :func:`hole_psnr` (about 50 dB): 8-bit rounding alone leaves (1/255)²/12,
+#: and a crop whose hole is filled exactly must not dominate the batch's gradient
+PSNR_FLOOR = 1e-5
+
+
+def hole_psnr(err: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+    """PSNR (dB, peak 1) of each sample's error ``err`` (N×C×H×W) over its hole ``hole`` (N×1×H×W)."""
+    pixels = (hole.sum((1, 2, 3)) * err.shape[1]).clamp(min=1)
+    mse = (err.square() * hole).sum((1, 2, 3)) / pixels
+    return -10 * torch.log10(mse + PSNR_FLOOR)
+
+
 class HolePatches(Patches):
     """Random crops with a free-form hole each (strokes and boxes covering ``coverage``, drawn at
     a stroke scale from ``scale``), from the trainer's generator so a resumed run sees the same holes."""
@@ -251,8 +263,9 @@ class HolePatches(Patches):
 
 class InpaintTask(_PhotoTask):
     """L1 or squared error (``loss.type``) over the hole's pixels, scaled by ``loss.hole`` (the
-    output outside the hole is the input), Adam; PSNR inside seeded holes on ``data.eval`` picks the
-    ``best`` checkpoint.
+    output outside the hole is the input), or minus the batch's mean per-crop PSNR in the hole
+    (``loss.type=psnr``, ``loss.hole`` unused); Adam, optionally with a moving average of the
+    weights (``ema.decay``); PSNR inside seeded holes on ``data.eval`` picks the ``best`` checkpoint.
 
     ``data.mask_scale`` widens the training strokes and boxes (see :func:`.masks.random_mask`): a
     crop is small, while the photos the network fills are several times larger, with holes to match.
@@ -274,9 +287,15 @@ class InpaintTask(_PhotoTask):
                 "sample": "area",
             },
             "init": {"weights": None},
-            # l1, or mse: the mean squared error is what PSNR scores (a refinement whose residual
-            # is mostly unpredictable texture learns the mean under it, the median under L1)
+            # l1, mse, or psnr. mse: the mean squared error is what PSNR scores (a refinement whose
+            # residual is mostly unpredictable texture learns the mean under it, the median under
+            # L1). psnr: minus the mean over the batch of each crop's PSNR in its hole, what the
+            # reports average per image; under mse a textured crop's large error outweighs a smooth
+            # one's, so the network learns to add texture that costs the smooth photos dearly
             "loss": {"hole": 6.0, "type": "l1"},
+            # decay of an exponential moving average of the weights (0: none); when set, the
+            # average is what is evaluated, picked as best and exported
+            "ema": {"decay": 0.0},
             "train": _train_defaults(),
         }
         self.config_fields = {
@@ -288,12 +307,17 @@ class InpaintTask(_PhotoTask):
             "data.eval": Field("str", optional=True),
             "data.eval_max_side": Field("int", optional=True, ge=1),
             "loss.hole": Field("float", ge=0),
-            "loss.type": Field("str", choices=("l1", "mse")),
+            "loss.type": Field("str", choices=("l1", "mse", "psnr")),
+            "ema.decay": Field("float", ge=0),
             "data.sample": Field("str", choices=SAMPLING),
             "init.weights": Field("str", optional=True),
         }
 
     def build_networks(self, cfg: dict[str, Any]) -> dict[str, nn.Module]:
+        decay = float((cfg.get("ema") or {}).get("decay", 0.0))
+        if decay >= 1:
+            raise UsageError(f"ema.decay {decay}: need 0 <= decay < 1 (0: no moving average)")
+        self.ema = {"model": decay} if decay > 0 else {}  # the trainer keeps nets["model_ema"]
         return {"model": self._initialise(make_module(self.name, cfg["model"]), cfg)}
 
     def build_dataset(self, data: Any, cfg: dict[str, Any]) -> HolePatches:
@@ -324,7 +348,10 @@ class InpaintTask(_PhotoTask):
         hole_l1 = (err.abs() * hole).sum() / pixels
         hole_mse = (err.square() * hole).sum() / pixels
         kind = ctx.cfg["loss"].get("type", "l1")
-        loss = float(ctx.cfg["loss"]["hole"]) * (hole_mse if kind == "mse" else hole_l1)
+        if kind == "psnr":
+            loss = -hole_psnr(err, hole).mean()
+        else:
+            loss = float(ctx.cfg["loss"]["hole"]) * (hole_mse if kind == "mse" else hole_l1)
         ctx.backward(loss)
         ctx.step_optimizer("model")
         return {"l1_hole": hole_l1.detach(), "mse_hole": hole_mse.detach()}
@@ -333,7 +360,7 @@ class InpaintTask(_PhotoTask):
         refs = self._references(ctx.cfg["data"])
         if refs is None:
             return None
-        model = nets["model"]
+        model = nets.get("model_ema", nets["model"])
         dev = next(model.parameters()).device
 
         def run(x: torch.Tensor, hole) -> torch.Tensor:

@@ -4,6 +4,7 @@ run loads back and fills a --mask hole from the CLI."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -48,3 +49,52 @@ def test_training_two_steps_then_inpaint_from_the_cli(cli, tmp_path):
     code, _, err = cli("run", "inpaint", "-m", "gated-unet", "--weights", str(run), "--mask", str(tmp_path / "m.png"),
                        "--radius", "3", str(tmp_path / "in.png"), "-o", str(tmp_path / "o2.png"))  # fmt: skip
     assert code == 2 and "--radius" in err  # an OpenCV option, not this model's
+
+
+def test_hole_psnr_is_each_crops_psnr_over_its_own_hole():
+    from genedit_restore.training import hole_psnr
+
+    err = torch.zeros(2, 3, 4, 4)
+    hole = torch.zeros(2, 1, 4, 4)
+    hole[0, :, :2] = 1  # 8 hole pixels, error 0.1 there, 0.5 outside (not counted)
+    err[0] = 0.5
+    err[0, :, :2] = 0.1
+    hole[1, :, 0, 0] = 1  # one hole pixel, error 0.01
+    err[1, :, 0, 0] = 0.01
+    got = hole_psnr(err, hole)
+    expected = [-10 * np.log10(0.01 + 1e-5), -10 * np.log10(1e-4 + 1e-5)]
+    assert got.tolist() == pytest.approx(expected, abs=1e-4)
+
+
+def _train_inpaint(cli, tmp_path, name, *sets):
+    data = tmp_path / "photos"
+    if not data.exists():
+        data.mkdir()
+        rng = np.random.default_rng(0)
+        for i in range(2):
+            Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(data / f"{i}.png")
+    run = tmp_path / name
+    argv = ["train", "gated-unet", "--data", str(data), "--out", str(run), "--device", "cpu", "-q"]
+    for s in ("model.features=2", "model.dilated=1", "train.batch_size=2", "data.patch=32", "data.eval=null",
+              "train.ckpt_every=1", *sets):  # fmt: skip
+        argv += ["--set", s]
+    code, _, err = cli(*argv)
+    assert code == 0, err
+    return run
+
+
+def test_psnr_loss_and_weight_average_train_and_export_the_average(cli, tmp_path):
+    from safetensors.torch import load_file
+
+    run = _train_inpaint(
+        cli, tmp_path, "ema", "loss.type=psnr", "ema.decay=0.5", "train.steps=3", "train.lr=0.05"
+    )
+    nets = load_file(run / "checkpoints" / "step-000003" / "nets.safetensors")
+    exported = load_file(run / "model.safetensors")
+    key = "out.weight"
+    assert not torch.equal(nets[f"model/{key}"], nets[f"model_ema/{key}"])  # lr 0.05 moved the live weights
+    assert torch.equal(exported[key], nets[f"model_ema/{key}"])  # the average is what ships
+    assert exported[key].abs().sum() > 0  # and it moved away from the zero start
+    code, _, err = cli("train", "gated-unet", "--data", str(tmp_path / "photos"), "--out", str(tmp_path / "bad"),
+                       "--device", "cpu", "-q", "--set", "ema.decay=1", "--set", "data.eval=null")  # fmt: skip
+    assert code == 2 and "ema.decay" in err
