@@ -265,9 +265,9 @@ def auto_tile(model: LoadedModel, h: int, w: int, overlap: int | None = None) ->
 
 
 def _free_bytes(device) -> int:
-    import torch
-
     if getattr(device, "type", "cpu") == "cuda":
+        import torch  # only here: the warm path sizes CPU tiles without torch
+
         free, _ = torch.cuda.mem_get_info(device)
         return int(free)
     try:

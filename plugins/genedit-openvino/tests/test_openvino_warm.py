@@ -86,9 +86,9 @@ def test_a_warm_process_imports_no_torch_and_writes_the_normal_pixels(tiny, tmp_
 
         times = {"torch": 10.0, "openvino": 5.0}
         record_backend_times(get_card("tinyov"), 2, "cpu", DTYPE, (45, 70), times)
-    args = ["-m", "tinyov", "--weights", tiny, "--dtype", DTYPE, "--tile", "32", *DEVICE]
-    if backend == "openvino":
-        args += ["--backend", "openvino"]
+    args = ["-m", "tinyov", "--weights", tiny, "--dtype", DTYPE, *DEVICE]
+    if backend == "openvino":  # tiles of 32 (auto: the default tile, from free memory, also torch-free)
+        args += ["--backend", "openvino", "--tile", "32"]
     cold = spawn(*args, "a.png", "grey.png", "--out-dir", "cold")
     assert cold.returncode == 0, cold.stderr
     assert len(read_index()) == 1  # the normal run recorded the request
