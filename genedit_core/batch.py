@@ -549,6 +549,10 @@ def run_batch(
     ``genedit info MODEL`` lists them) and are checked before anything loads. Returns the :class:`BatchReport`; a file that fails is in it,
     not raised. Raises :class:`UsageError` for a request that is wrong as a whole.
 
+    A request that a converting backend already ran, for a task the card declares a tiled forward,
+    runs its cached program without torch (:mod:`genedit_core.warm`): the same outputs, with
+    ``warm: true`` in their provenance. The normal path records such requests after it succeeds.
+
     ``shard`` (``(rank, world)`` or a :class:`~genedit_core.sharding.Shard`, e.g.
     ``Shard.from_env()`` under torchrun) runs only this process's share of the inputs (see
     :mod:`genedit_core.sharding`); every process checks the whole list first, so they all refuse
