@@ -304,6 +304,8 @@ def warm_model(
         reason, model = _warm(card, task, params, scale, weights, device, dtype, backend, size, sharded)
     except GeneditError as exc:  # the normal path raises it, as it always has
         reason, model = f"{type(exc).__name__}: {exc}", None
+    except Exception as exc:  # whatever went wrong here, the normal path still runs
+        reason, model = f"unexpected {type(exc).__name__}: {exc}", None
     if model is None:
         log.info("warm: normal path, %s", reason)
     else:
