@@ -181,3 +181,18 @@ def test_an_input_with_alpha_loads_the_model_and_the_batch_goes_on(tiny, tmp_pat
     alpha = tmp_path / "out" / "b_tinyov_x2.png"
     assert not warm_flag(alpha) and read_provenance(alpha)["backend"] == "openvino"
     assert pixels(alpha).shape == (40, 48, 4)
+
+
+def test_a_program_gone_from_the_cache_falls_back_and_is_compiled_again(tiny, tmp_path, capsys, caplog):
+    caplog.set_level(logging.INFO, logger="genedit.warm")
+    args = ["-m", "tinyov", "--weights", tiny, "--backend", "openvino", "--device", "cpu", "a.png"]
+    assert genedit(capsys, *args, "-o", "1.png")[0] == 0
+    ((fields,),) = [[e["fields"] for e in by.values()] for by in read_index().values()]
+    blob = Path(fields["cache"]) / f"compiled-{fields['precision']}.blob"
+    blob.unlink()  # removed by hand, or by another cache cleaner
+    assert genedit(capsys, *args, "-o", "2.png")[0] == 0
+    assert not warm_flag(tmp_path / "2.png") and runtime.COUNTS["compile"] == 2
+    assert any("has no cached program for it now" in r.getMessage() for r in caplog.records)
+    assert blob.is_file()  # the normal run compiled and cached it again
+    assert genedit(capsys, *args, "-o", "3.png")[0] == 0 and warm_flag(tmp_path / "3.png")
+    assert np.array_equal(pixels(tmp_path / "1.png"), pixels(tmp_path / "3.png"))
