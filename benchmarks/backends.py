@@ -17,8 +17,10 @@ against fp32 eager. For each path it prints the median time, GFLOP/s against thi
 (EDSR, whose weights are bundled) the change of held-out Y-PSNR against fp32. It also prints the
 CPU's flags and load average, what converting or compiling cost once (cold cache) and loading again
 (warm cache), and, with ``--processes``, whole ``genedit run`` processes of the default and of each
-converted path with its cache warm (the normal path: ``GENEDIT_WARM=0``; the torch-free warm path is
-timed by ``benchmarks/warm_process.py``), against fp32 eager's compute. ``--model rrdb`` runs RRDBNet x4
+converted path with its cache warm, against fp32 eager's compute: the normal path
+(``GENEDIT_WARM=0``) and, for each converting backend and ``auto``, the torch-free warm path a
+user's second process takes (each line says which path the process logged;
+``benchmarks/warm_process.py`` breaks the warm overhead down). ``--model rrdb`` runs RRDBNet x4
 (Real-ESRGAN's layout, seeded random weights: none ship) on a 128² input. ``--coverage`` instead
 loads every registered model with tiny random weights through ``--backend openvino`` and says which
 convert and why the others do not.
@@ -33,6 +35,7 @@ import argparse
 import importlib
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -49,6 +52,8 @@ from genedit_core.metrics import psnr, rgb_to_y, to_uint8_range
 from genedit_core.tiling import run_model
 
 REPO = Path(__file__).resolve().parents[1]
+#: what ``genedit --verbose run`` logs per image: which path computed it
+COMPUTED_PATH = re.compile(r"computed in [0-9.]+ s \((warm path|normal path)\)")
 SHOWN_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
 
 
@@ -336,8 +341,12 @@ def whole_processes(
 
     from genedit_core.autobackend import record_backend_times
 
-    # the normal path with its caches warm; benchmarks/warm_process.py times the warm path (no torch)
-    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "GENEDIT_WARM": "0"}
+    # "normal": the normal path with its caches warm (GENEDIT_WARM=0: imports torch, builds the
+    # model, imports the compiled program); "warm path": what a user's second process takes by
+    # default, the cached program without torch (genedit_core.warm; benchmarks/warm_process.py
+    # breaks its overhead down). The normal runs come first in each round and record the warm index.
+    normal_env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "GENEDIT_WARM": "0"}
+    warm_env = {k: v for k, v in normal_env.items() if k != "GENEDIT_WARM"}
     genedit = str(Path(sys.executable).with_name("genedit"))
     src = tmp / "input.png"
     Image.fromarray(to_uint8_range(x[0].numpy().transpose(1, 2, 0)).astype("uint8")).save(src)
@@ -354,11 +363,14 @@ def whole_processes(
         str(src),
         "--overwrite",
     ]
-    runs: dict[str, tuple[list[str], list[float]]] = {"genedit default": (["--backend", "torch"], [])}
+    # label -> (flags, env, times, paths the process said it took)
+    runs: dict[str, tuple[list[str], dict[str, str], list[float], set[str]]] = {
+        "genedit default": (["--backend", "torch"], normal_env, [], set())
+    }
     for label in converted:
         backend = label.removesuffix(" f32")
         flags = ["--backend", backend] + (["--dtype", "fp32"] if label.endswith(" f32") else [])
-        runs[label] = (flags, [])
+        runs[label] = (flags, normal_env, [], set())
     at_auto = [label for label in converted if not label.endswith(" f32")]  # measured at dtype auto
     if at_auto:
         times_ms = {"torch": medians["genedit default"] * 1e3}
@@ -366,31 +378,34 @@ def whole_processes(
         record_backend_times(
             default.card, scale, "cpu", dtype_name(default.dtype), tuple(x.shape[-2:]), times_ms
         )
-        runs["auto"] = (["--backend", "auto"], [])
+        runs["auto"] = (["--backend", "auto"], normal_env, [], set())
+        for label in at_auto:
+            runs[f"{label} warm"] = (["--backend", label], warm_env, [], set())
+        runs["auto warm"] = (["--backend", "auto"], warm_env, [], set())
     chose: set[str] = set()
     for i in range(args.repeats):
-        for j, (label, (flags, times)) in enumerate(runs.items()):
-            verbose = ["--verbose"] if label == "auto" else []
-            cmd = [genedit, *verbose, *base_cmd[1:], *flags, "-o", str(tmp / f"p{j}-{i}.png")]
+        for j, (label, (flags, env, times, paths)) in enumerate(runs.items()):
+            cmd = [genedit, "--verbose", *base_cmd[1:], *flags, "-o", str(tmp / f"p{j}-{i}.png")]
             took, err = whole_process(cmd, env)
             times.append(took)
-            chose.update(
-                ln.split("backend auto -> ")[1].split(":")[0]
-                for ln in err.splitlines()
-                if "backend auto -> " in ln
-            )
-    for label, (_, times) in runs.items():
+            paths.update(m.group(1) for m in COMPUTED_PATH.finditer(err))
+            if label.startswith("auto"):
+                chose.update(
+                    ln.split("backend auto -> ")[1].split(":")[0]
+                    for ln in err.splitlines()
+                    if "backend auto -> " in ln
+                )
+    ran = ",".join(sorted(chose)) or "?"
+    for label, (_, _, times, paths) in runs.items():
         m = statistics.median(times)
-        ran = ",".join(sorted(chose)) or "?"
-        name = (
-            f"auto (ran {ran})"
-            if label == "auto"
-            else label + (" (warm cache)" if label in converted else "")
-        )
-        compute = medians.get({"torch": "genedit default"}.get(ran, ran) if label == "auto" else label)
+        base = label.removesuffix(" warm")
+        name = f"auto (ran {ran})" if base == "auto" else base
+        took = "/".join(sorted(paths)) or "path not logged"
+        name += f" [{took}]" if label.endswith(" warm") or base != "genedit default" else ""
+        compute = medians.get({"torch": "genedit default"}.get(ran, ran) if base == "auto" else base)
         spent = f"{m - compute:5.2f} s of it not compute" if compute is not None else "compute not known"
         print(
-            f"process      : {name:<32} median {m:6.2f} s, {spent}; {ref_time / m:5.2f}x fp32 eager's compute"
+            f"process      : {name:<40} median {m:6.2f} s, {spent}; {ref_time / m:5.2f}x fp32 eager's compute"
         )
 
 
