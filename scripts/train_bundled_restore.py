@@ -9,8 +9,8 @@ wallpaper packages, ``plasma-workspace-wallpapers`` (KDE; LGPL-3.0, authors in e
 community photographs; CC-BY-4.0, CC-BY-SA-3.0/4.0 or CC0-1.0, per file in
 ``/usr/share/doc/lomiri-wallpapers-16.04/copyright``), box-downscaled 2-7x to about 900 pixels so
 their JPEG artefacts average away, plus the ten scikit-image samples of ``builtin:skimage-photos``
-(public domain / CC0). Three photographs (``VALIDATION``) are set aside: their 256-pixel centre crops pick the best
-checkpoint. The five photographs of ``builtin:skimage-photos:heldout`` are never trained on and
+(public domain / CC0). Three photographs (``VALIDATION``) are set aside: their 256-pixel centre
+crops pick the best checkpoint. The five photographs of ``builtin:skimage-photos:heldout`` are never trained on and
 choose nothing; the benchmark measures on them at full size. Without the packages the script
 stops and says which ``sudo apt-get install`` line adds them.
 
