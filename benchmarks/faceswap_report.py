@@ -272,9 +272,11 @@ def described(run: Path) -> str:
     lines = (run / "metrics.jsonl").read_text().splitlines() if (run / "metrics.jsonl").is_file() else []
     steps = json.loads(lines[-1])["step"] if lines else "?"
     loss, aug = cfg["loss"], cfg["augment"]
+    coverage = float(cfg["model"].get("coverage", 0))
     return (
         f"{steps} steps at {cfg['data']['size']} px, code {cfg['model']['code']}, "
         f"eye x{loss.get('eye_multiplier', 1):g}, mouth x{loss.get('mouth_multiplier', 1):g}, warp {aug['warp']:g}"
+        + (f", coverage {coverage:g}" if coverage else "")
     )
 
 

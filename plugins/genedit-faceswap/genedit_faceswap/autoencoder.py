@@ -9,7 +9,9 @@ learns to draw its own identity; swapping is encoding a face of A and decoding i
 Here the network is fully convolutional (a narrow code map at 1/8 of the crop's side instead of
 faceswap's dense bottleneck), so one set of weights takes crops of any size that is a multiple of 8.
 Keys: ``encoder.{0,2,4,6}.*``, ``decoder_a.{0,3,6,9}.*``, ``decoder_b.*``; their shapes fix the
-width and the code channels.
+width and the code channels. A run trained with a coverage window (``model.coverage``) also holds
+``window``: the ellipse the encoder sees, as fractions of the crop's side (:func:`coverage_window`);
+one trained with ``model.input_norm`` holds ``input_norm_flag`` (the encoder standardises colour).
 """
 
 from __future__ import annotations
@@ -22,6 +24,32 @@ from torch import nn
 from genedit_core.sdk import LoadedModel, UsageError, WeightsError, load_strict
 
 DIRECTIONS = ("a2b", "b2a")
+# the coverage window's height over its width, and the share of its radius that fades to zero
+WINDOW_ASPECT, WINDOW_FEATHER = 1.2, 0.15
+
+
+def coverage_window(coverage: float, padding: float = 0.25) -> tuple[float, float, float, float]:
+    """The ellipse an encoder with ``model.coverage`` sees: (centre x, centre y, half-width,
+    half-height), fractions of the crop's side. It is centred between the alignment template's eyes
+    and mouth, ``coverage`` inter-ocular distances (IOD) wide on each side and ``WINDOW_ASPECT``
+    times that tall; at 1.05 it holds the eyes, the brows' lower edge and an open mouth but not the
+    face's outline; at 0.9 the brows are out too."""
+    from .align import template
+
+    points = template(1, padding)
+    iod = float((points[1] - points[0]).norm())
+    centre = ((points[0] + points[1]) / 2 + (points[3] + points[4]) / 2) / 2
+    return float(centre[0]), float(centre[1]), coverage * iod, WINDOW_ASPECT * coverage * iod
+
+
+def window_mask(window: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """1×1×height×width weights of ``window`` (:func:`coverage_window`): 1 inside, fading to 0 over
+    the outer ``WINDOW_FEATHER`` of its radius, 0 outside."""
+    cx, cy, rx, ry = (float(v) for v in window)
+    ys = ((torch.arange(height, dtype=torch.float32) + 0.5) / height - cy) / ry
+    xs = ((torch.arange(width, dtype=torch.float32) + 0.5) / width - cx) / rx
+    radius = (ys[:, None] ** 2 + xs[None, :] ** 2).sqrt()
+    return ((1 - radius) / WINDOW_FEATHER).clamp(0, 1)[None, None]
 
 
 def _encoder(width: int, code: int) -> nn.Sequential:
@@ -46,22 +74,58 @@ class FaceSwapAE(nn.Module):
     """Shared encoder, decoders ``decoder_a`` and ``decoder_b``; images in 0-1, in and out.
 
     With ``mask``, each decoder draws a fourth channel, the face mask it learnt (faceswap's
-    "learn mask"); :meth:`forward` still returns RGB, :meth:`swap_with_mask` both.
+    "learn mask"); :meth:`forward` still returns RGB, :meth:`swap_with_mask` both. With ``window``
+    (:func:`coverage_window`), the encoder sees only that ellipse of the crop (the rest mid-grey),
+    as faceswap's coverage limits a model to the face's centre; the decoders still draw the whole
+    crop, so each draws its own face's outline where the features it is given put it. With
+    ``input_norm``, the encoder sees each crop's colour channels standardised (mean 0 and spread 1
+    inside the window, or the crop without one), so skin tone and light reach the code only as
+    contrast and a face of A does not hand B's decoder a colour it never saw; each decoder draws its
+    own identity's colours (convert's colour match then brings the target's back).
     """
 
-    def __init__(self, width: int = 32, code: int = 64, mask: bool = False) -> None:
+    window: torch.Tensor | None
+
+    def __init__(
+        self,
+        width: int = 32,
+        code: int = 64,
+        mask: bool = False,
+        window: tuple[float, float, float, float] | None = None,
+        input_norm: bool = False,
+    ) -> None:
         super().__init__()
         self.width, self.code, self.mask = width, code, mask
         self.encoder = _encoder(width, code)
         self.decoder_a = _decoder(width, code, mask)
         self.decoder_b = _decoder(width, code, mask)
+        if window is not None:
+            self.register_buffer("window", torch.tensor(window, dtype=torch.float32))
+        else:
+            self.window = None
+        self.input_norm = input_norm
+        if input_norm:  # a flag in the weights, so a run loads as it was trained
+            self.register_buffer("input_norm_flag", torch.ones(()))
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The code of faces ``x`` (0-1), seen through the coverage window when there is one."""
+        seen = None if self.window is None else window_mask(self.window, x.shape[-2], x.shape[-1]).to(x)
+        if self.input_norm:
+            weight = torch.ones_like(x[:1, :1]) if seen is None else seen
+            total = weight.sum()
+            mean = (x * weight).sum((-2, -1), keepdim=True) / total
+            spread = (((x - mean) ** 2 * weight).sum((-2, -1), keepdim=True) / total).sqrt()
+            x = (x - mean) / (spread + 0.02)
+        else:
+            x = x * 2 - 1
+        return self.encoder(x if seen is None else x * seen)
 
     def decode(self, z: torch.Tensor, identity: str) -> torch.Tensor:
         return (self.decoder_a if identity == "a" else self.decoder_b)(z)[:, :3]
 
     def swap_with_mask(self, x: torch.Tensor, direction: str) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The face drawn as ``direction`` says, and the decoder's mask (None without one)."""
-        y = (self.decoder_a if direction[-1] == "a" else self.decoder_b)(self.encoder(x * 2 - 1))
+        y = (self.decoder_a if direction[-1] == "a" else self.decoder_b)(self.encode(x))
         return y[:, :3], (y[:, 3:] if self.mask else None)
 
     def forward(self, x: torch.Tensor, direction: str = "a2b", b: torch.Tensor | None = None) -> Any:
@@ -69,16 +133,23 @@ class FaceSwapAE(nn.Module):
         ``b2b`` reconstruct. With ``b``: :meth:`reconstruct` of ``x`` (A) and ``b``."""
         if b is not None:
             return self.reconstruct(x, b)
-        return self.decode(self.encoder(x * 2 - 1), direction[-1])
+        return self.decode(self.encode(x), direction[-1])
 
     def reconstruct(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """A through decoder A and B through decoder B in one call (a training step uses every
         parameter in one forward, as DDP wants); with a mask, 4 channels each."""
-        z = self.encoder(torch.cat([a, b]) * 2 - 1)
+        z = self.encode(torch.cat([a, b]))
         return self.decoder_a(z[: len(a)]), self.decoder_b(z[len(a) :])
 
     def hyperparameters(self) -> dict[str, Any]:
-        return {"width": self.width, "code": self.code, "mask": self.mask}
+        window = None if self.window is None else [round(float(v), 6) for v in self.window]
+        return {
+            "width": self.width,
+            "code": self.code,
+            "mask": self.mask,
+            "window": window,
+            "input_norm": self.input_norm,
+        }
 
 
 def from_state(state: dict[str, torch.Tensor], origin: str) -> FaceSwapAE:
@@ -87,8 +158,15 @@ def from_state(state: dict[str, torch.Tensor], origin: str) -> FaceSwapAE:
         found = ", ".join(sorted(state)[:4]) or "no tensors"
         raise WeightsError(f"{origin}: need keys encoder.*, decoder_a.* and decoder_b.*, found {found}")
     mask = "decoder_a.9.weight" in state and int(state["decoder_a.9.weight"].shape[0]) == 4
+    window = state.get("window")
+    if window is not None and tuple(window.shape) != (4,):
+        raise WeightsError(f"{origin}: 'window' must hold 4 numbers, found shape {tuple(window.shape)}")
     module = FaceSwapAE(
-        int(state["encoder.0.weight"].shape[0]), int(state["encoder.6.weight"].shape[0]), mask
+        int(state["encoder.0.weight"].shape[0]),
+        int(state["encoder.6.weight"].shape[0]),
+        mask,
+        None if window is None else tuple(float(v) for v in window),
+        "input_norm_flag" in state,
     )
     load_strict(module, state, origin)
     return module

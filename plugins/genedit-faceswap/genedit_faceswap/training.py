@@ -31,7 +31,7 @@ from torch import nn
 from genedit_core.sdk import Field, TrainTask, UsageError
 
 from .align import template
-from .autoencoder import FaceSwapAE
+from .autoencoder import FaceSwapAE, coverage_window
 
 # the regions the eye and mouth multipliers weight, in inter-ocular distances (IOD) of the template:
 # a disc around each eye; an ellipse around the mouth corners, tall enough for an open mouth or a smile
@@ -176,7 +176,10 @@ class FaceSwapTask(TrainTask):
     generative = True  # sample grids: [A | A→A | A→B] rows, then [B | B→B | B→A]
     export_net = "model"
     default_config = {
-        "model": {"width": 32, "code": 64, "mask": False},
+        # coverage: the encoder sees an ellipse around eyes and mouth this many inter-ocular
+        # distances wide on each side (0: the whole crop); see autoencoder.coverage_window
+        # input_norm: the encoder sees colour standardised per crop (see autoencoder.FaceSwapAE)
+        "model": {"width": 32, "code": 64, "mask": False, "coverage": 0.0, "input_norm": False},
         "data": {"a": None, "b": None, "size": 64, "padding": 0.25},
         "augment": {"rotate": 10.0, "zoom": 0.05, "shift": 0.05, "warp": 0.02},
         # eye_multiplier, mouth_multiplier: faceswap's defaults (1 turns one off)
@@ -196,6 +199,8 @@ class FaceSwapTask(TrainTask):
         "model.width": Field("int", ge=1),
         "model.code": Field("int", ge=1),
         "model.mask": Field("bool"),
+        "model.coverage": Field("float", ge=0, le=4),
+        "model.input_norm": Field("bool"),
         "data.padding": Field("float", ge=0, le=1),
         "loss.mask": Field("float", ge=0),
         "loss.mask_weight": Field("float", ge=1),
@@ -216,7 +221,16 @@ class FaceSwapTask(TrainTask):
         if int(cfg["data"]["size"]) % 8:
             raise UsageError(f"data.size {cfg['data']['size']}: the network needs a multiple of 8")
         m = cfg["model"]
-        return {"model": FaceSwapAE(int(m["width"]), int(m["code"]), bool(m.get("mask", False)))}
+        coverage = float(m.get("coverage", 0))
+        window = coverage_window(coverage, float(cfg["data"].get("padding", 0.25))) if coverage else None
+        net = FaceSwapAE(
+            int(m["width"]),
+            int(m["code"]),
+            bool(m.get("mask", False)),
+            window,
+            bool(m.get("input_norm", False)),
+        )
+        return {"model": net}
 
     def build_optimizers(self, nets, cfg):
         # faceswap's Adam: β = (0.5, 0.999)

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from genedit_faceswap.synthetic import faces
+from genedit_faceswap.align import align, template
+from genedit_faceswap.autoencoder import FaceSwapAE, coverage_window, window_mask
+from genedit_faceswap.synthetic import draw_scene, faces
 from genedit_faceswap.training import FaceSwapTask, random_transform, random_warp, ssim_loss
 from PIL import Image
 from safetensors.torch import load_file
@@ -237,3 +239,73 @@ def test_training_carries_the_regions_through_the_random_transform(identities, t
     )
     _fit(trainer)
     assert {"l1", "ssim_loss", "mask_loss"} <= set(trainer.history[-1])
+
+
+def test_the_coverage_window_shows_the_encoder_eyes_and_mouth_but_not_the_outline():
+    size = 64
+    window = coverage_window(1.05)
+    seen = window_mask(torch.tensor(window), size, size)[0, 0]
+    for x, y in template(size):  # eyes, nose and mouth corners of every aligned crop: fully seen
+        assert seen[int(y), int(x)] == 1
+    gen = torch.Generator().manual_seed(4)
+    for _ in range(8):  # identity A's outline (skin against the bluish background): never seen
+        img, points = draw_scene("a", 96, gen)
+        crop = align(img[None], points, size)[0][0]
+        background = crop[2] > crop[0] + 0.05
+        assert background.sum() > 500 and seen[background].max() == 0
+    # what the window hides cannot reach the code; without a window it does
+    torch.manual_seed(0)
+    x = faces("a", 2, size, seed=3)
+    noisy = torch.where(seen == 0, torch.rand_like(x), x)
+    windowed, plain = FaceSwapAE(4, 8, window=window), FaceSwapAE(4, 8)
+    with torch.no_grad():
+        assert torch.equal(windowed.encode(x), windowed.encode(noisy))
+        assert not torch.allclose(plain.encode(x), plain.encode(noisy), atol=1e-3)
+        assert not torch.equal(
+            windowed.encode(x), windowed.encode(torch.where(seen == 1, torch.rand_like(x), x))
+        )
+
+
+def test_model_coverage_trains_exports_and_swaps_through_the_window(identities, tmp_path):
+    a, b = identities
+    task = FaceSwapTask()
+    cfg = load_config(
+        task.default_config,
+        None,
+        [*TINY, f"data.b={b}", "train.steps=3", "model.coverage=1.05", "model.input_norm=true"],
+    )
+    path = _fit(Trainer(task, cfg, tmp_path / "run", data=str(a), quiet=True))
+    assert "window" in load_file(str(path / "model.safetensors"))
+    model = load("faceswap", weights=str(path), device="cpu", dtype="fp32")
+    assert torch.allclose(model.module.window, torch.tensor(coverage_window(1.05)))
+    assert model.hyperparameters["window"] == pytest.approx(list(coverage_window(1.05)), abs=1e-5)
+    assert model.hyperparameters["input_norm"] is True and model.module.input_norm
+    x = faces("a", 1, 16, seed=5)
+    hidden = window_mask(model.module.window, 16, 16)[0, 0] == 0
+    assert hidden.any()
+    with torch.no_grad():
+        assert torch.equal(model(x), model(torch.where(hidden, 1 - x, x)))
+    bad = load_config(task.default_config, None, [*TINY, f"data.b={b}", "train.steps=1", "model.coverage=-1"])
+    with pytest.raises(UsageError, match="model.coverage"):
+        Trainer(task, bad, tmp_path / "bad", data=str(a), quiet=True).fit()
+
+
+def test_input_norm_hands_the_encoder_contrast_not_skin_tone_or_light():
+    torch.manual_seed(0)
+    x = faces("a", 2, 32, seed=6)
+    # another skin tone and light: each colour channel scaled and shifted
+    recoloured = (
+        x * torch.tensor([0.5, 0.45, 0.6])[:, None, None] + torch.tensor([0.05, 0.1, 0.02])[:, None, None]
+    )
+    for window in (None, coverage_window(1.05)):
+        changes = []
+        for input_norm in (True, False):
+            net = FaceSwapAE(4, 8, window=window, input_norm=input_norm)
+            with torch.no_grad():
+                code, other = net.encode(x), net.encode(recoloured)
+            changes.append(float((code - other).norm() / code.norm()))
+        # standardised, the code barely moves (what is left: the guard against a flat crop's zero
+        # spread); as plain 0-1 pixels it moves with the colours
+        assert changes[0] < 0.07 and changes[0] < changes[1] / 2, changes
+    assert "input_norm_flag" in FaceSwapAE(4, 8, input_norm=True).state_dict()
+    assert "input_norm_flag" not in FaceSwapAE(4, 8).state_dict()
