@@ -153,7 +153,9 @@ def other_card(state: Mapping[str, torch.Tensor], card: str) -> str | None:
 def make_module(card: str, hyperparameters: Mapping[str, Any]) -> DnCNN | FFDNet | GatedUNet:
     """Our network for ``card`` from hyperparameters (unknown keys ignored); also what trainers build."""
     if card == "gated-unet":
-        return GatedUNet(**{k: hyperparameters[k] for k in ("features", "dilated") if k in hyperparameters})
+        return GatedUNet(
+            **{k: hyperparameters[k] for k in ("features", "dilated", "out_init") if k in hyperparameters}
+        )
     if card == "ffdnet":
         keys: tuple[str, ...] = ("channels", "features", "depth", "sigma")
         return FFDNet(**{k: hyperparameters[k] for k in keys if k in hyperparameters})

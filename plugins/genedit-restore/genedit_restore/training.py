@@ -300,6 +300,7 @@ class InpaintTask(_PhotoTask):
         }
         self.config_fields = {
             **fields_from(GatedUNet, "model"),
+            "model.out_init": Field("float", ge=0),  # std of the last conv's start; 0: zero
             "data.patch": Field("int", ge=16),
             "data.epoch_length": Field("int", ge=1),
             "data.coverage": Field("list", item="float"),

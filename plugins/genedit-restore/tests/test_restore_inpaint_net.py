@@ -98,3 +98,39 @@ def test_psnr_loss_and_weight_average_train_and_export_the_average(cli, tmp_path
     code, _, err = cli("train", "gated-unet", "--data", str(tmp_path / "photos"), "--out", str(tmp_path / "bad"),
                        "--device", "cpu", "-q", "--set", "ema.decay=1", "--set", "data.eval=null")  # fmt: skip
     assert code == 2 and "ema.decay" in err
+
+
+def _body_gradient(out_init: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(out.weight, the first layer's gradient) after one backward pass of a fresh network."""
+    from genedit_restore.layouts import make_module
+
+    torch.manual_seed(0)
+    net = make_module("gated-unet", {"features": 4, "dilated": 1, "out_init": out_init})
+    x = torch.nn.functional.avg_pool2d(torch.rand(2, 3, 32, 32), 5, 1, 2)
+    hole = torch.zeros(2, 1, 32, 32)
+    hole[..., 8:24, 10:20] = 1
+    ((net(x, hole) - x).square() * hole).mean().backward()
+    return net.out.weight.detach(), net.enc0.feature.weight.grad
+
+
+def test_out_init_gives_the_unet_body_a_gradient_from_the_first_step():
+    weight, grad = _body_gradient(0.0)
+    assert torch.count_nonzero(weight) == 0  # a zero start...
+    assert torch.count_nonzero(grad) == 0  # ...passes the body no gradient at all
+    weight, grad = _body_gradient(0.05)
+    assert 0.03 < float(weight.std()) < 0.07
+    assert grad.abs().sum() > 0
+
+
+def test_out_init_is_a_typed_option_kept_in_the_exported_config(cli, tmp_path):
+    import json
+
+    from safetensors.torch import load_file
+
+    run = _train_inpaint(cli, tmp_path, "init", "model.out_init=0.5", "train.steps=1", "train.lr=1e-6")
+    assert json.loads((run / "config.json").read_text())["out_init"] == 0.5
+    weight = load_file(run / "model.safetensors")["out.weight"]  # 54 draws of N(0, 0.5), moved by 1e-6
+    assert 0.3 < float(weight.float().std()) < 0.7
+    code, _, err = cli("train", "gated-unet", "--data", str(tmp_path / "photos"), "--out", str(tmp_path / "bad"),
+                       "--device", "cpu", "-q", "--set", "model.out_init=-1", "--set", "data.eval=null")  # fmt: skip
+    assert code == 2 and "out_init" in err
