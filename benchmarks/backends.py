@@ -20,8 +20,8 @@ CPU's flags and load average, what converting or compiling cost once (cold cache
 converted path with its cache warm, against fp32 eager's compute: the normal path
 (``GENEDIT_WARM=0``) and, for each converting backend and ``auto``, the torch-free warm path a
 user's second process takes (each line says which path the process logged;
-``benchmarks/warm_process.py`` breaks the warm overhead down), and, for EDSR, the peer's own whole
-process (``benchmarks/peer_edsr.py``: bare torch, fp32 eager, no genedit), against which each
+``benchmarks/warm_process.py`` breaks the warm overhead down), and the peer's own whole
+process (``benchmarks/peer_process.py``: bare torch, fp32 eager, no genedit), against which each
 genedit process is also given as a ratio, whole process against whole process. ``--model rrdb`` runs RRDBNet x4
 (Real-ESRGAN's layout, seeded random weights: none ship) on a 128² input. ``--coverage`` instead
 loads every registered model with tiny random weights through ``--backend openvino`` and says which
@@ -93,7 +93,7 @@ def whole_process(args: list[str], env: dict[str, str]) -> tuple[float, str]:
     return time.perf_counter() - started, proc.stderr
 
 
-#: the bare-network process a peer user runs (EDSR only: benchmarks/peer_edsr.py)
+#: the bare-network process a peer user runs (benchmarks/peer_process.py)
 PEER = "peer fp32 eager (bare torch)"
 
 # outcome -> short name for the summary line
@@ -387,15 +387,14 @@ def whole_processes(
         for label in at_auto:
             runs[f"{label} warm"] = (["--backend", label], warm_env, [], set())
         runs["auto warm"] = (["--backend", "auto"], warm_env, [], set())
-    if args.model == "edsr":  # the peer's own whole process (benchmarks/peer_edsr.py), same input
-        runs[PEER] = ([], normal_env, [], set())
+    runs[PEER] = ([], normal_env, [], set())  # the peer's own whole process, the same input
     chose: set[str] = set()
     for i in range(args.repeats):
         for j, (label, (flags, env, times, paths)) in enumerate(runs.items()):
             cmd = [genedit, "--verbose", *base_cmd[1:], *flags, "-o", str(tmp / f"p{j}-{i}.png")]
             if label == PEER:
-                cmd = [sys.executable, str(REPO / "benchmarks" / "peer_edsr.py"), weights, str(src)]
-                cmd += [str(tmp / f"p{j}-{i}.png"), "--scale", str(scale)]
+                cmd = [sys.executable, str(REPO / "benchmarks" / "peer_process.py"), weights, str(src)]
+                cmd += [str(tmp / f"p{j}-{i}.png"), "--arch", args.model, "--scale", str(scale)]
             took, err = whole_process(cmd, env)
             times.append(took)
             paths.update(m.group(1) for m in COMPUTED_PATH.finditer(err))
@@ -406,7 +405,7 @@ def whole_processes(
                     if "backend auto -> " in ln
                 )
     ran = ",".join(sorted(chose)) or "?"
-    peer = statistics.median(runs[PEER][2]) if PEER in runs else None
+    peer = statistics.median(runs[PEER][2])
     for label, (_, _, times, paths) in runs.items():
         m = statistics.median(times)
         if label == PEER:
@@ -418,7 +417,7 @@ def whole_processes(
         name += f" [{took}]" if label.endswith(" warm") or base != "genedit default" else ""
         compute = medians.get({"torch": "genedit default"}.get(ran, ran) if base == "auto" else base)
         spent = f"{m - compute:5.2f} s of it not compute" if compute is not None else "compute not known"
-        vs_peer = f", {peer / m:5.2f}x the peer's process" if peer else ""
+        vs_peer = f", {peer / m:5.2f}x the peer's process"
         print(
             f"process      : {name:<40} median {m:6.2f} s, {spent}; {ref_time / m:5.2f}x fp32 eager's compute"
             + vs_peer
