@@ -12,7 +12,9 @@ mouth loss multipliers given (the task's defaults, faceswap's 3 and 2; 1 turns o
 of training. Held-out draws use other seeds.
 
 - Identity: a logistic-regression classifier trained on real crops of A and B; the share of A→B
-  swaps (raw decoder output) it calls B, and of B→A swaps it calls A.
+  swaps (raw decoder output) it calls B, and of B→A swaps it calls A. How much identity the
+  shared code holds: a logistic regression on the encoder's codes of those real crops, its
+  accuracy on the held-out crops' codes (50%: a linear probe finds none; ``loss.code_adversary``).
 - Pose: held-out scenes of A converted a2b (convert's default colour match and blend) with
   their known landmarks (MTCNN finds no face in these drawings); eyes and mouth are then located
   in the target and in the output by the same locator (dark-blob and red-blob centroids in
@@ -130,6 +132,35 @@ def classifier(size: int):
 
     opt.step(closure)
     return lambda z: torch.sigmoid(((features(z) - mean) / std) @ w.detach() + b.detach())
+
+
+@torch.no_grad()
+def _codes(model, x: torch.Tensor) -> torch.Tensor:
+    return model.module.encode(x.to(model.device, model.dtype)).float().flatten(1)
+
+
+def code_probe(model, size: int, held_a: torch.Tensor, held_b: torch.Tensor) -> float:
+    """How much identity the shared code still holds: a logistic regression trained on the codes
+    of the classifier's real crops of A and B (the encoder frozen), its accuracy on the held-out
+    crops' codes (50%: the code says nothing a linear probe can find about who it came from)."""
+    x = torch.cat([crops(scenes("a", 200, 100), size), crops(scenes("b", 200, 101), size)])
+    f, y = _codes(model, x), torch.cat([torch.zeros(200), torch.ones(200)])
+    mean, std = f.mean(0), f.std(0) + 1e-3
+    w = torch.zeros(f.shape[1], requires_grad=True)
+    b = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], max_iter=200)
+
+    def closure():
+        opt.zero_grad()
+        logits = ((f - mean) / std) @ w + b
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y) + 1e-3 * (w * w).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        p_a, p_b = (((_codes(model, h) - mean) / std) @ w + b for h in (held_a, held_b))
+    return float(((p_a < 0).float().mean() + (p_b >= 0).float().mean()) / 2)
 
 
 def locate(img: torch.Tensor, points: torch.Tensor, iod: float) -> torch.Tensor:
@@ -328,13 +359,14 @@ def main() -> None:
         )
         a2b = float((predict(swap(model, held_a, "a2b")) >= 0.5).float().mean())
         b2a = float((predict(swap(model, held_b, "b2a")) < 0.5).float().mean())
+        probe = code_probe(model, args.size, held_a, held_b)
         q = quality(model, args.size, args.count)
         s = speed(model, args.frames)
 
     report = {
         "steps": steps, "size": args.size, "code": args.code, "eye_multiplier": args.eye_multiplier,
         "mouth_multiplier": args.mouth_multiplier, "bf16": args.bf16, "set": args.set, "train_seconds": train_s, "classifier_accuracy": real_acc,
-        "a2b_called_b": a2b, "b2a_called_a": b2a, "pose_error_pct_iod": (100 * np.mean(q["pose_err"], 0)).tolist(),
+        "a2b_called_b": a2b, "b2a_called_a": b2a, "code_probe_accuracy": probe, "pose_error_pct_iod": (100 * np.mean(q["pose_err"], 0)).tolist(),
         "pose_within_5pct": q["pose_ok"] / args.count,
         "pose_floor_own_crop_pct_iod": (100 * np.mean(q["floor_own"], 0)).tolist(),
         "pose_a2a_reconstruction_pct_iod": (100 * np.mean(q["a2a"], 0)).tolist(),
@@ -357,6 +389,7 @@ def main() -> None:
         ("classifier accuracy on real A/B crops", f"{real_acc:.1%}", ""),
         ("A->B swaps called B", f"{a2b:.1%}", ">= 90%  " + ("met" if a2b >= 0.9 else "NOT met")),
         ("B->A swaps called A", f"{b2a:.1%}", ""),
+        ("identity in the code: linear probe", f"{probe:.1%}", ""),
         (
             "eye error, mean % of inter-ocular",
             f"{eyes:.2f}%",

@@ -128,18 +128,23 @@ class FaceSwapAE(nn.Module):
         y = (self.decoder_a if direction[-1] == "a" else self.decoder_b)(self.encode(x))
         return y[:, :3], (y[:, 3:] if self.mask else None)
 
-    def forward(self, x: torch.Tensor, direction: str = "a2b", b: torch.Tensor | None = None) -> Any:
+    def forward(
+        self, x: torch.Tensor, direction: str = "a2b", b: torch.Tensor | None = None, code: bool = False
+    ) -> Any:
         """``a2b``: encode (a face of A) and draw it as B; ``b2a`` the other way round; ``a2a`` and
-        ``b2b`` reconstruct. With ``b``: :meth:`reconstruct` of ``x`` (A) and ``b``."""
+        ``b2b`` reconstruct. With ``b``: :meth:`reconstruct` of ``x`` (A) and ``b`` (``code``: and
+        the shared code of both, A's first)."""
         if b is not None:
-            return self.reconstruct(x, b)
+            return self.reconstruct(x, b, code)
         return self.decode(self.encode(x), direction[-1])
 
-    def reconstruct(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def reconstruct(self, a: torch.Tensor, b: torch.Tensor, code: bool = False) -> tuple[torch.Tensor, ...]:
         """A through decoder A and B through decoder B in one call (a training step uses every
-        parameter in one forward, as DDP wants); with a mask, 4 channels each."""
+        parameter in one forward, as DDP wants); with a mask, 4 channels each; with ``code``, the
+        code both were drawn from as a third item (for the code adversary)."""
         z = self.encode(torch.cat([a, b]))
-        return self.decoder_a(z[: len(a)]), self.decoder_b(z[len(a) :])
+        out = self.decoder_a(z[: len(a)]), self.decoder_b(z[len(a) :])
+        return (*out, z) if code else out
 
     def hyperparameters(self) -> dict[str, Any]:
         window = None if self.window is None else [round(float(v), 6) for v in self.window]
@@ -150,6 +155,24 @@ class FaceSwapAE(nn.Module):
             "window": window,
             "input_norm": self.input_norm,
         }
+
+
+class CodeAdversary(nn.Module):
+    """A small classifier on the shared code: the logit that a code map came from a face of B
+    rather than A (``loss.code_adversary``). Two 3×3 convolutions see a few code cells at once (an
+    eye's size or a brow's weight is local), then the logits are averaged over the map, so it takes
+    any crop side. It is a training aid only: it is not exported with the swap's weights."""
+
+    def __init__(self, code: int, width: int = 32) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(code, width, 3, 1, 1), nn.LeakyReLU(0.1),
+            nn.Conv2d(width, width, 3, 1, 1), nn.LeakyReLU(0.1),
+            nn.Conv2d(width, 1, 1),
+        )  # fmt: skip
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z).mean((-3, -2, -1))
 
 
 def from_state(state: dict[str, torch.Tensor], origin: str) -> FaceSwapAE:

@@ -16,6 +16,10 @@ As faceswap's eye and mouth multipliers do, both loss terms count the eye region
 unweighted loss lets a small decoder blur them away. The regions are drawn around the alignment
 template's eyes and mouth (:func:`region_masks`), where every aligned crop has them, and follow
 each face through its random transform.
+
+With ``loss.code_adversary`` (a weight; 0, the default, is off), a small classifier on the shared
+code learns to tell A's code from B's, and the encoder is trained to confuse it
+(:func:`code_adversary_terms`): B's decoder reads any identity trait left in A's code as pose.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from torch import nn
 from genedit_core.sdk import Field, TrainTask, UsageError
 
 from .align import template
-from .autoencoder import FaceSwapAE, coverage_window
+from .autoencoder import CodeAdversary, FaceSwapAE, coverage_window
 
 # the regions the eye and mouth multipliers weight, in inter-ocular distances (IOD) of the template:
 # a disc around each eye; an ellipse around the mouth corners, tall enough for an open mouth or a smile
@@ -171,6 +175,33 @@ def _multiplied(cfg: dict[str, Any]) -> bool:
     return float(lc.get("eye_multiplier", 1)) != 1 or float(lc.get("mouth_multiplier", 1)) != 1
 
 
+def code_adversary_terms(
+    code: torch.Tensor, count_a: int, adversary: nn.Module, raw_adversary: nn.Module
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+    """(confusion, adversary loss, logs) for the shared ``code`` of a batch (A's ``count_a`` first).
+
+    The decoders read any identity trait left in the code as pose (a B decoder handed the code of
+    A's larger eyes draws B's eyes shifted), and A and B come with the same spread of poses, so a
+    code that says nothing about who it came from loses no pose. The adversary (:class:`CodeAdversary`)
+    learns to tell A's code from B's, on the code detached so that its loss moves only it. The
+    confusion term (Tzeng et al. 2015's domain confusion: binary cross-entropy toward 1/2 for every
+    face, less its floor ln 2, so 0 when the adversary is at chance) reaches the encoder through
+    the adversary's current weights held fixed, so it moves only the encoder. Unlike gradient
+    reversal, which maximises the adversary's loss and can be met by a code that is confidently
+    wrong (still identity), it is bounded and is least exactly where the code gives nothing away."""
+    from torch.func import functional_call
+
+    labels = torch.cat([code.new_zeros(count_a), code.new_ones(len(code) - count_a)])
+    logits = adversary(code.detach())
+    adversary_loss = F.binary_cross_entropy_with_logits(logits, labels)
+    fixed = {k: v.detach() for k, v in raw_adversary.named_parameters()}
+    seen = functional_call(raw_adversary, fixed, (code,))
+    confusion = F.binary_cross_entropy_with_logits(seen, torch.full_like(seen, 0.5)) - math.log(2)
+    accuracy = float(((logits.detach() > 0).float() == labels).float().mean())
+    logs = {"confusion": float(confusion.detach()), "adversary_loss": float(adversary_loss.detach())}
+    return confusion, adversary_loss, {**logs, "adversary_accuracy": accuracy}
+
+
 class FaceSwapTask(TrainTask):
     name = "faceswap"
     generative = True  # sample grids: [A | A→A | A→B] rows, then [B | B→B | B→A]
@@ -189,6 +220,8 @@ class FaceSwapTask(TrainTask):
             "mask_weight": 3.0,
             "eye_multiplier": 3.0,
             "mouth_multiplier": 2.0,
+            # code_adversary: weight of the code-identity confusion term (0: off; see train_step)
+            "code_adversary": 0.0,
         },
         "train": {"batch_size": 16, "lr": 5e-5, "steps": 20000, "sample_every": 1000, "ckpt_every": 2000},
     }
@@ -206,6 +239,7 @@ class FaceSwapTask(TrainTask):
         "loss.mask_weight": Field("float", ge=1),
         "loss.eye_multiplier": Field("float", ge=1),
         "loss.mouth_multiplier": Field("float", ge=1),
+        "loss.code_adversary": Field("float", ge=0),
         "augment.rotate": Field("float", ge=0, le=90),
         "augment.zoom": Field("float", ge=0, lt=1),
         "augment.shift": Field("float", ge=0, le=0.5),
@@ -230,15 +264,14 @@ class FaceSwapTask(TrainTask):
             window,
             bool(m.get("input_norm", False)),
         )
+        if float(cfg["loss"].get("code_adversary", 0)):
+            return {"model": net, "adversary": CodeAdversary(int(m["code"]))}
         return {"model": net}
 
     def build_optimizers(self, nets, cfg):
-        # faceswap's Adam: β = (0.5, 0.999)
-        return {
-            "model": torch.optim.Adam(
-                nets["model"].parameters(), lr=float(cfg["train"]["lr"]), betas=(0.5, 0.999)
-            )
-        }
+        # faceswap's Adam: β = (0.5, 0.999); the code adversary, when there is one, gets its own
+        lr = float(cfg["train"]["lr"])
+        return {name: torch.optim.Adam(n.parameters(), lr=lr, betas=(0.5, 0.999)) for name, n in nets.items()}
 
     def build_dataset(self, data: Path | str | None, cfg: dict[str, Any]) -> TwoFaces:
         """Identity A is ``--data-a`` (``data.a``) or ``--data``, identity B ``--data-b`` (``data.b``)."""
@@ -278,8 +311,10 @@ class FaceSwapTask(TrainTask):
         else:
             (warped_a, a, warped_b, b), masks_a, masks_b = batch, None, None
         net = ctx.nets["model"]
+        adversary_weight = float(lc.get("code_adversary", 0))
         with ctx.autocast():
-            out_a, out_b = (o.float() for o in net(warped_a, b=warped_b))
+            outs = [o.float() for o in net(warped_a, b=warped_b, code=adversary_weight > 0)]
+        out_a, out_b = outs[:2]
         l1 = ssim = mask_loss = out_a.new_zeros(())
         eye, mouth = float(lc.get("eye_multiplier", 1)), float(lc.get("mouth_multiplier", 1))
         for out, target, masks in ((out_a, a, masks_a), (out_b, b, masks_b)):
@@ -297,12 +332,21 @@ class FaceSwapTask(TrainTask):
                 mask_loss = mask_loss + F.binary_cross_entropy(out[:, 3:].clamp(1e-6, 1 - 1e-6), face)
             ssim = ssim + ssim_loss(rgb, target, weight)
         loss = l1 + float(lc["ssim"]) * ssim + float(lc["mask"]) * mask_loss
-        ctx.backward(loss)
+        adversary_logs: dict[str, float] = {}
+        if adversary_weight:
+            confusion, adversary_loss, adversary_logs = code_adversary_terms(
+                outs[2], len(a), ctx.nets["adversary"], ctx.raw_nets["adversary"]
+            )
+            loss = loss + adversary_weight * confusion
+            ctx.backward(loss + adversary_loss)
+            ctx.step_optimizer("adversary")
+        else:
+            ctx.backward(loss)
         ctx.step_optimizer("model")
         logs = {"l1": float(l1.detach()), "ssim_loss": float(ssim.detach()), "loss": float(loss.detach())}
         if learnt:
             logs["mask_loss"] = float(mask_loss.detach())
-        return logs
+        return {**logs, **adversary_logs}
 
     def sample(self, nets, ctx) -> torch.Tensor | None:
         if self.dataset is None:

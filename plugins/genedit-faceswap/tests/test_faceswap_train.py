@@ -8,10 +8,17 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 from genedit_faceswap.align import align, template
-from genedit_faceswap.autoencoder import FaceSwapAE, coverage_window, window_mask
+from genedit_faceswap.autoencoder import CodeAdversary, FaceSwapAE, coverage_window, window_mask
 from genedit_faceswap.synthetic import draw_scene, faces
-from genedit_faceswap.training import FaceSwapTask, random_transform, random_warp, ssim_loss
+from genedit_faceswap.training import (
+    FaceSwapTask,
+    code_adversary_terms,
+    random_transform,
+    random_warp,
+    ssim_loss,
+)
 from PIL import Image
 from safetensors.torch import load_file
 
@@ -309,3 +316,94 @@ def test_input_norm_hands_the_encoder_contrast_not_skin_tone_or_light():
         assert changes[0] < 0.07 and changes[0] < changes[1] / 2, changes
     assert "input_norm_flag" in FaceSwapAE(4, 8, input_norm=True).state_dict()
     assert "input_norm_flag" not in FaceSwapAE(4, 8).state_dict()
+
+
+def test_the_confusion_moves_only_the_code_and_the_adversary_loss_only_the_adversary():
+    adversary = CodeAdversary(8, 4)
+    code = torch.randn(6, 8, 2, 2, requires_grad=True)
+    confusion, adversary_loss, logs = code_adversary_terms(code, 3, adversary, adversary)
+    assert set(logs) == {"confusion", "adversary_loss", "adversary_accuracy"}
+    confusion.backward(retain_graph=True)
+    assert code.grad is not None and code.grad.abs().sum() > 0
+    assert all(p.grad is None for p in adversary.parameters())
+    code.grad = None
+    adversary_loss.backward()
+    assert code.grad is None
+    assert all(p.grad is not None for p in adversary.parameters())
+    # the confusion is 0 exactly when the adversary is at chance (logit 0 for every face)
+    with torch.no_grad():
+        for p in adversary.parameters():
+            p.zero_()
+    assert float(code_adversary_terms(code.detach(), 3, adversary, adversary)[0]) == pytest.approx(
+        0, abs=1e-6
+    )
+
+
+def _toy_codes(weight: float, steps: int = 400) -> tuple[float, float]:
+    """A linear encoder (its code passed through noise, a channel of finite capacity) and one linear
+    decoder per identity, on 2-d points: a pose, and a trait that differs between the identities
+    (±1) and varies a little within each, mixed by a rotation; trained with ``weight`` × confusion.
+    Returns a fresh linear probe's accuracy at telling A's codes from B's, and the R² of the pose
+    read linearly from the codes."""
+    torch.manual_seed(0)
+    mix = torch.tensor([[0.8, -0.6], [0.6, 0.8]])
+    encoder, decoders = torch.nn.Linear(2, 2), (torch.nn.Linear(2, 2), torch.nn.Linear(2, 2))
+    adversary = CodeAdversary(2, 8)
+    params = [*encoder.parameters(), *decoders[0].parameters(), *decoders[1].parameters()]
+    opt, opt_adversary = torch.optim.Adam(params, 1e-2), torch.optim.Adam(adversary.parameters(), 1e-2)
+
+    def draw(n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        pose = torch.rand(2 * n) * 2 - 1
+        sign = torch.cat([-torch.ones(n), torch.ones(n)])
+        x = torch.stack([pose, sign + 0.3 * torch.randn(2 * n)], 1) @ mix.T
+        return x, encoder(x) + 0.1 * torch.randn(2 * n, 2), pose, sign
+
+    for _ in range(steps):
+        x, z, _, _ = draw(32)
+        recon = F.mse_loss(decoders[0](z[:32]), x[:32]) + F.mse_loss(decoders[1](z[32:]), x[32:])
+        confusion, adversary_loss, _ = code_adversary_terms(z[..., None, None], 32, adversary, adversary)
+        (recon + weight * confusion + adversary_loss).backward()
+        for o in (opt, opt_adversary):
+            o.step()
+            o.zero_grad()
+    with torch.no_grad():
+        (_, z, pose, sign), (_, z2, pose2, sign2) = draw(200), draw(200)
+    z, z2 = (torch.cat([c, torch.ones(400, 1)], 1) for c in (z, z2))
+    probe = torch.linalg.lstsq(z, sign[:, None]).solution
+    accuracy = float(((z2 @ probe)[:, 0].sign() == sign2).float().mean())
+    fit = torch.linalg.lstsq(z, pose[:, None]).solution
+    r2 = 1 - float(((z2 @ fit)[:, 0] - pose2).pow(2).mean() / pose2.var())
+    return accuracy, r2
+
+
+def test_the_code_adversary_takes_identity_out_of_the_code_and_keeps_the_pose():
+    accuracy, r2 = _toy_codes(0.0)
+    assert accuracy > 0.95 and r2 > 0.95  # unopposed, the code keeps who it came from
+    accuracy, r2 = _toy_codes(1.0)
+    assert accuracy < 0.7  # near chance: the identity is gone
+    assert r2 > 0.9  # the pose is still there
+
+
+def test_loss_code_adversary_trains_a_classifier_that_is_not_exported(identities, tmp_path):
+    a, b = identities
+    task = FaceSwapTask()
+    cfg = load_config(
+        task.default_config, None, [*TINY, f"data.b={b}", "train.steps=3", "loss.code_adversary=0.5"]
+    )
+    trainer = Trainer(task, cfg, tmp_path / "run", data=str(a), quiet=True)
+    path = _fit(trainer)
+    assert {"confusion", "adversary_loss", "adversary_accuracy"} <= set(trainer.history[-1])
+    # the swap's weights are the plain network's: the adversary is a training aid only
+    assert set(load_file(str(path / "model.safetensors"))) == set(FaceSwapAE(4, 8).state_dict())
+    with torch.no_grad():
+        assert load("faceswap", weights=str(path), device="cpu", dtype="fp32")(faces("a", 1, 16)).shape == (
+            1,
+            3,
+            16,
+            16,
+        )
+    bad = load_config(
+        task.default_config, None, [*TINY, f"data.b={b}", "train.steps=1", "loss.code_adversary=-1"]
+    )
+    with pytest.raises(UsageError, match="loss.code_adversary"):
+        Trainer(task, bad, tmp_path / "bad", data=str(a), quiet=True).fit()
