@@ -393,7 +393,8 @@ def whole_processes(
         for j, (label, (flags, env, times, paths)) in enumerate(runs.items()):
             cmd = [genedit, "--verbose", *base_cmd[1:], *flags, "-o", str(tmp / f"p{j}-{i}.png")]
             if label == PEER:
-                cmd = [sys.executable, str(REPO / "benchmarks" / "peer_process.py"), weights, str(src)]
+                peer_weights = str(default.weights.path) if default.weights else weights
+                cmd = [sys.executable, str(REPO / "benchmarks" / "peer_process.py"), peer_weights, str(src)]
                 cmd += [str(tmp / f"p{j}-{i}.png"), "--arch", args.model, "--scale", str(scale)]
             took, err = whole_process(cmd, env)
             times.append(took)
