@@ -118,6 +118,12 @@ def classifier(size: int):
         return torch.nn.functional.adaptive_avg_pool2d(z, 16).flatten(1)
 
     f = features(x)
+    mean, std, w, b = fit_logistic(f, y)
+    return lambda z: torch.sigmoid(((features(z) - mean) / std) @ w + b)
+
+
+def fit_logistic(f: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """(mean, std, w, b) of an L2-regularised logistic regression on standardised features ``f``."""
     mean, std = f.mean(0), f.std(0) + 1e-3
     w = torch.zeros(f.shape[1], requires_grad=True)
     b = torch.zeros(1, requires_grad=True)
@@ -131,7 +137,7 @@ def classifier(size: int):
         return loss
 
     opt.step(closure)
-    return lambda z: torch.sigmoid(((features(z) - mean) / std) @ w.detach() + b.detach())
+    return mean, std, w.detach(), b.detach()
 
 
 @torch.no_grad()
@@ -145,19 +151,7 @@ def code_probe(model, size: int, held_a: torch.Tensor, held_b: torch.Tensor) -> 
     crops' codes (50%: the code says nothing a linear probe can find about who it came from)."""
     x = torch.cat([crops(scenes("a", 200, 100), size), crops(scenes("b", 200, 101), size)])
     f, y = _codes(model, x), torch.cat([torch.zeros(200), torch.ones(200)])
-    mean, std = f.mean(0), f.std(0) + 1e-3
-    w = torch.zeros(f.shape[1], requires_grad=True)
-    b = torch.zeros(1, requires_grad=True)
-    opt = torch.optim.LBFGS([w, b], max_iter=200)
-
-    def closure():
-        opt.zero_grad()
-        logits = ((f - mean) / std) @ w + b
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y) + 1e-3 * (w * w).sum()
-        loss.backward()
-        return loss
-
-    opt.step(closure)
+    mean, std, w, b = fit_logistic(f, y)
     with torch.no_grad():
         p_a, p_b = (((_codes(model, h) - mean) / std) @ w + b for h in (held_a, held_b))
     return float(((p_a < 0).float().mean() + (p_b >= 0).float().mean()) / 2)
