@@ -10,6 +10,8 @@ strokes and boxes covering 10-30 % (``genedit eval inpaint``); the row ``coarse-
 inpainting network's own coarse stage alone (its torch biharmonic fill, no learned part), so the
 table shows what the learned refinement adds. Times are medians of ``--repeats``
 runs on one 512×512 crop, as ratios against the fastest classical method of the same task.
+Installed variants trained for one σ (``dncnn:photos-s25``, the paper's DnCNN-S) get their own
+row, scored at that σ only ("-" in the other columns), beside the default (blind) weights' row.
 ``--sweep`` instead measures the classical parameters on the *training* photos at σ = 25 (how
 NL-means ``h`` and the TV weight were chosen); the held-out photos never choose anything.
 ``--only`` runs one table; with ``--json`` the other table is kept from the existing file.
@@ -55,6 +57,18 @@ def _learned(task: str) -> list[str]:
     ]
 
 
+def _fixed_sigma(task: str) -> list[tuple[str, str, float]]:
+    """(model, variant, σ) of the installed non-default variants trained for one σ (the config
+    says ``sigma``): the paper's DnCNN-S rows beside the blind DnCNN-B, each scored at its own σ."""
+    return [
+        (c.name, v.name, float(v.config["sigma"]))
+        for c in list_models(task)
+        if c.plugin == "restore" and c.needs_weights
+        for v in c.variants
+        if v.name != c.default_variant and isinstance(v.config.get("sigma"), (int, float))
+    ]
+
+
 def _time(fn, repeats: int) -> float:
     times = []
     for _ in range(repeats):
@@ -69,17 +83,20 @@ def denoise_table(refs, sigmas, repeats: int) -> list[dict]:
     crop = reference_images("builtin:skimage-photos:heldout")[0][1][:, :512, :512]  # astronaut
     noisy = add_noise(crop, 25.0, 0, 0)[None]
     rows = []
-    for name in (*DENOISERS, *_learned("denoise")):
-        model = genedit_core.load(name, device="cpu", dtype="fp32")
+    runs = [(name, None, sigmas) for name in (*DENOISERS, *_learned("denoise"))]
+    runs += [(name, variant, (s,)) for name, variant, s in _fixed_sigma("denoise") if s in sigmas]
+    for name, variant, at in runs:
+        model = genedit_core.load(name, weights=variant, device="cpu", dtype="fp32")
         run = _runner(model)
-        report = evaluate_denoiser(run, refs, sigmas)
-        row = {"model": name, "weights": model.weights.origin if model.weights else None}
-        for s in sigmas:
+        report = evaluate_denoiser(run, refs, at)
+        label = f"{name}:{variant}" if variant else name
+        row = {"model": label, "weights": model.weights.origin if model.weights else None}
+        for s in at:  # a fixed-σ variant has only its own σ's columns
             row[f"psnr_{s:g}"] = report["summary"][f"psnr_{s:g}"]
             row[f"ssim_{s:g}"] = report["summary"][f"ssim_{s:g}"]
         row["seconds_512"] = _time(lambda run=run: run(noisy, 25.0), repeats)
         rows.append(row)
-        print(f"  {name}: " + ", ".join(f"σ{s:g} {row[f'psnr_{s:g}']:.2f}" for s in sigmas), flush=True)
+        print(f"  {label}: " + ", ".join(f"σ{s:g} {row[f'psnr_{s:g}']:.2f}" for s in at), flush=True)
     fastest = min(r["seconds_512"] for r in rows if r["model"] in DENOISERS)
     for r in rows:
         r["time_ratio"] = r["seconds_512"] / fastest
@@ -137,7 +154,9 @@ def _markdown(den: list[dict], inp: list[dict], sigmas) -> str:
     head = "| model | " + " | ".join(f"σ={s:g}" for s in sigmas) + " | time / 512² (× fastest) |"
     lines = [head, "|---" * (len(sigmas) + 2) + "|"]
     for r in den:
-        cells = " | ".join(f"{r[f'psnr_{s:g}']:.2f} / {r[f'ssim_{s:g}']:.3f}" for s in sigmas)
+        cells = " | ".join(
+            f"{r[f'psnr_{s:g}']:.2f} / {r[f'ssim_{s:g}']:.3f}" if f"psnr_{s:g}" in r else "-" for s in sigmas
+        )
         lines.append(f"| {r['model']} | {cells} | {r['seconds_512']:.2f} s ({r['time_ratio']:.1f}×) |")
     lines += [
         "",

@@ -1,6 +1,6 @@
 """Train and package the bundled weights of genedit-restore (DnCNN, gated U-Net), through the CLI.
 
-    OMP_NUM_THREADS=1 nice -n 10 python scripts/train_bundled_restore.py [--only dncnn|gated-unet] [--work runs/bundled-restore-photos]
+    OMP_NUM_THREADS=1 nice -n 10 python scripts/train_bundled_restore.py [--only dncnn|dncnn-s25|dncnn-s50|gated-unet] [--work runs/bundled-restore-photos]
 
 Data (:func:`prepare_photos` writes it under ``WORK/photos``): the photographs of four Debian/Ubuntu
 wallpaper packages, ``plasma-workspace-wallpapers`` (KDE; LGPL-3.0, authors in each
@@ -17,10 +17,14 @@ stops and says which ``sudo apt-get install`` line adds them.
 * ``dncnn``: a colour, blind DnCNN (σ drawn per patch from 0-55), the paper's width and its
   grey depth (64 features, 17 layers; its colour blind model has 20), bf16 autocast; Gaussian
   noise in each step; 128-pixel crops drawn per image. It fine-tunes the weights shipped before
-  (four earlier stages, recipes in docs/models/dncnn.md and ``INIT_CHAIN``), copied to
+  (five earlier stages, recipes in docs/models/dncnn.md and ``INIT_CHAIN``), copied to
   ``WORK/dncnn-init.safetensors`` (``init.weights``) before they are replaced. On a shared 2-core
   machine run it with ``OMP_NUM_THREADS=1``: two threads per process among a dozen busy ones spin
   on each other (measured 2-7 patches/s, against 28 with one thread).
+* ``dncnn-s25``, ``dncnn-s50`` (only with ``--only``): the variants ``photos-s25``/``photos-s50``, one
+  fixed σ each (the paper's DnCNN-S beside its blind DnCNN-B), fine-tuned from the shipped
+  ``photos-blind`` weights with the same data and crops, validated at their own σ. They are extra
+  variants of ``dncnn``: ``photos-blind`` stays the default (``manifest.json`` lists it first).
 * ``gated-unet`` (only with ``--only gated-unet``): the biharmonic fill + gated U-Net refinement at
   16 features, on 128-pixel crops with strokes-and-boxes holes covering 5-40 % (drawn for a
   192-512-pixel image), minus each crop's PSNR in its hole as the loss, a moving average of the
@@ -43,46 +47,84 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "plugins" / "genedit-restore" / "genedit_restore" / "weights"
 
 COMMON = ["train.lr=1e-3", "train.eval_every=200", "train.ckpt_every=200", "train.log_every=20"]
-# model -> (variant, file, steps, --set overrides, description)
-RECIPES: dict[str, tuple[str, str, int, list[str], str]] = {
-    "dncnn": (
-        "photos-blind",
-        "dncnn-color-blind.safetensors",
+
+
+class Recipe(NamedTuple):
+    """One bundled weights file: which genedit model trains it and how."""
+
+    model: str  # the genedit model (``genedit train MODEL``); the manifest lists variants under it
+    variant: str
+    filename: str
+    steps: int
+    sets: list[str]  # --set overrides
+    description: str
+    init: str | None = None  # the shipped file (under weights/) it fine-tunes, when there
+
+
+# the DnCNN stages' shared recipe since stage 5 (docs/models/dncnn.md)
+DNCNN_SETS = [
+    "model.channels=3",
+    "model.features=64",
+    "model.depth=17",
+    # 128-pixel crops (40, 64, then 96 before): 53 % of a crop's pixels see no zero padding
+    # through the 35-pixel receptive field (42 % at 96, 22 % at 64)
+    "data.patch=128",
+    "data.sample=image",  # each photo as likely as any other, whatever its size
+    "data.eval_max_side=256",
+    "train.batch_size=4",
+    # fine-tunes the weights shipped before (see INIT_CHAIN); 1e-3 (the paper's Adam rate) left
+    # this plain 17-layer stack at the identity (loss = the noise's variance) within 100
+    # steps; at 1e-4 stage 4's validation fell 1.7 dB before recovering, so 5e-5
+    "train.lr=5e-5",
+    "train.schedule.warmup=50",
+    "train.bf16=true",  # AMX: about 3x the fp32 step rate on this CPU
+    "train.channels_last=true",
+    "train.eval_every=250",
+    "train.ckpt_every=250",
+    "train.log_every=25",
+    "train.max_minutes=50",  # a shared machine's deadline; the cut is recorded in metrics.jsonl
+]
+BLIND_FILE = "dncnn-color-blind.safetensors"
+
+
+def _fixed_sigma(sigma: int) -> Recipe:
+    """A fixed-σ colour DnCNN (the paper's DnCNN-S) fine-tuned from the blind weights: the blind
+    network spends capacity on every σ in 0-55 and on telling them apart; one σ lets it spend it all
+    on that level, at the cost of a model per σ. Validation at the same σ picks the checkpoint."""
+    return Recipe(
+        "dncnn",
+        f"photos-s{sigma}",
+        f"dncnn-color-s{sigma}.safetensors",
         3000,
-        [
-            "model.channels=3",
-            "model.features=64",
-            "model.depth=17",
-            # 128-pixel crops (40, 64, then 96 before): 53 % of a crop's pixels see no zero padding
-            # through the 35-pixel receptive field (42 % at 96, 22 % at 64)
-            "data.patch=128",
-            "data.sigma=null",
-            "data.sigma_range=[0,55]",
-            "data.sample=image",  # each photo as likely as any other, whatever its size
-            "data.eval_max_side=256",
-            "train.batch_size=4",
-            # fine-tunes the weights shipped before (see INIT); 1e-3 (the paper's Adam rate) left
-            # this plain 17-layer stack at the identity (loss = the noise's variance) within 100
-            # steps; at 1e-4 stage 4's validation fell 1.7 dB before recovering, so 5e-5
-            "train.lr=5e-5",
-            "train.schedule.warmup=50",
-            "train.bf16=true",  # AMX: about 3x the fp32 step rate on this CPU
-            "train.channels_last=true",
-            "train.eval_every=250",
-            "train.ckpt_every=250",
-            "train.log_every=25",
-            "train.max_minutes=50",  # a shared machine's deadline; the cut is recorded in metrics.jsonl
-        ],  # fmt: skip
+        [*DNCNN_SETS, f"data.sigma={sigma}", f"data.eval_sigma={sigma}"],
+        f"Colour DnCNN for σ = {sigma} only (17 layers, 64 features), fine-tuned by genedit's trainer "
+        "from photos-blind on the same photographs with Gaussian noise of that σ; see docs/models/dncnn.md.",
+        init=BLIND_FILE,
+    )
+
+
+RECIPES: dict[str, Recipe] = {
+    "dncnn": Recipe(
+        "dncnn",
+        "photos-blind",
+        BLIND_FILE,
+        3000,
+        [*DNCNN_SETS, "data.sigma=null", "data.sigma_range=[0,55]"],
         "Colour blind DnCNN (17 layers, 64 features) trained by genedit's trainer on photographs from "
         "Debian's wallpaper packages and the scikit-image samples, with Gaussian noise σ 0-55; see "
         "docs/models/dncnn.md.",
+        init=BLIND_FILE,  # each stage fine-tunes the one shipped before
     ),
-    "gated-unet": (
+    "dncnn-s25": _fixed_sigma(25),
+    "dncnn-s50": _fixed_sigma(50),
+    "gated-unet": Recipe(
+        "gated-unet",
         "photos-strokes",
         "gated-unet-f16.safetensors",
         2600,
@@ -122,6 +164,11 @@ RECIPES: dict[str, tuple[str, str, int, list[str], str]] = {
 
 # Where the weights a run starts from came from, by their sha256 (``init_sha256``), for the manifest
 INIT_CHAIN = {
+    "7dffa503c51bfd824844590e3bc671cda8987940d056399de86b253611b0621c": "photos-blind stage 5: 3000 "
+    "steps on the KDE, MATE and lomiri photographs, 128-pixel crops, batch 4, Adam 5e-5, 50 warm-up "
+    "steps, cosine, bf16, step 2250 kept; it fine-tuned sha256 bfe1dcb621511549... (stage 4: 5200 "
+    "steps, 96-pixel crops, batch 4, Adam 1e-4, step 4000 kept), which fine-tuned stages 3 "
+    "(1fabfa1b010d2215...), 2 (ea3d520aa1b5f163...) and 1 (14728dbc13e469ff...; docs/models/dncnn.md)",
     "bfe1dcb621511549140cca4fe2c02f145722d27dea3e13310ddd6451733956b4": "photos-blind stage 4: 5200 "
     "steps on the KDE, MATE and lomiri photographs, 96-pixel crops, batch 4, Adam 1e-4, 50 warm-up "
     "steps, cosine, bf16, step 4000 kept; it fine-tuned sha256 1fabfa1b010d2215... (stage 3: 2600 "
@@ -220,20 +267,23 @@ def prepare_photos(folder: Path) -> tuple[Path, Path]:
     return train, val
 
 
-def train(model: str, work: Path, resume: bool = False) -> dict:
-    """Run ``genedit train`` for ``model`` in ``WORK/MODEL`` and package what it exports; with
+def train(target: str, work: Path, resume: bool = False, extra: tuple[str, ...] = ()) -> dict:
+    """Run ``genedit train`` for the recipe ``target`` in ``WORK/TARGET`` and package what it
+    exports; ``extra`` are more ``--set`` overrides (recorded in the manifest's recipe). With
     ``resume``, continue that folder's run (``train.steps`` and ``train.max_minutes`` may have
     changed: a run cut by its deadline is finished with a step count that fits the next one)."""
-    variant, filename, steps, sets, description = RECIPES[model]
-    run = work / model
+    model, variant, filename, steps, sets, description, init_file = RECIPES[target]
+    run = work / target
     train_dir, val_dir = prepare_photos(work / "photos")
-    sets = [*sets, f"data.eval={val_dir}"]
+    steps = next((int(x.split("=", 1)[1]) for x in reversed(extra) if x.startswith("train.steps=")), steps)
+    extra = tuple(x for x in extra if not x.startswith("train.steps="))
+    sets = [*sets, *extra, f"data.eval={val_dir}"]
     init = None
-    if model == "dncnn" and (WEIGHTS / filename).exists():  # fine-tune the weights shipped before
-        init = work / f"{model}-init.safetensors"
+    if init_file and (WEIGHTS / init_file).exists():  # fine-tune the weights shipped before
+        init = work / f"{target}-init.safetensors"
         init.parent.mkdir(parents=True, exist_ok=True)
         if not (resume and init.exists()):  # a resumed run keeps the file it started from
-            init.write_bytes((WEIGHTS / filename).read_bytes())
+            init.write_bytes((WEIGHTS / init_file).read_bytes())
         sets.append(f"init.weights={init}")
     argv = [sys.executable, "-m", "genedit_cli", "train", model, "--data", str(train_dir),
             "--resume" if resume else "--out", str(run), "--device", "cpu", "-q"]  # fmt: skip
@@ -291,16 +341,27 @@ def main() -> int:
     # no gated-unet run has beaten its own coarse fill, so none is shipped (see its card)
     ap.add_argument("--only", default="dncnn", help="comma-separated, from: " + ", ".join(RECIPES))
     ap.add_argument(
-        "--resume", action="store_true", help="continue WORK/MODEL's run (e.g. one cut by train.max_minutes)"
+        "--resume", action="store_true", help="continue WORK/TARGET's run (e.g. one cut by train.max_minutes)"
+    )
+    ap.add_argument(
+        "--set", action="append", default=[], help="one more KEY=VALUE override (e.g. train.max_minutes=40)"
     )
     args = ap.parse_args()
     manifest_path = WEIGHTS / "manifest.json"
-    for model in args.only.split(","):
-        entry = train(model, Path(args.work), args.resume)
+    for target in args.only.split(","):
+        entry = train(target, Path(args.work), args.resume, tuple(args.set))
         manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-        manifest[model] = [entry]
+        manifest[RECIPES[target].model] = _with_entry(manifest.get(RECIPES[target].model, []), entry)
         manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
     return 0
+
+
+def _with_entry(entries: list[dict], entry: dict) -> list[dict]:
+    """``entries`` with ``entry`` replacing the one of its variant, in RECIPES' order: the card's
+    default variant is the first listed, so a fixed-σ run must not push ``photos-blind`` down."""
+    order = [r.variant for r in RECIPES.values()]
+    out = [e for e in entries if e["variant"] != entry["variant"]] + [entry]
+    return sorted(out, key=lambda e: order.index(e["variant"]) if e["variant"] in order else len(order))
 
 
 if __name__ == "__main__":

