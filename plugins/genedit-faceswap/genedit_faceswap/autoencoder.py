@@ -159,19 +159,35 @@ class FaceSwapAE(nn.Module):
 
 class CodeAdversary(nn.Module):
     """A small classifier on the shared code: the logit that a code map came from a face of B
-    rather than A (``loss.code_adversary``). Two 3×3 convolutions see a few code cells at once (an
-    eye's size or a brow's weight is local), then the logits are averaged over the map, so it takes
-    any crop side. It is a training aid only: it is not exported with the swap's weights."""
+    rather than A (``loss.code_adversary``). It is a training aid only: it is not exported with the
+    swap's weights.
 
-    def __init__(self, code: int, width: int = 32) -> None:
+    By default (``cells`` 0, ``loss.code_adversary_net=mean``) two 3×3 convolutions see a few code
+    cells at once (an eye's size or a brow's weight is local), then the logits are averaged over
+    the map, so it takes any crop side. With ``cells`` (the code map's height × width,
+    ``loss.code_adversary_net=flat``) it is one hidden layer of ``width`` on the whole code map
+    flattened: in aligned crops a trait sits at the same cells every time, and a classifier that
+    knows where to look is not diluted by the map's other cells as a mean is. It contains the
+    report's linear probe (a linear map of the flattened code), so an encoder that confuses it has
+    also removed what that probe finds."""
+
+    def __init__(self, code: int, width: int = 32, cells: int = 0) -> None:
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(code, width, 3, 1, 1), nn.LeakyReLU(0.1),
-            nn.Conv2d(width, width, 3, 1, 1), nn.LeakyReLU(0.1),
-            nn.Conv2d(width, 1, 1),
-        )  # fmt: skip
+        self.flat = bool(cells)
+        if cells:
+            self.net = nn.Sequential(
+                nn.Flatten(), nn.Linear(code * cells, width), nn.LeakyReLU(0.1), nn.Linear(width, 1)
+            )  # fmt: skip
+        else:
+            self.net = nn.Sequential(
+                nn.Conv2d(code, width, 3, 1, 1), nn.LeakyReLU(0.1),
+                nn.Conv2d(width, width, 3, 1, 1), nn.LeakyReLU(0.1),
+                nn.Conv2d(width, 1, 1),
+            )  # fmt: skip
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if self.flat:
+            return self.net(z)[:, 0]
         return self.net(z).mean((-3, -2, -1))
 
 

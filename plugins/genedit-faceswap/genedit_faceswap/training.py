@@ -20,6 +20,9 @@ each face through its random transform.
 With ``loss.code_adversary`` (a weight; 0, the default, is off), a small classifier on the shared
 code learns to tell A's code from B's, and the encoder is trained to confuse it
 (:func:`code_adversary_terms`): B's decoder reads any identity trait left in A's code as pose.
+``loss.code_adversary_net``, ``_width``, ``_steps`` and ``_ramp`` make that classifier stronger
+(on the flattened code map, wider, several updates per step) and bring its weight in gradually
+(:func:`adversary_weight`), so that it can win against the reconstruction loss.
 """
 
 from __future__ import annotations
@@ -175,6 +178,24 @@ def _multiplied(cfg: dict[str, Any]) -> bool:
     return float(lc.get("eye_multiplier", 1)) != 1 or float(lc.get("mouth_multiplier", 1)) != 1
 
 
+def adversary_weight(weight: float, step: int, ramp: int) -> float:
+    """The confusion's weight at ``step``: ``weight`` × (2 / (1 + exp(−10 p)) − 1), p = step / ``ramp``
+    capped at 1 (DANN's schedule, Ganin and Lempitsky 2015); ``weight`` throughout when ``ramp`` is 0.
+
+    Early on the code is still forming and the classifier has learnt nothing, so a full-weight
+    confusion pushes the encoder along noise and can keep the reconstruction from settling; the
+    ramp lets the code take shape first, then asks for it to say nothing about who it came from."""
+    if ramp <= 0:
+        return weight
+    p = min(1.0, step / ramp)
+    return weight * (2 / (1 + math.exp(-10 * p)) - 1)
+
+
+def identity_labels(code: torch.Tensor, count_a: int) -> torch.Tensor:
+    """0 for A's ``count_a`` codes (first in the batch), 1 for B's: what the adversary predicts."""
+    return torch.cat([code.new_zeros(count_a), code.new_ones(len(code) - count_a)])
+
+
 def code_adversary_terms(
     code: torch.Tensor, count_a: int, adversary: nn.Module, raw_adversary: nn.Module
 ) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
@@ -191,7 +212,7 @@ def code_adversary_terms(
     wrong (still identity), it is bounded and is least exactly where the code gives nothing away."""
     from torch.func import functional_call
 
-    labels = torch.cat([code.new_zeros(count_a), code.new_ones(len(code) - count_a)])
+    labels = identity_labels(code, count_a)
     logits = adversary(code.detach())
     adversary_loss = F.binary_cross_entropy_with_logits(logits, labels)
     fixed = {k: v.detach() for k, v in raw_adversary.named_parameters()}
@@ -222,6 +243,13 @@ class FaceSwapTask(TrainTask):
             "mouth_multiplier": 2.0,
             # code_adversary: weight of the code-identity confusion term (0: off; see train_step)
             "code_adversary": 0.0,
+            # the classifier: mean (convolutions averaged over the code map) or flat (one hidden
+            # layer on the flattened map), its width, its updates per step; the confusion's weight
+            # ramps up from 0 over code_adversary_ramp steps (0: full weight from the start)
+            "code_adversary_net": "mean",
+            "code_adversary_width": 32,
+            "code_adversary_steps": 1,
+            "code_adversary_ramp": 0,
         },
         "train": {"batch_size": 16, "lr": 5e-5, "steps": 20000, "sample_every": 1000, "ckpt_every": 2000},
     }
@@ -240,6 +268,10 @@ class FaceSwapTask(TrainTask):
         "loss.eye_multiplier": Field("float", ge=1),
         "loss.mouth_multiplier": Field("float", ge=1),
         "loss.code_adversary": Field("float", ge=0),
+        "loss.code_adversary_net": Field("str", choices=("mean", "flat")),
+        "loss.code_adversary_width": Field("int", ge=1),
+        "loss.code_adversary_steps": Field("int", ge=1),
+        "loss.code_adversary_ramp": Field("int", ge=0),
         "augment.rotate": Field("float", ge=0, le=90),
         "augment.zoom": Field("float", ge=0, lt=1),
         "augment.shift": Field("float", ge=0, le=0.5),
@@ -264,8 +296,12 @@ class FaceSwapTask(TrainTask):
             window,
             bool(m.get("input_norm", False)),
         )
-        if float(cfg["loss"].get("code_adversary", 0)):
-            return {"model": net, "adversary": CodeAdversary(int(m["code"]))}
+        lc = cfg["loss"]
+        if float(lc.get("code_adversary", 0)):
+            # flat: the code map is data.size / 8 on a side (the encoder's three stride-2 convolutions)
+            cells = (int(cfg["data"]["size"]) // 8) ** 2 if lc.get("code_adversary_net") == "flat" else 0
+            adversary = CodeAdversary(int(m["code"]), int(lc.get("code_adversary_width", 32)), cells)
+            return {"model": net, "adversary": adversary}
         return {"model": net}
 
     def build_optimizers(self, nets, cfg):
@@ -311,9 +347,9 @@ class FaceSwapTask(TrainTask):
         else:
             (warped_a, a, warped_b, b), masks_a, masks_b = batch, None, None
         net = ctx.nets["model"]
-        adversary_weight = float(lc.get("code_adversary", 0))
+        adversarial = float(lc.get("code_adversary", 0)) > 0
         with ctx.autocast():
-            outs = [o.float() for o in net(warped_a, b=warped_b, code=adversary_weight > 0)]
+            outs = [o.float() for o in net(warped_a, b=warped_b, code=adversarial)]
         out_a, out_b = outs[:2]
         l1 = ssim = mask_loss = out_a.new_zeros(())
         eye, mouth = float(lc.get("eye_multiplier", 1)), float(lc.get("mouth_multiplier", 1))
@@ -333,11 +369,16 @@ class FaceSwapTask(TrainTask):
             ssim = ssim + ssim_loss(rgb, target, weight)
         loss = l1 + float(lc["ssim"]) * ssim + float(lc["mask"]) * mask_loss
         adversary_logs: dict[str, float] = {}
-        if adversary_weight:
+        if adversarial:
+            self._catch_up(outs[2], len(a), ctx)
             confusion, adversary_loss, adversary_logs = code_adversary_terms(
                 outs[2], len(a), ctx.nets["adversary"], ctx.raw_nets["adversary"]
             )
-            loss = loss + adversary_weight * confusion
+            weight = adversary_weight(
+                float(lc["code_adversary"]), ctx.step, int(lc.get("code_adversary_ramp", 0))
+            )
+            adversary_logs["adversary_weight"] = weight
+            loss = loss + weight * confusion
             ctx.backward(loss + adversary_loss)
             ctx.step_optimizer("adversary")
         else:
@@ -347,6 +388,22 @@ class FaceSwapTask(TrainTask):
         if learnt:
             logs["mask_loss"] = float(mask_loss.detach())
         return {**logs, **adversary_logs}
+
+    @staticmethod
+    def _catch_up(code: torch.Tensor, count_a: int, ctx) -> None:
+        """``loss.code_adversary_steps`` − 1 updates of the adversary on this batch's code (detached)
+        before the step's own: the encoder moves identity to wherever the classifier is not looking,
+        and a classifier one update behind never becomes confident enough to push back (GAN
+        practice's several critic updates per generator step). They are plain optimizer steps
+        (without train.grad_clip), so the learning-rate schedule still advances once per training
+        step; while gradients are being accumulated they only accumulate."""
+        labels = identity_labels(code, count_a)
+        opt = ctx.optimizers["adversary"]
+        for _ in range(int(ctx.cfg["loss"].get("code_adversary_steps", 1)) - 1):
+            ctx.backward(F.binary_cross_entropy_with_logits(ctx.nets["adversary"](code.detach()), labels))
+            if not ctx.accumulating:
+                opt.step()
+                opt.zero_grad(set_to_none=True)
 
     def sample(self, nets, ctx) -> torch.Tensor | None:
         if self.dataset is None:

@@ -4,7 +4,9 @@ it learns, exports a run that ``genedit run swap`` loads, and the augmentation d
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -14,6 +16,7 @@ from genedit_faceswap.autoencoder import CodeAdversary, FaceSwapAE, coverage_win
 from genedit_faceswap.synthetic import draw_scene, faces
 from genedit_faceswap.training import (
     FaceSwapTask,
+    adversary_weight,
     code_adversary_terms,
     random_transform,
     random_warp,
@@ -339,16 +342,16 @@ def test_the_confusion_moves_only_the_code_and_the_adversary_loss_only_the_adver
     )
 
 
-def _toy_codes(weight: float, steps: int = 400) -> tuple[float, float]:
+def _toy_codes(weight: float, steps: int = 400, cells: int = 0) -> tuple[float, float]:
     """A linear encoder (its code passed through noise, a channel of finite capacity) and one linear
     decoder per identity, on 2-d points: a pose, and a trait that differs between the identities
     (±1) and varies a little within each, mixed by a rotation; trained with ``weight`` × confusion.
     Returns a fresh linear probe's accuracy at telling A's codes from B's, and the R² of the pose
-    read linearly from the codes."""
+    read linearly from the codes. ``cells`` 1: the flat adversary (on the 2×1×1 code flattened)."""
     torch.manual_seed(0)
     mix = torch.tensor([[0.8, -0.6], [0.6, 0.8]])
     encoder, decoders = torch.nn.Linear(2, 2), (torch.nn.Linear(2, 2), torch.nn.Linear(2, 2))
-    adversary = CodeAdversary(2, 8)
+    adversary = CodeAdversary(2, 8, cells)
     params = [*encoder.parameters(), *decoders[0].parameters(), *decoders[1].parameters()]
     opt, opt_adversary = torch.optim.Adam(params, 1e-2), torch.optim.Adam(adversary.parameters(), 1e-2)
 
@@ -376,12 +379,80 @@ def _toy_codes(weight: float, steps: int = 400) -> tuple[float, float]:
     return accuracy, r2
 
 
-def test_the_code_adversary_takes_identity_out_of_the_code_and_keeps_the_pose():
-    accuracy, r2 = _toy_codes(0.0)
+@pytest.mark.parametrize("cells", [0, 1])
+def test_the_code_adversary_takes_identity_out_of_the_code_and_keeps_the_pose(cells):
+    accuracy, r2 = _toy_codes(0.0, cells=cells)
     assert accuracy > 0.95 and r2 > 0.95  # unopposed, the code keeps who it came from
-    accuracy, r2 = _toy_codes(1.0)
+    accuracy, r2 = _toy_codes(1.0, cells=cells)
     assert accuracy < 0.7  # near chance: the identity is gone
     assert r2 > 0.9  # the pose is still there
+
+
+def test_the_flat_adversary_sees_a_trait_where_it_sits_which_the_mean_over_the_map_dilutes():
+    # codes 4×8×8 (the report's code map is 8×8) of noise; identity only in cell (3, 4) of channel
+    # 0, away from the border the convolutions' padding could locate: a trait of the aligned crop
+    # that always sits at the same place (an eye's size), one cell among 64
+    gen = torch.Generator().manual_seed(0)
+
+    def draw(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        z = torch.randn(2 * n, 4, 8, 8, generator=gen)
+        z[:n, 0, 3, 4] += 1.5
+        z[n:, 0, 3, 4] -= 1.5
+        return z, torch.cat([torch.zeros(n), torch.ones(n)])
+
+    accuracies = []
+    for cells in (0, 64):
+        torch.manual_seed(0)
+        adversary = CodeAdversary(4, 16, cells)
+        assert adversary(torch.zeros(3, 4, 8, 8)).shape == (3,)
+        opt = torch.optim.Adam(adversary.parameters(), 3e-3)
+        for _ in range(300):
+            z, y = draw(32)
+            F.binary_cross_entropy_with_logits(adversary(z), y).backward()
+            opt.step()
+            opt.zero_grad()
+        with torch.no_grad():
+            z, y = draw(500)
+            accuracies.append(float(((adversary(z) > 0).float() == y).float().mean()))
+    # the trait's cell alone tells them apart 93% of the time (a shift of ±1.5 in unit noise); the
+    # mean over the map sees it among 63 cells of noise
+    assert accuracies[1] > 0.85 and accuracies[0] < 0.75, accuracies
+
+
+def test_the_confusion_weight_ramps_up_from_zero_as_dann_does():
+    assert adversary_weight(2.0, 0, 0) == adversary_weight(2.0, 500, 0) == 2.0
+    ramp = [adversary_weight(2.0, step, 100) for step in range(0, 201, 10)]
+    assert ramp[0] == 0.0
+    assert all(later > earlier for earlier, later in zip(ramp[:10], ramp[1:11]))
+    assert ramp[5] == pytest.approx(2 * (2 / (1 + math.exp(-5)) - 1))
+    assert ramp[10:] == [pytest.approx(2 * (2 / (1 + math.exp(-10)) - 1))] * 11  # held after the ramp
+
+
+def test_the_extra_adversary_updates_train_only_the_classifier_on_this_batch():
+    torch.manual_seed(0)
+    code = torch.randn(8, 4, 2, 2)
+    code[:4, 0] += 1.0
+    code.requires_grad_(True)
+    task = FaceSwapTask()
+    losses, moved = [], []
+    for steps in (1, 6):
+        torch.manual_seed(1)
+        adversary = CodeAdversary(4, 8, 4)
+        before = [p.detach().clone() for p in adversary.parameters()]
+        ctx = SimpleNamespace(
+            cfg={"loss": {"code_adversary_steps": steps}},
+            nets={"adversary": adversary},
+            optimizers={"adversary": torch.optim.Adam(adversary.parameters(), 1e-2)},
+            accumulating=False,
+            backward=lambda loss: loss.backward(),
+        )
+        task._catch_up(code, 4, ctx)
+        moved.append(any(not torch.equal(b, p) for b, p in zip(before, adversary.parameters())))
+        with torch.no_grad():
+            losses.append(float(code_adversary_terms(code, 4, adversary, adversary)[1]))
+    assert moved == [False, True]  # steps 1: only the step's own update, none here
+    assert losses[1] < losses[0] - 0.05, losses  # five updates on the batch: it tells them apart better
+    assert code.grad is None  # the encoder's code is never moved by the classifier's updates
 
 
 def test_loss_code_adversary_trains_a_classifier_that_is_not_exported(identities, tmp_path):
@@ -407,3 +478,31 @@ def test_loss_code_adversary_trains_a_classifier_that_is_not_exported(identities
     )
     with pytest.raises(UsageError, match="loss.code_adversary"):
         Trainer(task, bad, tmp_path / "bad", data=str(a), quiet=True).fit()
+
+
+def test_the_stronger_adversary_options_train_and_export_the_plain_network(identities, tmp_path):
+    a, b = identities
+    task = FaceSwapTask()
+    options = [
+        "loss.code_adversary=1",
+        "loss.code_adversary_net=flat",
+        "loss.code_adversary_width=16",
+        "loss.code_adversary_steps=3",
+        "loss.code_adversary_ramp=2",
+    ]
+    cfg = load_config(task.default_config, None, [*TINY, f"data.b={b}", "train.steps=3", *options])
+    trainer = Trainer(task, cfg, tmp_path / "run", data=str(a), quiet=True)
+    path = _fit(trainer)
+    # the flat classifier on the 8-channel 2×2 code map of 16 px crops
+    assert task.build_networks(cfg)["adversary"].net[1].in_features == 8 * 2 * 2
+    weights = [h["adversary_weight"] for h in trainer.history]
+    assert weights[0] == 0.0 and 0 < weights[1] < weights[2] <= 1.0  # ramped in over 2 steps
+    assert set(load_file(str(path / "model.safetensors"))) == set(FaceSwapAE(4, 8).state_dict())
+    for bad_option in ("loss.code_adversary_net=dense", "loss.code_adversary_steps=0"):
+        bad = load_config(
+            task.default_config,
+            None,
+            [*TINY, f"data.b={b}", "train.steps=1", "loss.code_adversary=1", bad_option],
+        )
+        with pytest.raises(UsageError, match=bad_option.split("=")[0]):
+            Trainer(task, bad, tmp_path / "bad", data=str(a), quiet=True).fit()
