@@ -34,6 +34,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from . import hub_memory
 from ._limits import positive_int_env, read_capped
 from .cards import ModelCard, WeightVariant
 from .errors import UsageError, WeightsError
@@ -44,7 +45,7 @@ log = logging.getLogger("genedit")
 HUB_TIMEOUT_ENV = "GENEDIT_HUB_TIMEOUT"
 DEFAULT_HUB_TIMEOUT = 10.0
 DEFAULT_ENDPOINT = "https://huggingface.co"
-STALL_MEMORY_S = 60.0  # how long an endpoint that timed out is taken as unreachable without asking
+STALL_MEMORY_S = hub_memory.MEMORY_S  # how long an endpoint that timed out is taken as unreachable
 _stalled: dict[str, float] = {}  # endpoint -> time.monotonic() of its last timeout
 
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".ckpt")
@@ -214,8 +215,9 @@ def hub_timeout() -> float:
 
 
 def forget_stalled_endpoints() -> None:
-    """Ask every endpoint again, even one that timed out in the last minute (tests, long-lived processes)."""
+    """Ask every endpoint again, even one that failed in the last minute (tests, long-lived processes)."""
     _stalled.clear()
+    hub_memory.forget_failure()
 
 
 def _endpoint() -> str:
@@ -223,8 +225,12 @@ def _endpoint() -> str:
 
 
 def _recently_stalled(endpoint: str) -> bool:
+    """The endpoint timed out within the last minute, in this process or (remembered) another."""
     since = _stalled.get(endpoint)
-    return since is not None and time.monotonic() - since < STALL_MEMORY_S
+    if since is not None and time.monotonic() - since < STALL_MEMORY_S:
+        return True
+    failure = hub_memory.recent_failure(endpoint)
+    return failure is not None and failure[0] == hub_memory.TIMED_OUT
 
 
 def _hub_cache_dir() -> str | None:
@@ -266,7 +272,17 @@ def hub_download(
 def _fetch_hub_file(
     repo_id: str, filename: str, revision: str | None = None, *, optional: bool = False
 ) -> Path | None:
-    """:func:`hub_download` without its checks: huggingface_hub, its errors made one line."""
+    """:func:`hub_download` without its checks: huggingface_hub, its errors made one line.
+
+    Offline, or when the Hub failed in the last minute (:mod:`.hub_memory`), only the HF cache is
+    looked at, without importing huggingface_hub's HTTP stack.
+    """
+    where = f"hf://{repo_id}/{filename}@{revision or 'main'}"
+    if hub_offline() or hub_memory.recent_failure(_endpoint()):
+        cached = hub_memory.cached_hub_file(repo_id, filename, revision, _hub_cache_dir())
+        if cached is not None or optional:
+            return cached
+        raise HubUnavailable(where)
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import (
         EntryNotFoundError,
@@ -287,7 +303,6 @@ def _fetch_hub_file(
     }
     if os.environ.get("HF_ENDPOINT"):
         kwargs["endpoint"] = os.environ["HF_ENDPOINT"].rstrip("/")
-    where = f"hf://{repo_id}/{filename}@{revision or 'main'}"
     if not kwargs["local_files_only"] and not _hub_reachable(repo_id, filename, kwargs, where):
         # The cache may still hold it. Look there directly: even with local_files_only,
         # hf_hub_download builds request headers, which can mean another request to the Hub.
@@ -372,16 +387,21 @@ def _hub_reachable(repo_id: str, filename: str, kwargs: dict[str, Any], where: s
         thread.join(timeout)
     if "error" not in outcome:  # still waiting: the Hub accepted the connection but does not answer
         _stalled[endpoint] = time.monotonic()
+        hub_memory.remember_failure(endpoint, hub_memory.TIMED_OUT)
         log.info("%s: no answer from %s within %g s", where, endpoint, timeout)
         return False
     _refuse_mirror_answer(where, *outcome["answer"])
     exc = outcome["error"]
-    if exc is None:
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if exc is None or not (_is_connection_problem(exc) or (isinstance(status, int) and status >= 500)):
+        hub_memory.forget_failure(endpoint)  # it answered, even if with a 404
         return True
     if any("Timeout" in type(e).__name__ for e in _chain(exc)):
         _stalled[endpoint] = time.monotonic()
-    status = getattr(getattr(exc, "response", None), "status_code", None)
-    return not (_is_connection_problem(exc) or (isinstance(status, int) and status >= 500))
+        hub_memory.remember_failure(endpoint, hub_memory.TIMED_OUT)
+    else:
+        hub_memory.remember_failure(endpoint, hub_memory.UNREACHABLE)
+    return False
 
 
 def _refuse_mirror_answer(where: str, commit: str | None, etag: str | None) -> None:
