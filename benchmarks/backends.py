@@ -49,7 +49,7 @@ import torch
 from sr_inference import conv_flops, conv_peak, test_image, weights_file
 
 import genedit_core
-from genedit_core.device import cpu_flags, dtype_name
+from genedit_core.device import ONEDNN_ISA_LEVELS, cpu_flags, dtype_name, onednn_isa_cap, reported_cpu_flags
 from genedit_core.metrics import psnr, rgb_to_y, to_uint8_range
 from genedit_core.tiling import run_model
 
@@ -69,6 +69,35 @@ def cpu_line() -> str:
     flags = cpu_flags()
     have = [f for f in SHOWN_FLAGS if f in flags]
     return f"{name}, {os.cpu_count()} cores; flags: {' '.join(have) or 'none of ' + ' '.join(SHOWN_FLAGS)}"
+
+
+def apply_isa_cap(cap: str) -> None:
+    """Run this script again with oneDNN and ATen capped to ``cap``: both read their variables once,
+    at the first kernel, and torch is already imported, so the cap must be set before the process starts.
+    Every process it starts (genedit runs, the peer) inherits the cap."""
+    cap = cap.strip().upper()
+    if os.environ.get("ONEDNN_MAX_CPU_ISA") == cap:
+        return
+    levels = [name for names, _ in ONEDNN_ISA_LEVELS for name in names]
+    if cap not in levels:
+        sys.exit(f"--isa-cap {cap}: expected one of {', '.join(levels)}")
+    os.environ["ONEDNN_MAX_CPU_ISA"] = cap
+    # ATen's vectorised kernels (elementwise, pixel shuffle) have AVX2 and AVX-512 builds.
+    os.environ["ATEN_CPU_CAPABILITY"] = (
+        "avx512" if levels.index(cap) >= levels.index("AVX512_CORE") else "avx2"
+    )
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, *sys.argv])
+
+
+def isa_cap_line() -> str:
+    hidden = sorted(f for f in set(reported_cpu_flags()) - set(cpu_flags()) if f in SHOWN_FLAGS)
+    return (
+        f"ONEDNN_MAX_CPU_ISA={os.environ.get('ONEDNN_MAX_CPU_ISA')} "
+        f"ATEN_CPU_CAPABILITY={os.environ.get('ATEN_CPU_CAPABILITY', 'default')} "
+        f"(torch reports {torch.backends.cpu.get_cpu_capability()}); the flags above are what genedit "
+        f"sees under the cap; hidden: {' '.join(hidden) or 'none'}"
+    )
 
 
 def load_line() -> str:
@@ -213,12 +242,22 @@ def main() -> None:
     parser.add_argument(
         "--coverage", action="store_true", help="instead: which registered models convert (tiny weights)"
     )
+    parser.add_argument(
+        "--isa-cap",
+        metavar="ISA",
+        help="cap oneDNN (torch's and OpenVINO's kernels) and torch's own kernels to ISA, e.g. AVX2, for "
+        "this run and every process it starts: this CPU stands in for an older one",
+    )
     args = parser.parse_args()
+    if args.isa_cap:
+        apply_isa_cap(args.isa_cap)
     torch.set_num_threads(args.threads)
     if args.coverage:
         return coverage()
     card, scale, side = MODELS[args.model]
     print(f"cpu          : {cpu_line()}")
+    if onednn_isa_cap():
+        print(f"isa cap      : {isa_cap_line()}")
     print(f"machine      : {load_line()} at start; torch {torch.__version__}, {args.threads} threads")
 
     tmp = Path(tempfile.mkdtemp(prefix="genedit-backends-"))

@@ -104,11 +104,15 @@ def device_key(device: Any) -> str:
     """This machine's device as the table keys it: ``cpu:<model name>``, ``cuda:<card name>``.
 
     Measurements carry over between machines with the same processor, not between a CPU with
-    AMX and one with AVX2 only, so the key names the processor rather than the host.
+    AMX and one with AVX2 only, so the key names the processor rather than the host, and the
+    oneDNN ISA cap (``ONEDNN_MAX_CPU_ISA``) when one is set.
     """
     kind = getattr(device, "type", str(device)).split(":")[0]
     if kind == "cpu":
-        return f"cpu:{cpu_name()}"
+        from .device import onednn_isa_cap
+
+        cap = onednn_isa_cap()  # capped, the same processor runs other kernels: its own rows
+        return f"cpu:{cpu_name()}" + (f" (ISA cap {cap})" if cap else "")
     if kind == "cuda":
         import torch
 

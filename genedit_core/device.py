@@ -71,13 +71,51 @@ def _mps_available() -> bool:
     return bool(backend and backend.is_available())
 
 
-@functools.lru_cache(maxsize=1)
+#: oneDNN's ISA levels, lowest first, with the CPU flags each adds to the one before
+#: (the values ``ONEDNN_MAX_CPU_ISA`` takes; AVX10_1_512* are the newer names of the last three);
+#: a name ending in ``*`` stands for every flag it starts.
+ONEDNN_ISA_LEVELS: tuple[tuple[tuple[str, ...], frozenset[str]], ...] = (
+    (("SSE41",), frozenset()),
+    (("AVX",), frozenset({"avx"})),
+    (("AVX2",), frozenset({"avx2", "fma"})),
+    (("AVX2_VNNI",), frozenset({"avx_vnni"})),
+    (("AVX2_VNNI_2",), frozenset({"avx_vnni_int8", "avx_ne_convert"})),
+    (("AVX512_CORE",), frozenset({"avx512*"})),  # every AVX-512 extension
+    (("AVX512_CORE_VNNI",), frozenset({"avx512_vnni"})),
+    (("AVX512_CORE_BF16",), frozenset({"avx512_bf16"})),
+    (("AVX512_CORE_FP16", "AVX10_1_512"), frozenset({"avx512_fp16"})),
+    (("AVX512_CORE_AMX", "AVX10_1_512_AMX"), frozenset({"amx_bf16", "amx_int8", "amx_tile"})),
+    (("AVX512_CORE_AMX_FP16", "AVX10_1_512_AMX_FP16"), frozenset({"amx_fp16"})),
+)
+
+
+def onednn_isa_cap() -> str | None:
+    """The ISA level oneDNN is capped to (``ONEDNN_MAX_CPU_ISA``, or the older ``DNNL_MAX_CPU_ISA``),
+    upper-cased; ``None`` when unset, ``ALL``/``DEFAULT``, or not a level oneDNN knows (it ignores those)."""
+    for name in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"):
+        value = os.environ.get(name, "").strip().upper()
+        if value:
+            known = any(value in names for names, _ in ONEDNN_ISA_LEVELS)
+            return value if known else None
+    return None
+
+
 def cpu_flags() -> frozenset[str]:
-    """The CPU feature flags the kernel reports; empty where ``/proc/cpuinfo`` does not exist.
+    """The CPU feature flags the kernel reports, less those above oneDNN's ISA cap when one is set;
+    empty where ``/proc/cpuinfo`` does not exist.
 
     Kernel choices that depend on the instruction set (bf16, int8 dot products) read these, and the
     benchmarks print them, because results from an AMX machine do not carry over to an AVX2 one.
+    The cap counts because oneDNN (torch's and OpenVINO's conv kernels) obeys it: capped to AVX2 on
+    an AMX CPU, a bf16 conv in torch runs several times slower than fp32 (OpenVINO falls back to
+    reference kernels), so genedit must not choose bf16 there. The cap also lets one machine stand
+    in for an older one.
     """
+    return capped_flags(reported_cpu_flags(), onednn_isa_cap())
+
+
+@functools.lru_cache(maxsize=1)
+def reported_cpu_flags() -> frozenset[str]:
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -87,6 +125,22 @@ def cpu_flags() -> frozenset[str]:
     except OSError:
         pass
     return frozenset()
+
+
+def capped_flags(flags: frozenset[str], cap: str | None) -> frozenset[str]:
+    """``flags`` without those of the oneDNN ISA levels above ``cap`` (a name from :data:`ONEDNN_ISA_LEVELS`)."""
+    if cap is None:
+        return flags
+    above = False
+    for names, added in ONEDNN_ISA_LEVELS:
+        if above:
+            flags = frozenset(f for f in flags if not any(_flag_matches(f, a) for a in added))
+        above = above or cap in names
+    return flags
+
+
+def _flag_matches(flag: str, name: str) -> bool:
+    return flag.startswith(name[:-1]) if name.endswith("*") else flag == name
 
 
 def is_x86() -> bool:
