@@ -83,8 +83,10 @@ def denoise_table(refs, sigmas, repeats: int) -> list[dict]:
     crop = reference_images("builtin:skimage-photos:heldout")[0][1][:, :512, :512]  # astronaut
     noisy = add_noise(crop, 25.0, 0, 0)[None]
     rows = []
-    runs = [(name, None, sigmas) for name in (*DENOISERS, *_learned("denoise"))]
-    runs += [(name, variant, (s,)) for name, variant, s in _fixed_sigma("denoise") if s in sigmas]
+    fixed = _fixed_sigma("denoise")
+    runs = []
+    for name in (*DENOISERS, *_learned("denoise")):  # each fixed-σ row right after its blind one
+        runs += [(name, None, sigmas), *((n, v, (s,)) for n, v, s in fixed if n == name and s in sigmas)]
     for name, variant, at in runs:
         model = genedit_core.load(name, weights=variant, device="cpu", dtype="fp32")
         run = _runner(model)
