@@ -166,6 +166,10 @@ def cpu_has_native_bf16() -> bool:
         return os.environ["GENEDIT_CPU_BF16"] == "1"
     if cpu_flags() & {"avx512_bf16", "amx_bf16"}:
         return True
+    if onednn_isa_cap() is not None:
+        # The capped flags decide: oneDNN reads the cap once, when first asked, so torch's probe
+        # below may have answered before the cap was set (a long-lived process, a test).
+        return False
     try:
         import torch
 
