@@ -30,7 +30,7 @@ from .params import get_bool, get_choice, get_float, get_int, get_size, parse_in
 if TYPE_CHECKING:
     from .api import GeneditWarning, get_card, list_models, load
     from .artifacts import forward_module, model_fields, probe_check, publish_folder, tensors_sha256
-    from .autobackend import cpu_name, installed_backends, record_backend_times
+    from .autobackend import cpu_name, device_key, installed_backends, record_backend_times
     from .batch import BatchProgress, BatchReport, FileResult, run_batch
     from .checkpoint import canonicalize, load_state_dict, load_strict
     from .datasets import SampleSet
@@ -163,6 +163,7 @@ __all__ = [
     "cpu_has_int8_dot",
     "cpu_has_native_bf16",
     "cpu_name",
+    "device_key",
     "dtype_name",
     "is_x86",
     # runtimes (genedit.backends) and the table --backend auto reads
@@ -259,6 +260,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "dtype_name": ("device", "dtype_name"),
     "is_x86": ("device", "is_x86"),
     "cpu_name": ("autobackend", "cpu_name"),
+    "device_key": ("autobackend", "device_key"),
     "installed_backends": ("autobackend", "installed_backends"),
     "record_backend_times": ("autobackend", "record_backend_times"),
     "TrainTask": ("training.task", "TrainTask"),

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from genedit_core.sdk import activity, forward_module, publish_folder
 
-from .cache import cache_key, cache_root, write_atomic
+from .cache import blob_path, cache_key, cache_root, write_atomic
 
 if TYPE_CHECKING:
     import torch
@@ -217,7 +217,7 @@ def _compiled(ov: Any, entry: Path, precision: str) -> Any:
         "PERFORMANCE_HINT": "LATENCY",
         "INFERENCE_NUM_THREADS": torch.get_num_threads(),
     }
-    blob = entry / f"compiled-{precision}.blob"
+    blob = blob_path(entry, precision)
     if blob.is_file():
         try:
             compiled = core.import_model(io.BytesIO(blob.read_bytes()), "CPU", config)

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .cache import blob_path
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -33,7 +35,7 @@ def warm_fields(model: LoadedModel) -> dict[str, Any] | None:
     import torch
 
     entry = Path(info["cache"])
-    if not (entry / f"compiled-{info['precision']}.blob").is_file():
+    if not blob_path(entry, str(info["precision"])).is_file():
         return None  # an unwritable cache (a temporary folder): nothing stays for the next process
     return {
         "cache": str(entry),
@@ -48,7 +50,7 @@ def load_warm(fields: dict[str, Any]) -> Callable[[np.ndarray], np.ndarray] | No
     """The compiled program of ``fields`` as a function of float32 N×C×H×W arrays, or ``None``."""
     entry = Path(str(fields.get("cache", "")))
     precision = str(fields.get("precision", ""))
-    blob = entry / f"compiled-{precision}.blob"
+    blob = blob_path(entry, precision)
     try:
         check = json.loads((entry / "check.json").read_text())
     except (OSError, ValueError):

@@ -8,6 +8,7 @@ each load did; nothing here measures time.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import warnings
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 from genedit_openvino import runtime
+from genedit_openvino.cache import blob_path
 from openvino_tiny import TinyPlugin, write_weights
 
 from genedit_core.sdk import load, run_with_oom_retry
@@ -75,8 +77,9 @@ def test_a_second_process_reuses_the_cache_and_a_damaged_entry_is_redone(tiny, t
         "check.json",
         "model.xml",
         "model.bin",
-        "compiled-f32.blob",
+        blob_path(entry, "f32").name,
     }
+    assert re.fullmatch(r"compiled-f32-[0-9a-f]{10}\.blob", blob_path(entry, "f32").name)
     key = json.loads((entry / "key.json").read_text())
     assert key["card"] == "tinyov:tinyov" and key["scale"] == 2 and key["dtype"] == "fp32"
     assert key["input"] == "?x3x?x?" and len(key["weights_sha256"]) == 64
@@ -88,6 +91,7 @@ from openvino_tiny import TinyPlugin
 from genedit_core.sdk import load
 from genedit_core.testing import plugins_installed
 from genedit_openvino import runtime
+from genedit_openvino.cache import blob_path
 with plugins_installed(tinyov=TinyPlugin()):
     m = load("tinyov", weights={tiny!r}, device="cpu", dtype="fp32", backend="openvino")
     torch.save(m(torch.load({str(tmp_path / "x.pt")!r})), {str(tmp_path / "y.pt")!r})
@@ -99,11 +103,31 @@ print(json.dumps(dict(runtime.COUNTS)))
     assert counts == {"ir_cache_hit": 1, "blob_cache_hit": 1}  # no convert, check or compile
     assert torch.equal(torch.load(tmp_path / "y.pt"), first(X))
     # a damaged entry (files truncated by hand) is dropped and converted once more
-    (entry / "compiled-f32.blob").write_bytes(b"not a blob")
+    blob_path(entry, "f32").write_bytes(b"not a blob")
     (entry / "model.xml").write_text("<net")
     again = load("tinyov", weights=tiny, device="cpu", dtype="fp32", backend="openvino")
     assert again.backend == "openvino" and runtime.COUNTS["convert"] == 2
     assert torch.equal(again(X), first(X)) and (entry / "model.xml").read_text().startswith("<?xml")
+
+
+def test_a_process_under_an_isa_cap_compiles_its_own_program_beside_the_same_ir(tiny, monkeypatch):
+    """Compiling picks kernels for the ISA it finds; under ONEDNN_MAX_CPU_ISA (or on another CPU
+    sharing the cache) the blob compiled for the full ISA must not be imported."""
+    first = load("tinyov", weights=tiny, device="cpu", dtype="fp32", backend="openvino")
+    entry = Path(first.hyperparameters["openvino"]["cache"])
+    full = blob_path(entry, "f32")
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    capped_blob = blob_path(entry, "f32")
+    assert capped_blob != full
+    capped = load("tinyov", weights=tiny, device="cpu", dtype="fp32", backend="openvino")
+    assert Path(capped.hyperparameters["openvino"]["cache"]) == entry  # one IR for both
+    assert (runtime.COUNTS["convert"], runtime.COUNTS["ir_cache_hit"]) == (1, 1)
+    assert runtime.COUNTS["compile"] == 2 and "blob_cache_hit" not in runtime.COUNTS
+    assert full.is_file() and capped_blob.is_file()
+    assert float((capped(X) - first(X)).abs().max()) < 1e-5
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
+    load("tinyov", weights=tiny, device="cpu", dtype="fp32", backend="openvino")
+    assert runtime.COUNTS["compile"] == 2 and runtime.COUNTS["blob_cache_hit"] == 1
 
 
 def test_the_key_covers_weights_dtype_and_card(tiny, tmp_path):

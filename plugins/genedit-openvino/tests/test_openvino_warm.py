@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from genedit_openvino import runtime
+from genedit_openvino.cache import blob_path
 from openvino_tiny import TinyPlugin, write_weights
 from PIL import Image
 
@@ -188,7 +189,7 @@ def test_a_program_gone_from_the_cache_falls_back_and_is_compiled_again(tiny, tm
     args = ["-m", "tinyov", "--weights", tiny, "--backend", "openvino", "--device", "cpu", "a.png"]
     assert genedit(capsys, *args, "-o", "1.png")[0] == 0
     ((fields,),) = [[e["fields"] for e in by.values()] for by in read_index().values()]
-    blob = Path(fields["cache"]) / f"compiled-{fields['precision']}.blob"
+    blob = blob_path(Path(fields["cache"]), fields["precision"])
     blob.unlink()  # removed by hand, or by another cache cleaner
     assert genedit(capsys, *args, "-o", "2.png")[0] == 0
     assert not warm_flag(tmp_path / "2.png") and runtime.COUNTS["compile"] == 2
