@@ -24,7 +24,13 @@ of training. Held-out draws use other seeds.
   blend: resampling), and the ideal swap, the same scene (pose, expression, light) drawn as B and
   put back the same way (the locator on B's smaller eyes and thicker brows). Beside them, A's own
   decoder put back the same way (A→A: whether the code carries the pose at all), and the mean
-  shift of the swapped points (the length of the mean error vector: a bias the swap adds).
+  shift of the swapped points (the length of the mean error vector: a bias the swap adds). Where
+  a mouth error comes from: a third floor, the target's crop blurred (what a decoder's blur alone
+  costs the locator); the expression as the located mouth centre's offset below the corners'
+  midpoint (its spread over the targets), the slope of the swap's and A→A's offsets on the
+  target's (1: each expression drawn, 0: one average mouth drawn for all), and a ridge probe's R²
+  for that offset from the shared code (near 1: the code holds the expression, so a mouth drawn
+  without it is the decoder's doing).
 - Blending: on the same conversions, the seam metric is the mean RGB jump between neighbouring
   pixels across the mask's 0.5 contour; ``naive`` pastes the raw swap with a hard edge on that
   same contour (no colour match). ΔE is the mean CIE76 difference to the target inside the face
@@ -60,6 +66,8 @@ PADDING = 0.25
 _DEFAULTS = {o.name: o.default for o in FACESWAP_CARD.options["convert"]}
 COLOUR, BLEND = _DEFAULTS["colour"], _DEFAULTS["blend"]
 DEFAULT = f"{BLEND}/{COLOUR}"
+# px: the Gaussian blur of the pose's blur floor (at 64 px it spreads the thin mouth line over ~7 px)
+BLUR = 1.5
 
 
 def scenes(identity: str, count: int, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -173,6 +181,59 @@ def locate(img: torch.Tensor, points: torch.Tensor, iod: float) -> torch.Tensor:
     return torch.stack(found)
 
 
+def mouth_offset(mouth: torch.Tensor, points: torch.Tensor, iod: float) -> float:
+    """How far a located mouth centre lies below the midpoint of the mouth corners ``points[3:5]``,
+    along the face's own down axis, in inter-ocular distances: the expression (a smile's curve,
+    an opening) as one number, 0 for a straight mouth on the corners' line."""
+    left, right = points[3], points[4]
+    along = (right - left) / (right - left).norm()
+    down = torch.stack([-along[1], along[0]])
+    return float((mouth - (left + right) / 2) @ down) / iod
+
+
+def expression_gain(target: list[float], drawn: list[float]) -> float:
+    """The least-squares slope of ``drawn`` mouth offsets on the ``target``'s (:func:`mouth_offset`):
+    1 when the output's mouth follows each target's expression, 0 when it draws the same mouth
+    whatever the expression."""
+    t, d = np.asarray(target), np.asarray(drawn)
+    return float(np.cov(t, d)[0, 1] / t.var(ddof=1))
+
+
+def blurred(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """``x`` under a Gaussian blur of ``sigma`` px (edges replicated)."""
+    r = max(1, round(3 * sigma))
+    t = torch.arange(-r, r + 1, dtype=x.dtype)
+    g = torch.exp(-(t**2) / (2 * sigma**2))
+    g = g / g.sum()
+    w = (g[:, None] * g[None, :]).expand(x.shape[1], 1, -1, -1).contiguous()
+    return torch.nn.functional.conv2d(
+        torch.nn.functional.pad(x, (r, r, r, r), mode="replicate"), w, groups=x.shape[1]
+    )
+
+
+def expression_probe(model, size: int) -> float:
+    """Whether the shared code holds the mouth's expression: a ridge regression from the codes of
+    the classifier's real crops of A and B to their mouths' :func:`mouth_offset` (located in the
+    drawings), its R² on held-out drawings (1: the code holds it linearly; 0: not at all). With it
+    near 1, a swap or reconstruction that misses the expression is the decoder's doing."""
+
+    def codes_and_offsets(items) -> tuple[torch.Tensor, torch.Tensor]:
+        offsets = []
+        for img, points in items:
+            iod = float((points[1] - points[0]).norm())
+            offsets.append(mouth_offset(locate(img, points, iod)[2], points, iod))
+        return _codes(model, crops(items, size)), torch.tensor(offsets)
+
+    train_items = scenes("a", 200, 100) + scenes("b", 200, 101)
+    held_items = scenes("a", 100, 200) + scenes("b", 100, 201)
+    (f, y), (g, z) = codes_and_offsets(train_items), codes_and_offsets(held_items)
+    mean, std = f.mean(0), f.std(0) + 1e-3
+    x = torch.cat([(f - mean) / std, torch.ones(len(f), 1)], 1)
+    w = torch.linalg.solve(x.T @ x + 10 * torch.eye(x.shape[1]), x.T @ (y - y.mean()))
+    pred = torch.cat([(g - mean) / std, torch.ones(len(g), 1)], 1) @ w + y.mean()
+    return 1 - float(((pred - z) ** 2).mean() / z.var(unbiased=False))
+
+
 def seam(img: torch.Tensor, inside: torch.Tensor) -> float:
     """Mean RGB jump between 4-neighbours on either side of ``inside``'s edge."""
     jumps = []
@@ -208,6 +269,8 @@ def quality(model, size: int, count: int) -> dict:
         "floor_own": [],
         "floor_ideal": [],
         "a2a": [],
+        "floor_blur": [],
+        "mouth_offset": {"target": [], "a2b": [], "a2a": []},
     }
     ideal = scenes("b", count, 300)  # the same draws as B: the same pose, expression and light
     methods = ("naive", "feather/none", "feather/reinhard", "poisson/none", "poisson/reinhard")
@@ -234,20 +297,31 @@ def quality(model, size: int, count: int) -> dict:
             des[m].append(delta_e(outs[m], img, core))
         seams["target"].append(seam(img, inside))
         target = locate(img, points, iod)
-        shift = (locate(outs[DEFAULT], points, iod) - target) / iod
+        drawn = locate(outs[DEFAULT], points, iod)
+        shift = (drawn - target) / iod
+        offsets = results["mouth_offset"]
+        offsets["target"].append(mouth_offset(target[2], points, iod))
+        offsets["a2b"].append(mouth_offset(drawn[2], points, iod))
         err = shift.norm(dim=1)
         results["pose_err"].append(err.tolist())
         results["pose_shift"].append(shift.tolist())
         results["pose_ok"] += int(err.max() <= 0.05)
-        # floors, and A's own decoder (a reconstruction: does the code carry the pose at all?)
+        # floors, and A's own decoder (a reconstruction: does the code carry the pose at all?);
+        # floor_blur: the target's crop blurred, what a decoder's blur alone costs the locator
         own = swap(model, crop, "b2a")
         for name, face in (
             ("floor_own", crop),
             ("floor_ideal", align(as_b, points, size, PADDING)[0]),
+            ("floor_blur", blurred(crop, BLUR)),
             ("a2a", own),
         ):
             out = swap_face_known(img, face, crop, mask, matrix)
-            results[name].append(((locate(out, points, iod) - target).norm(dim=1) / iod).tolist())
+            found = locate(out, points, iod)
+            results[name].append(((found - target).norm(dim=1) / iod).tolist())
+            if name == "a2a":
+                offsets["a2a"].append(mouth_offset(found[2], points, iod))
+    offsets = results["mouth_offset"]
+    results["expression_gain"] = {k: expression_gain(offsets["target"], offsets[k]) for k in ("a2b", "a2a")}
     results["seam"] = {m: float(np.mean(v)) for m, v in seams.items()}
     results["delta_e"] = {m: float(np.mean(v)) for m, v in des.items()}
     return results
@@ -354,18 +428,21 @@ def main() -> None:
         a2b = float((predict(swap(model, held_a, "a2b")) >= 0.5).float().mean())
         b2a = float((predict(swap(model, held_b, "b2a")) < 0.5).float().mean())
         probe = code_probe(model, args.size, held_a, held_b)
+        expression = expression_probe(model, args.size)
         q = quality(model, args.size, args.count)
         s = speed(model, args.frames)
 
     report = {
         "steps": steps, "size": args.size, "code": args.code, "eye_multiplier": args.eye_multiplier,
         "mouth_multiplier": args.mouth_multiplier, "bf16": args.bf16, "set": args.set, "train_seconds": train_s, "classifier_accuracy": real_acc,
-        "a2b_called_b": a2b, "b2a_called_a": b2a, "code_probe_accuracy": probe, "pose_error_pct_iod": (100 * np.mean(q["pose_err"], 0)).tolist(),
+        "a2b_called_b": a2b, "b2a_called_a": b2a, "code_probe_accuracy": probe, "expression_probe_r2": expression, "pose_error_pct_iod": (100 * np.mean(q["pose_err"], 0)).tolist(),
         "pose_within_5pct": q["pose_ok"] / args.count,
         "pose_floor_own_crop_pct_iod": (100 * np.mean(q["floor_own"], 0)).tolist(),
         "pose_a2a_reconstruction_pct_iod": (100 * np.mean(q["a2a"], 0)).tolist(),
         "pose_mean_shift_pct_iod": (100 * np.linalg.norm(np.mean(q["pose_shift"], 0), axis=1)).tolist(),
-        "pose_floor_ideal_swap_pct_iod": (100 * np.mean(q["floor_ideal"], 0)).tolist(), "default": DEFAULT, "seam": q["seam"], "delta_e": q["delta_e"], **s,
+        "pose_floor_ideal_swap_pct_iod": (100 * np.mean(q["floor_ideal"], 0)).tolist(),
+        "pose_floor_blurred_crop_pct_iod": (100 * np.mean(q["floor_blur"], 0)).tolist(), "blur_px": BLUR,
+        "mouth_expression_gain": q["expression_gain"], "mouth_expression_sd_pct_iod": 100 * float(np.std(q["mouth_offset"]["target"])), "default": DEFAULT, "seam": q["seam"], "delta_e": q["delta_e"], **s,
         "load_average_1min": os.getloadavg()[0],
     }  # fmt: skip
     seam_ratio = q["seam"][DEFAULT] / q["seam"]["naive"]
@@ -399,9 +476,15 @@ def main() -> None:
     shift = 100 * np.linalg.norm(np.mean(q["pose_shift"], 0), axis=1)
     rows.append(("eye/mouth mean shift of the swap", f"{shift[:2].mean():.2f}/{shift[2]:.2f}%", ""))
     for key, name in (("a2a", "error, A->A reconstruction"), ("floor_own", "floor, target's own crop"),
-                      ("floor_ideal", "floor, ideal swap")):  # fmt: skip
+                      ("floor_ideal", "floor, ideal swap"), ("floor_blur", f"floor, own crop blurred {BLUR:g} px")):  # fmt: skip
         floor = 100 * np.mean(q[key], 0)
         rows.append((f"eye/mouth {name}", f"{floor[:2].mean():.2f}/{floor[2]:.2f}%", ""))
+    gain = q["expression_gain"]
+    rows += [
+        ("mouth expression, spread in the targets", f"{report['mouth_expression_sd_pct_iod']:.2f}%", ""),
+        ("mouth expression followed, A->B / A->A", f"{gain['a2b']:.2f}/{gain['a2a']:.2f}", ""),
+        ("mouth expression in the code: probe R2", f"{expression:.2f}", ""),
+    ]
     for m in ("target", "naive", "feather/none", "feather/reinhard", "poisson/none", "poisson/reinhard"):
         mark = f"<= naive/2  {'met' if seam_ratio <= 0.5 else 'NOT met'} (x{seam_ratio:.2f})"
         rows.append(
