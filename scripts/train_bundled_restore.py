@@ -25,6 +25,8 @@ stops and says which ``sudo apt-get install`` line adds them.
   fixed σ each (the paper's DnCNN-S beside its blind DnCNN-B), fine-tuned from the shipped
   ``photos-blind`` weights with the same data and crops, validated at their own σ. They are extra
   variants of ``dncnn``: ``photos-blind`` stays the default (``manifest.json`` lists it first).
+  The validation crops are too few to tell such a run from the blind model (0.1 dB), so whether
+  one ships is decided on a fresh split by ``scripts/select_restore_weights.py`` (its rule).
 * ``gated-unet`` (only with ``--only gated-unet``): the biharmonic fill + gated U-Net refinement at
   16 features, on 128-pixel crops with strokes-and-boxes holes covering 5-40 % (drawn for a
   192-512-pixel image), minus each crop's PSNR in its hole as the loss, a moving average of the

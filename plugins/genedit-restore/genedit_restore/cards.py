@@ -42,6 +42,16 @@ EVAL_COVERAGE = Option(
     "share of each image the seeded holes of genedit eval inpaint cover, in percent: LOW-HIGH",
 )
 
+# DnCNN reads no σ (a blind variant estimates it, a fixed-σ one assumes its own): the option only
+# checks that the chosen variant suits the noise the user says the image has
+DNCNN_SIGMA = Option(
+    "sigma",
+    str,
+    None,
+    "noise level σ (0-255) the image carries; DnCNN does not take it as an input, so it only warns "
+    "when the variant does not suit it (photos-s25 is for σ = 25, photos-blind for 0-55)",
+)
+
 DENOISE_OPTIONS = {"denoise": (SIGMA,)}
 INPAINT_OPTIONS = {"inpaint": (MASK,)}
 DENOISE_EVAL = {"denoise": (EVAL_SIGMAS,)}
@@ -139,6 +149,7 @@ def _cards() -> list[ModelCard]:
             "fixed-σ or blind; KAIR and cszn layouts load.",
             aliases=("cdncnn", "dncnn-b"),
             variants=dncnn,
+            options={"denoise": (DNCNN_SIGMA,)},
             # the blind model serves every σ; the fixed-σ ones (photos-s25, ...) only their own
             default_variant=_default(dncnn, "photos-blind"),
             licence="Apache-2.0 (bundled weights); your --weights keep their own",

@@ -68,6 +68,27 @@ def sigma_for(image: np.ndarray, sigma: float | None) -> float:
     return value
 
 
+def warn_unsuited_sigma(model, sigma: float | None) -> None:
+    """Say (one line) when a network that reads no σ was not trained for the ``--sigma`` given: a
+    fixed-σ variant's own σ (``sigma`` in its config) or a blind one's range (``sigma_range``)."""
+    if sigma is None:  # 'auto': the network handles whatever the image carries
+        return
+    from genedit_core.sdk import GeneditWarning
+
+    hp = model.hyperparameters
+    origin = model.weights.origin if model.weights else model.card.name
+    fixed, span = hp.get("sigma"), hp.get("sigma_range")
+    if isinstance(fixed, (int, float)) and abs(sigma - fixed) > 0.5:
+        message = (
+            f"{origin} is trained for σ = {fixed:g} only, not {sigma:g}; a blind variant or ffdnet suits it"
+        )
+    elif span and not span[0] <= sigma <= span[1]:
+        message = f"{origin} is trained for σ {span[0]:g}-{span[1]:g}, not {sigma:g}; ffdnet takes any σ"
+    else:
+        return
+    warnings.warn(message, GeneditWarning, stacklevel=2)
+
+
 def read_mask(path: str) -> np.ndarray:
     """The mask file as H×W floats in 0-1 (white = hole); an unreadable file is a UsageError."""
     p = Path(path).expanduser()

@@ -16,7 +16,7 @@ import torch
 from genedit_core.sdk import ImageError, get_int
 
 from .classical import ClassicalDenoiser, ClassicalInpainter, to_hwc, warn_empty_hole
-from .params import check_known, hole_from, parse_sigma, sigma_for
+from .params import check_known, hole_from, parse_sigma, sigma_for, warn_unsuited_sigma
 
 
 def run_task(request) -> Any:
@@ -35,9 +35,11 @@ def _denoise(request) -> torch.Tensor:
     if isinstance(module, ClassicalDenoiser):
         sigma = sigma_for(to_hwc(x), parse_sigma(request.params))
         return module(x, sigma).clamp(0, 1)
-    if "sigma" in {o.name for o in request.card.task_options("denoise")}:  # a noise-level-map network
+    if "sigma" in model.hyperparameters.get("inputs", ()):  # a noise-level-map network
         sigma = sigma_for(to_hwc(x), parse_sigma(request.params)) / 255.0
         model = dataclasses.replace(model, forward=lambda t: module(t, sigma))
+    elif request.params.get("sigma") is not None:  # DnCNN: σ is not an input, only a check
+        warn_unsuited_sigma(model, parse_sigma(request.params))
     return request.tiler(model, x).clamp(0, 1)
 
 

@@ -39,10 +39,32 @@ def test_bad_options_stop_before_any_work(cli, photo, tmp_path):
     )
     assert code == 2 and "did you mean --sigma?" in err
     code, _, err = cli(
-        "run", "denoise", "-m", "dncnn", "--sigma", "25", str(src), "-o", str(tmp_path / "o.png")
+        "run", "denoise", "-m", "dncnn", "--sigma", "300", str(src), "-o", str(tmp_path / "o.png")
     )
-    assert code == 2 and "unknown option --sigma" in err  # DnCNN is fixed-σ or blind: no σ to set
+    assert code == 2 and "--sigma 300: must be between 0 and 255" in err  # DnCNN checks it too
     assert not (tmp_path / "o.png").exists()
+
+
+def test_dncnn_sigma_picks_nothing_but_says_when_the_variant_does_not_suit_it(cli, photo, tmp_path):
+    noisy = np.clip(photo + np.random.default_rng(2).normal(0, 25 / 255, photo.shape), 0, 1)
+    src = tmp_path / "noisy.png"
+    Image.fromarray(np.round(noisy * 255).astype(np.uint8)).save(src)
+    code, _, err = cli("run", "denoise", "-m", "dncnn", "--weights", "photos-s25", "--sigma", "25",
+                       str(src), "-o", str(tmp_path / "s25.png"))  # fmt: skip
+    assert code == 0, err
+    assert "trained for" not in err
+    assert psnr(_png(tmp_path / "s25.png") / 255.0, photo) > psnr(noisy, photo) + 3
+    code, _, err = cli("run", "denoise", "-m", "dncnn", "--weights", "photos-s25", "--sigma", "50",
+                       str(src), "-o", str(tmp_path / "s50.png"))  # fmt: skip
+    assert code == 0, err
+    assert "dncnn:photos-s25" in err and "trained for σ = 25 only, not 50" in err
+    # σ is not an input of DnCNN: the output is the same whatever the user says
+    assert np.array_equal(_png(tmp_path / "s50.png"), _png(tmp_path / "s25.png"))
+    code, _, err = cli(
+        "run", "denoise", "-m", "dncnn", "--sigma", "70", str(src), "-o", str(tmp_path / "b.png")
+    )
+    assert code == 0, err
+    assert "trained for σ 0-55, not 70" in err  # the blind default's range
 
 
 def test_grey_and_16_bit_inputs_keep_their_kind(cli, photo, tmp_path):

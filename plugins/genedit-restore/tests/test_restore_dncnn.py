@@ -175,6 +175,30 @@ def test_bundled_weights_load_offline_and_denoise(restore_plugins, photo):
     assert psnr(out, photo, 1.0) > psnr(np.clip(noisy, 0, 1), photo, 1.0) + 3
 
 
+def test_bundled_fixed_sigma_variant_loads_and_denoises_its_sigma(restore_plugins, photo):
+    """``photos-s25`` (shipped on the fresh split of scripts/select_restore_weights.py) loads by
+    name beside the default, says its σ, and denoises σ = 25 differently from the blind model."""
+    import numpy as np
+
+    import genedit_core
+    from genedit_core.sdk import psnr
+
+    assert genedit_core.load("dncnn", device="cpu", dtype="fp32").weights.origin.startswith(
+        "dncnn:photos-blind"
+    )  # the blind model stays the default
+    model = genedit_core.load("dncnn", weights="photos-s25", device="cpu", dtype="fp32")
+    assert model.weights.origin.startswith("dncnn:photos-s25 (bundled")
+    assert model.hyperparameters["sigma"] == 25 and model.hyperparameters["depth"] == 17
+    blind = genedit_core.load("dncnn", device="cpu", dtype="fp32")
+    noisy = photo + np.random.default_rng(3).normal(0, 25 / 255, photo.shape)
+    x = torch.from_numpy(noisy.transpose(2, 0, 1)).float()[None]
+    with torch.no_grad():
+        out = model(x).clamp(0, 1)[0].numpy().transpose(1, 2, 0)
+        out_blind = blind(x).clamp(0, 1)[0].numpy().transpose(1, 2, 0)
+    assert psnr(out, photo, 1.0) > psnr(np.clip(noisy, 0, 1), photo, 1.0) + 3
+    assert np.abs(out - out_blind).max() > 1 / 255  # really other weights
+
+
 def test_crops_sample_each_image_alike_or_by_area():
     from genedit_restore.training import Patches
 
