@@ -61,6 +61,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from docs_forkserver import ForkServer
 
 REPO = Path(__file__).resolve().parents[2]
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
@@ -105,6 +106,7 @@ class PageRun:
     failures: list[str] = field(default_factory=list)
     timings: list[str] = field(default_factory=list)
     cpu_s: float = 0.0
+    forked_cpu_log: Path | None = None  # the fork server's record (ForkServer.cpu_log)
 
 
 def parse_blocks(page: Path) -> list[Block]:
@@ -196,16 +198,19 @@ def reduce_long(text: str, words: list[str]) -> str | None:
     return text.split(" #", 1)[0].rstrip() + extra
 
 
-def children_cpu() -> float:
-    """CPU seconds of this process's finished children: exact per command, because a page runs in
-    a worker process of its own, one command at a time."""
+def children_cpu(run: PageRun) -> float:
+    """CPU seconds of this process's finished children and of the commands the page's fork server
+    ran: exact per command, because a page runs in a worker process of its own, one command at a time."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+    forked = 0.0
+    if run.forked_cpu_log is not None and run.forked_cpu_log.is_file():
+        forked = sum(float(x) for x in run.forked_cpu_log.read_text().split())
+    return usage.ru_utime + usage.ru_stime + forked
 
 
 def run_step(run: PageRun, where: str, args: list[str] | str, *, shell: bool, expect_error: bool) -> None:
     """Run one command in the page's folder and record a failure with the tail of its output."""
-    start, cpu = time.perf_counter(), children_cpu()
+    start, cpu = time.perf_counter(), children_cpu(run)
     try:
         proc = subprocess.run(
             args,
@@ -221,7 +226,7 @@ def run_step(run: PageRun, where: str, args: list[str] | str, *, shell: bool, ex
         run.failures.append(f"{where}: timed out after {TIMEOUT_S} s")
         return
     finally:  # printed by the page's test (seen with -s or on failure): where its time goes
-        used = children_cpu() - cpu
+        used = children_cpu(run) - cpu
         run.cpu_s += used
         run.timings.append(f"{time.perf_counter() - start:6.1f} s (cpu {used:5.1f} s)  {where}")
     if (proc.returncode != 0) != expect_error:
@@ -365,16 +370,31 @@ def page_env(home: Path) -> dict[str, str]:
 
 
 def run_page(page: Path, tmp: Path) -> PageRun:
-    """Every block of one page, in order, in its own fresh clone."""
+    """Every block of one page, in order, in its own fresh clone; its ``genedit`` commands start
+    from a fork server that imported torch and the plugins once (docs_forkserver's docstring)."""
     run = PageRun(cwd=fresh_clone(tmp / "clone"), env=page_env(tmp / "home"))
     rel = page_id(page)
-    for block in parse_blocks(page):
-        if block.title:
-            write_titled(run, block, rel)
-        elif block.lang in SHELL:
-            run_shell_block(run, block, rel)
-        elif block.lang in PYTHON:
-            run_python_block(run, block, rel)
+    server = None
+    if any(b.lang in SHELL for b in parse_blocks(page)):
+        bindir = tmp / "forkserver"
+        server = ForkServer(run.cwd, run.env, bindir)
+        if server.wait_ready():
+            run.forked_cpu_log = server.cpu_log
+            run.env["PATH"] = os.pathsep.join([str(bindir), run.env["PATH"]])
+        else:
+            run.timings.append("(the fork server did not start: every command imports torch itself)")
+    try:
+        for block in parse_blocks(page):
+            if block.title:
+                write_titled(run, block, rel)
+            elif block.lang in SHELL:
+                run_shell_block(run, block, rel)
+            elif block.lang in PYTHON:
+                run_python_block(run, block, rel)
+    finally:
+        if server is not None:
+            server.close()
+            run.forked_cpu_log = None  # removed with the server's folder
     return run
 
 
