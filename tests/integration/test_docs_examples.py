@@ -41,8 +41,10 @@ or ``python -m build|twine|pip``; the venv this test runs in is that setup. The 
 with ``pip install --no-deps --no-build-isolation --no-index --target SITE`` and SITE is put on
 ``PYTHONPATH`` for the rest of the page, so the venv is left unchanged.
 
-Budget: at most about 4 minutes for all pages on 2 CPU cores; each page's test prints where its
-time went (``-s``, or on failure).
+Where the time goes: the ``genedit`` commands of a page fork from a server that imported torch and
+the plugins once (``docs_forkserver``), which took the pages from 880 to 579 CPU seconds; on CI's
+2 cores all pages take about 7 minutes of the suite's 16 (stop 26's clean-clone run). Each page's
+test prints where its time went (``-s``, or on failure).
 """
 
 from __future__ import annotations
