@@ -198,8 +198,11 @@ def serve(sock: str, real: str) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     Path(sock + ".ready").touch()
+    parent = os.getppid()
     while True:
-        ready, _, _ = select.select([listener, wake_r], [], [])
+        ready, _, _ = select.select([listener, wake_r], [], [], 2.0)
+        if os.getppid() != parent:  # the page's worker died without close(): take the commands too
+            os.killpg(0, signal.SIGKILL)
         if wake_r in ready:
             os.read(wake_r, 4096)
         if listener in ready:
