@@ -6,9 +6,10 @@ held-out photos, for every restoration model with weights, plus times per 512² 
 Denoising follows the DnCNN paper's table: seeded Gaussian noise added to the float image (not
 clipped), outputs clipped and rounded to 8 bits, PSNR over RGB of the whole image
 (:mod:`genedit_restore.evaluation`, the code ``genedit eval denoise`` runs). Inpainting uses seeded
-strokes and boxes covering 10-30 % (``genedit eval inpaint``); the row ``coarse-biharmonic`` is the
-inpainting network's own coarse stage alone (its torch biharmonic fill, no learned part), so the
-table shows what the learned refinement adds. Times are medians of ``--repeats``
+strokes and boxes covering 10-30 % (``genedit eval inpaint``); the ``coarse-*`` rows are the
+inpainting network's own coarse stages alone, with no learned part (its torch biharmonic and
+harmonic fills, and their mean, which is what an untrained ``blend`` network outputs), so the table
+shows what the learned gate and refinement add. Times are medians of ``--repeats``
 runs on one 512×512 crop, as ratios against the fastest classical method of the same task.
 Installed variants trained for one σ (``dncnn:photos-s25``, the paper's DnCNN-S) get their own
 row, scored at that σ only ("-" in the other columns), beside the default (blind) weights' row.
@@ -105,11 +106,21 @@ def denoise_table(refs, sigmas, repeats: int) -> list[dict]:
     return rows
 
 
-def _coarse_fill(x: torch.Tensor, hole: np.ndarray) -> torch.Tensor:
-    """The gated U-Net's coarse stage alone: its torch biharmonic fill."""
-    from genedit_restore._arch.coarse_fill import biharmonic_fill
+def _coarse(kind: str):
+    """``f(x, hole)``: one of the gated U-Net's coarse stages alone (no learned part)."""
+    from genedit_restore._arch.coarse_fill import biharmonic_fill, harmonic_fill
 
-    return biharmonic_fill(x, torch.from_numpy(hole)[None, None].float()).clamp(0, 1)
+    def run(x: torch.Tensor, hole: np.ndarray) -> torch.Tensor:
+        mask = torch.from_numpy(hole)[None, None].float()
+        fills = {"biharmonic": biharmonic_fill, "harmonic": harmonic_fill}
+        if kind == "mean":
+            return (0.5 * (biharmonic_fill(x, mask) + harmonic_fill(x, mask))).clamp(0, 1)
+        return fills[kind](x, mask).clamp(0, 1)
+
+    return run
+
+
+COARSE_ROWS = {f"coarse-{kind}": kind for kind in ("biharmonic", "harmonic", "mean")}
 
 
 def inpaint_table(refs, repeats: int) -> list[dict]:
@@ -118,10 +129,9 @@ def inpaint_table(refs, repeats: int) -> list[dict]:
     damaged = crop.clone()
     damaged[:, torch.from_numpy(hole)] = 0.5
     rows = []
-    for name in (*INPAINTERS, "coarse-biharmonic", *_learned("inpaint")):
-        if name == "coarse-biharmonic":
-            model = None
-            run = _coarse_fill
+    for name in (*INPAINTERS, *COARSE_ROWS, *_learned("inpaint")):
+        if name in COARSE_ROWS:
+            run = _coarse(COARSE_ROWS[name])
         else:
             model = genedit_core.load(name, device="cpu", dtype="fp32")
             run = lambda x, h, m=model: fill(m, x, h)  # noqa: E731

@@ -27,7 +27,7 @@ from genedit_core.sdk import (
 )
 
 from ._arch.dncnn import DnCNN
-from ._arch.gated_unet import GatedUNet
+from ._arch.gated_unet import COARSE, GatedUNet
 from .evaluation import evaluate_denoiser, evaluate_inpainter, reference_images
 from .layouts import make_module
 
@@ -301,6 +301,7 @@ class InpaintTask(_PhotoTask):
         self.config_fields = {
             **fields_from(GatedUNet, "model"),
             "model.out_init": Field("float", ge=0),  # std of the last conv's start; 0: zero
+            "model.coarse": Field("str", choices=COARSE),  # biharmonic, or its learned blend with harmonic
             "data.patch": Field("int", ge=16),
             "data.epoch_length": Field("int", ge=1),
             "data.coverage": Field("list", item="float"),

@@ -1,4 +1,4 @@
-"""A biharmonic hole fill written in torch: the coarse stage of the inpainting network.
+"""Biharmonic and harmonic hole fills written in torch: the coarse stage of the inpainting network.
 
 Why in torch and not scikit-image or OpenCV: the network is then one self-contained module (no
 NumPy round trip, any device, batches of different holes, export sees plain tensor ops). Why
@@ -17,6 +17,12 @@ is tiny, each level starts from the bilinear upsampling of the level below, and 
 conjugate-gradient steps finishes it. A fixed number of steps keeps the cost and the result
 deterministic. No parameters, no gradients needed (callers run it under ``no_grad``). The fill is
 global (a wide hole draws on pixels far away), which is why the network is not tiled.
+
+The harmonic fill (``‖∇u‖²``, i.e. ``M Δu = 0``: each hole pixel the mean of its neighbours) is
+solved the same way. It continues values but not slopes, so it never overshoots: deep inside a wide
+hole it sits nearer the boundary's average, where the biharmonic fill extrapolates a slope past
+what the photo does. Near the boundary the biharmonic fill continues edges and ramps better. Which
+one is closer depends on the hole and the picture, which is what the network's gate learns.
 """
 
 from __future__ import annotations
@@ -40,11 +46,12 @@ def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a * b).sum((-2, -1), keepdim=True)
 
 
-def _conjugate_gradients(u: torch.Tensor, hole: torch.Tensor, steps: int) -> torch.Tensor:
-    """``steps`` CG iterations on ``hole·Δ²u = 0`` from ``u`` (per image and channel)."""
+def _conjugate_gradients(u: torch.Tensor, hole: torch.Tensor, steps: int, order: int) -> torch.Tensor:
+    """``steps`` CG iterations on ``hole·(-Δ)^order u = 0`` from ``u`` (per image and channel);
+    order 2 is biharmonic, 1 harmonic (``-Δ`` restricted to the hole is positive definite)."""
 
     def op(v: torch.Tensor) -> torch.Tensor:
-        return hole * laplacian(laplacian(v))
+        return hole * laplacian(laplacian(v)) if order == 2 else -hole * laplacian(v)
 
     r = -op(u)
     p = r
@@ -64,10 +71,17 @@ def biharmonic_fill(x: torch.Tensor, hole: torch.Tensor, steps: int = CG_STEPS) 
     """``x`` (N×C×H×W) with the pixels where ``hole`` (N×1×H×W, 1 = hole) is set filled smoothly
     from the rest; pixels outside the hole are returned unchanged. Computed in float32."""
     with torch.autocast(x.device.type, enabled=False):  # CG needs float32, even in a bf16 step
-        return _fill(x, hole, steps)
+        return _fill(x, hole, steps, order=2)
 
 
-def _fill(x: torch.Tensor, hole: torch.Tensor, steps: int) -> torch.Tensor:
+def harmonic_fill(x: torch.Tensor, hole: torch.Tensor, steps: int = CG_STEPS) -> torch.Tensor:
+    """As :func:`biharmonic_fill`, but each hole pixel tends to the mean of its neighbours
+    (``Δu = 0``): no slope is carried into the hole, so no overshoot. Computed in float32."""
+    with torch.autocast(x.device.type, enabled=False):
+        return _fill(x, hole, steps, order=1)
+
+
+def _fill(x: torch.Tensor, hole: torch.Tensor, steps: int, order: int) -> torch.Tensor:
     dtype = x.dtype
     x, hole = x.float(), (hole > 0.5).float()
     known = 1 - hole
@@ -78,7 +92,7 @@ def _fill(x: torch.Tensor, hole: torch.Tensor, steps: int) -> torch.Tensor:
         return (x * known + mean * hole).to(dtype)
     pooled_known = F.avg_pool2d(known, 2, ceil_mode=True)
     coarse_x = F.avg_pool2d(x * known, 2, ceil_mode=True) / pooled_known.clamp(min=1e-6)
-    coarse = _fill(coarse_x, (pooled_known == 0).float(), steps)
+    coarse = _fill(coarse_x, (pooled_known == 0).float(), steps, order)
     up = F.interpolate(coarse, scale_factor=2, mode="bilinear", align_corners=False)
     u = x * known + up[..., : x.shape[-2], : x.shape[-1]] * hole
-    return _conjugate_gradients(u, hole, steps).to(dtype)
+    return _conjugate_gradients(u, hole, steps, order).to(dtype)

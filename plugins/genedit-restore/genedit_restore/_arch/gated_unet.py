@@ -16,7 +16,17 @@ what that fill gets wrong (edges and texture that should cross the hole), and it
 at zero (or, with ``out_init``, small and random), so an untrained network is (close to) the
 biharmonic fill and training starts from the best classical answer.
 
-The U-Net's input: the coarse fill (centred on 0) and the hole mask as a fourth channel. Three
+With ``coarse="blend"`` the coarse stage is two fills, biharmonic and harmonic (which continues
+values but not slopes, so it does not overshoot deep inside a wide hole), and the U-Net also
+predicts a per-pixel gate ``α = σ(logit)`` between them: the output is
+``harmonic + α·(biharmonic − harmonic) + residual``. Why: on validation photos neither fill is
+better everywhere (the biharmonic one near edges and ramps, the harmonic one deep inside wide
+holes), and where to trust which is a smooth, learnable function of the hole's shape and of how
+far the two fills disagree, unlike the texture a residual must invent. A zero last layer starts at
+α = ½, the two fills' mean.
+
+The U-Net's input: the coarse fill (centred on 0) and the hole mask as a fourth channel (with
+``blend``, also the harmonic fill's difference from the biharmonic one: 7 channels). Three
 stride-2 levels down, dilated gated convs at 1/8 resolution to widen the context,
 nearest-neighbour upsampling with skip connections back up, a 3×3 conv to a residual in RGB. The
 output is ``clamp(coarse + residual)`` inside the hole; pixels outside the hole are the input's.
@@ -28,7 +38,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .coarse_fill import biharmonic_fill
+from .coarse_fill import biharmonic_fill, harmonic_fill
+
+#: coarse stages: the biharmonic fill alone, or a learned per-pixel blend of biharmonic and harmonic
+COARSE = ("biharmonic", "blend")
 
 
 class GatedConv(nn.Module):
@@ -42,8 +55,9 @@ class GatedConv(nn.Module):
 
 
 class GatedUNet(nn.Module):
-    def __init__(self, features: int = 32, dilated: int = 2, out_init: float = 0.0):
+    def __init__(self, features: int = 32, dilated: int = 2, out_init: float = 0.0, coarse: str = "biharmonic"):
         """``out_init``: std of the last conv's normal initial weights; 0 starts it at zero.
+        ``coarse``: one of :data:`COARSE` (the module docstring says why ``blend``).
 
         Why not always zero: with a zero last conv the body's gradient is ``out.weight``ᵀ times the
         residual's, exactly zero at step 0 and afterwards set by whatever noise the last layer has
@@ -56,8 +70,12 @@ class GatedUNet(nn.Module):
         super().__init__()
         if out_init < 0:
             raise ValueError(f"out_init {out_init}: a standard deviation, >= 0")
+        if coarse not in COARSE:
+            raise ValueError(f"coarse '{coarse}': one of {', '.join(COARSE)}")
+        self.coarse = coarse
+        blend = coarse == "blend"
         f = features
-        self.enc0 = GatedConv(4, f)
+        self.enc0 = GatedConv(7 if blend else 4, f)
         self.enc1 = GatedConv(f, 2 * f, stride=2)
         self.enc2 = GatedConv(2 * f, 4 * f, stride=2)
         self.enc3 = GatedConv(4 * f, 4 * f, stride=2)
@@ -65,7 +83,7 @@ class GatedUNet(nn.Module):
         self.dec2 = GatedConv(8 * f, 2 * f)
         self.dec1 = GatedConv(4 * f, f)
         self.dec0 = GatedConv(2 * f, f)
-        self.out = nn.Conv2d(f, 3, 3, padding=1)
+        self.out = nn.Conv2d(f, 4 if blend else 3, 3, padding=1)  # with blend, channel 0: the gate's logit
         if out_init > 0:
             nn.init.normal_(self.out.weight, std=out_init)
         else:
@@ -79,7 +97,11 @@ class GatedUNet(nn.Module):
         hole = (hole > 0.5).to(x.dtype)
         with torch.no_grad():
             coarse = biharmonic_fill(x * (1 - hole), hole).to(x.dtype)
-        inp = torch.cat([coarse - 0.5, hole], dim=1)
+            smooth = harmonic_fill(x * (1 - hole), hole).to(x.dtype) if self.coarse == "blend" else None
+        if smooth is None:
+            inp = torch.cat([coarse - 0.5, hole], dim=1)
+        else:
+            inp = torch.cat([coarse - 0.5, smooth - coarse, hole], dim=1)
         e0 = self.enc0(inp)
         e1 = self.enc1(e0)
         e2 = self.enc2(e1)
@@ -88,7 +110,12 @@ class GatedUNet(nn.Module):
         d2 = self.dec2(torch.cat([up, e2], 1))
         d1 = self.dec1(torch.cat([F.interpolate(d2, scale_factor=2, mode="nearest"), e1], 1))
         d0 = self.dec0(torch.cat([F.interpolate(d1, scale_factor=2, mode="nearest"), e0], 1))
-        pred = (coarse + self.out(d0)).clamp(0, 1)
+        out = self.out(d0)
+        if smooth is None:
+            pred = coarse + out
+        else:
+            pred = smooth + torch.sigmoid(out[:, :1]) * (coarse - smooth) + out[:, 1:]
+        pred = pred.clamp(0, 1)
         return x * (1 - hole) + pred * hole
 
     def fill(self, x: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
