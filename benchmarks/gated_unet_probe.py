@@ -4,7 +4,8 @@
 
 For each checkpoint of a ``genedit train gated-unet`` run (``RUN/checkpoints/step-*``) and for both
 its live weights and their moving average (when the run kept one), prints PSNR in the hole per
-photo next to the coarse fill alone (the network's parameter-free stage), how far the refinement
+photo next to the coarse fill alone (the network's parameter-free stage; for a ``blend`` network
+the mean of its two fills, which is what it outputs untrained), how far the refinement
 moves the fill (RMS of output minus coarse fill over the hole, in 1/255 steps) and the last conv's
 mean absolute weight. Why: the trainer's ``metrics.jsonl`` records one mean over the photos for
 the exported weights only, which cannot tell a refinement that does nothing from one whose gains
@@ -19,14 +20,10 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
-from genedit_restore._arch.coarse_fill import biharmonic_fill
 from genedit_restore.evaluation import evaluate_inpainter, reference_images
 from genedit_restore.layouts import make_module
+from restore_report import _coarse as coarse_stage
 from safetensors.torch import load_file
-
-
-def _coarse(x: torch.Tensor, hole: np.ndarray) -> torch.Tensor:
-    return biharmonic_fill(x, torch.from_numpy(hole)[None, None].float()).clamp(0, 1)
 
 
 def main() -> int:
@@ -44,6 +41,8 @@ def main() -> int:
         args.data or cfg["data"]["eval"], args.max_side or cfg["data"].get("eval_max_side")
     )
     names = [name for name, _ in refs]
+    # an untrained blend network outputs the two fills' mean: that is its coarse stage alone
+    _coarse = coarse_stage("mean" if cfg["model"].get("coarse") == "blend" else "biharmonic")
     coarse = evaluate_inpainter(_coarse, refs)["rows"]
     print(f"{'weights':<22} {'mean':>7} " + " ".join(f"{n[:12]:>12}" for n in names) + "  move/255  |out.w|")
     print(f"{'coarse fill alone':<22} {np.mean([r['psnr_hole'] for r in coarse]):7.3f} "

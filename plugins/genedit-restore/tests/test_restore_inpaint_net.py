@@ -25,7 +25,8 @@ def test_known_pixels_pass_through_and_odd_sizes_work():
     assert not torch.equal(y[~keep], x[~keep])  # the hole is the network's
 
 
-def test_training_two_steps_then_inpaint_from_the_cli(cli, tmp_path):
+@pytest.mark.parametrize("coarse", ["biharmonic", "blend"])
+def test_training_two_steps_then_inpaint_from_the_cli(cli, tmp_path, coarse):
     data = tmp_path / "photos"
     data.mkdir()
     rng = np.random.default_rng(0)
@@ -34,8 +35,12 @@ def test_training_two_steps_then_inpaint_from_the_cli(cli, tmp_path):
     run = tmp_path / "run"
     code, _, err = cli("train", "gated-unet", "--data", str(data), "--out", str(run), "--device", "cpu", "-q",
                        "--set", "model.features=2", "--set", "model.dilated=1", "--set", "train.steps=2",
-                       "--set", "train.batch_size=2", "--set", "data.patch=32", "--set", "data.eval=null")  # fmt: skip
+                       "--set", "train.batch_size=2", "--set", "data.patch=32", "--set", "data.eval=null",
+                       "--set", f"model.coarse={coarse}")  # fmt: skip
     assert code == 0, err
+    import json
+
+    assert json.loads((run / "config.json").read_text())["coarse"] == coarse
     rgb = rng.integers(0, 256, (30, 26, 3), dtype=np.uint8)
     mask = np.zeros((30, 26), np.uint8)
     mask[5:12, 4:20] = 255
