@@ -286,14 +286,16 @@ def inpaint_validation(folder: Path) -> Path:
     the longer side. Why whole photos and not crops: the held-out photos are filled whole at 300-600
     pixels, and a fill's error deep in a wide hole depends on how far the known pixels are."""
     from PIL import Image
-
-    from select_restore_weights import FRESH_PHOTOS, INSTALL_HINT as FRESH_HINT
+    from select_restore_weights import FRESH_PHOTOS
+    from select_restore_weights import INSTALL_HINT as FRESH_HINT
 
     sources = [(name, path) for name, path in _sources() if name in VALIDATION]
     sources += [(p.name, p.path) for p in FRESH_PHOTOS]
     missing = [str(path) for _, path in sources if not path.exists()]
     if missing or len(sources) < len(VALIDATION) + len(FRESH_PHOTOS):
-        raise SystemExit(f"missing validation photos {missing}; install them with\n  {FRESH_HINT}\n{INSTALL_HINT}")
+        raise SystemExit(
+            f"missing validation photos {missing}; install them with\n  {FRESH_HINT}\n{INSTALL_HINT}"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     for name, path in sources:
         dest = folder / f"{name}.png"

@@ -123,7 +123,9 @@ def _gated_convert(state: Mapping[str, torch.Tensor]) -> tuple[State, dict[str, 
     dilated = len({m.group(1) for k in state if (m := rx.fullmatch(k))})
     first = state["enc0.feature.weight"]
     if first.ndim != 4 or int(first.shape[1]) not in (4, 7):
-        raise LayoutMismatch(f"enc0.feature.weight has shape {tuple(first.shape)}; 4 or 7 input channels expected")
+        raise LayoutMismatch(
+            f"enc0.feature.weight has shape {tuple(first.shape)}; 4 or 7 input channels expected"
+        )
     coarse = "blend" if int(first.shape[1]) == 7 else "biharmonic"
     return dict(state), {"features": int(first.shape[0]), "dilated": dilated, "coarse": coarse}
 
@@ -158,7 +160,11 @@ def make_module(card: str, hyperparameters: Mapping[str, Any]) -> DnCNN | FFDNet
     """Our network for ``card`` from hyperparameters (unknown keys ignored); also what trainers build."""
     if card == "gated-unet":
         return GatedUNet(
-            **{k: hyperparameters[k] for k in ("features", "dilated", "out_init", "coarse") if k in hyperparameters}
+            **{
+                k: hyperparameters[k]
+                for k in ("features", "dilated", "out_init", "coarse")
+                if k in hyperparameters
+            }
         )
     if card == "ffdnet":
         keys: tuple[str, ...] = ("channels", "features", "depth", "sigma")

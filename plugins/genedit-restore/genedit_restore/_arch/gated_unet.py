@@ -55,7 +55,9 @@ class GatedConv(nn.Module):
 
 
 class GatedUNet(nn.Module):
-    def __init__(self, features: int = 32, dilated: int = 2, out_init: float = 0.0, coarse: str = "biharmonic"):
+    def __init__(
+        self, features: int = 32, dilated: int = 2, out_init: float = 0.0, coarse: str = "biharmonic"
+    ):
         """``out_init``: std of the last conv's normal initial weights; 0 starts it at zero.
         ``coarse``: one of :data:`COARSE` (the module docstring says why ``blend``).
 
