@@ -39,7 +39,7 @@ stops and says which ``sudo apt-get install`` line adds them.
   ``benchmarks/restore_report.py``'s ``coarse-mean``) by more than one standard error of the paired
   per-photo differences (``benchmarks/gated_unet_probe.py`` prints both rows), i.e. only if the
   learned part adds something that is not noise. (The margin was added before the second run's
-  first evaluation; the first run, 1000 steps, never rose above 19.7265.)
+  first evaluation was read; the first run, 1000 steps, never rose above 19.7265.)
   The held-out photos are measured after that, never to choose. Earlier recipes (biharmonic
   alone + residual) never beat their coarse fill and shipped nothing (docs/models/gated-unet.md).
   The script writes what it trains where it writes the DnCNN, so apply the rule before committing.
