@@ -127,7 +127,10 @@ def _gated_convert(state: Mapping[str, torch.Tensor]) -> tuple[State, dict[str, 
             f"enc0.feature.weight has shape {tuple(first.shape)}; 4 or 7 input channels expected"
         )
     coarse = "blend" if int(first.shape[1]) == 7 else "biharmonic"
-    return dict(state), {"features": int(first.shape[0]), "dilated": dilated, "coarse": coarse}
+    hp = {"features": int(first.shape[0]), "dilated": dilated, "coarse": coarse}
+    if "gate_context.weight" in state:
+        hp["global_gate"] = True
+    return dict(state), hp
 
 
 #: Layouts per card, in detection order.
@@ -162,7 +165,7 @@ def make_module(card: str, hyperparameters: Mapping[str, Any]) -> DnCNN | FFDNet
         return GatedUNet(
             **{
                 k: hyperparameters[k]
-                for k in ("features", "dilated", "out_init", "coarse")
+                for k in ("features", "dilated", "out_init", "coarse", "global_gate")
                 if k in hyperparameters
             }
         )

@@ -113,12 +113,13 @@ def test_harmonic_fill_matches_a_direct_solve_and_never_overshoots():
     assert harmonic_fill(peak, box).max() <= known_max + 1e-5
 
 
-def test_untrained_blend_network_is_the_mean_of_the_two_fills():
+@pytest.mark.parametrize("global_gate", [False, True])
+def test_untrained_blend_network_is_the_mean_of_the_two_fills(global_gate):
     from genedit_restore._arch.coarse_fill import biharmonic_fill, harmonic_fill
     from genedit_restore._arch.gated_unet import GatedUNet
 
     torch.manual_seed(0)
-    net = GatedUNet(features=4, dilated=1, coarse="blend").eval()
+    net = GatedUNet(features=4, dilated=1, coarse="blend", global_gate=global_gate).eval()
     assert net.enc0.feature.in_channels == 7 and net.out.out_channels == 4
     x = torch.nn.functional.avg_pool2d(torch.rand(2, 3, 32, 40), 5, 1, 2)
     hole = torch.from_numpy(np.random.default_rng(1).random((2, 1, 32, 40)) < 0.3).float()
@@ -126,6 +127,12 @@ def test_untrained_blend_network_is_the_mean_of_the_two_fills():
     mean = (0.5 * (biharmonic_fill(damaged, hole) + harmonic_fill(damaged, hole))).clamp(0, 1)
     with torch.no_grad():
         assert torch.allclose(net(x, hole), mean, atol=1e-6)
+        if global_gate:  # the image-wide term alone moves the gate: the same α shift everywhere
+            torch.nn.init.constant_(net.gate_context.bias, 2.0)
+            shifted = net(x, hole)
+            alpha = torch.sigmoid(torch.tensor(2.0))
+            bih, harm = biharmonic_fill(damaged, hole), harmonic_fill(damaged, hole)
+            assert torch.allclose(shifted, (harm + alpha * (bih - harm)).clamp(0, 1), atol=1e-5)
         torch.nn.init.normal_(net.out.weight, std=0.5)  # a trained gate moves the hole only
         y = net(x, hole)
     keep = hole.expand_as(x) == 0
@@ -142,6 +149,10 @@ def test_a_blend_checkpoint_loads_as_one_by_its_shapes():
     assert hp == {"features": 4, "dilated": 1, "coarse": "blend"}
     _, hp = layout.convert(GatedUNet(features=4, dilated=1).state_dict())
     assert hp["coarse"] == "biharmonic"
+    _, hp = layout.convert(GatedUNet(features=4, dilated=1, coarse="blend", global_gate=True).state_dict())
+    assert hp["global_gate"] is True
+    with pytest.raises(ValueError, match="global_gate"):
+        GatedUNet(features=4, dilated=1, global_gate=True)  # nothing to gate without two fills
     state["enc0.feature.weight"] = state["enc0.feature.weight"][:, :5]
     with pytest.raises(LayoutMismatch, match="5"):
         layout.convert(state)

@@ -134,7 +134,9 @@ def test_out_init_is_a_typed_option_kept_in_the_exported_config(cli, tmp_path):
 
     run = _train_inpaint(cli, tmp_path, "init", "model.out_init=0.5", "train.steps=1", "train.lr=1e-6")
     assert json.loads((run / "config.json").read_text())["out_init"] == 0.5
-    weight = load_file(run / "model.safetensors")["out.weight"]  # 72 draws of N(0, 0.5) (a blend network's 4 rows), moved by 1e-6
+    weight = load_file(run / "model.safetensors")[
+        "out.weight"
+    ]  # 72 draws of N(0, 0.5) (a blend network's 4 rows), moved by 1e-6
     assert 0.3 < float(weight.float().std()) < 0.7
     code, _, err = cli("train", "gated-unet", "--data", str(tmp_path / "photos"), "--out", str(tmp_path / "bad"),
                        "--device", "cpu", "-q", "--set", "model.out_init=-1", "--set", "data.eval=null")  # fmt: skip
