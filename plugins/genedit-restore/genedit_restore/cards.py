@@ -190,8 +190,9 @@ def _cards() -> list[ModelCard]:
             name="gated-unet",
             tasks=("inpaint",),
             family="inpaint",
-            summary="A biharmonic fill refined by a gated-convolution U-Net (gated conv: Yu et al. 2019) "
-            "that predicts a residual in the hole; trained by genedit on free-form strokes and boxes.",
+            summary="Biharmonic and harmonic fills, a per-pixel gate between them and a residual, both "
+            "from a gated-convolution U-Net (gated conv: Yu et al. 2019); trained by genedit on free-form "
+            "strokes and boxes.",
             aliases=("inpaint-net",),
             variants=gated,
             default_variant=gated[0].name if gated else None,
