@@ -322,7 +322,11 @@ class InpaintTask(_PhotoTask):
         if decay >= 1:
             raise UsageError(f"ema.decay {decay}: need 0 <= decay < 1 (0: no moving average)")
         self.ema = {"model": decay} if decay > 0 else {}  # the trainer keeps nets["model_ema"]
-        return {"model": self._initialise(make_module(self.name, cfg["model"]), cfg)}
+        try:
+            model = make_module(self.name, cfg["model"])
+        except ValueError as exc:  # settings that are each valid but not together
+            raise UsageError(f"model: {exc}") from None
+        return {"model": self._initialise(model, cfg)}
 
     def build_dataset(self, data: Any, cfg: dict[str, Any]) -> HolePatches:
         d = cfg["data"]

@@ -141,3 +141,7 @@ def test_out_init_is_a_typed_option_kept_in_the_exported_config(cli, tmp_path):
     code, _, err = cli("train", "gated-unet", "--data", str(tmp_path / "photos"), "--out", str(tmp_path / "bad"),
                        "--device", "cpu", "-q", "--set", "model.out_init=-1", "--set", "data.eval=null")  # fmt: skip
     assert code == 2 and "out_init" in err
+    code, _, err = cli("train", "gated-unet", "--data", str(tmp_path / "photos"), "--out", str(tmp_path / "bad2"),
+                       "--device", "cpu", "-q", "--set", "model.coarse=biharmonic", "--set", "model.global_gate=true",
+                       "--set", "data.eval=null")  # fmt: skip
+    assert code == 2 and "global_gate needs coarse='blend'" in err and "unexpected" not in err
