@@ -146,7 +146,7 @@ RECIPES: dict[str, Recipe] = {
             "model.coarse=blend",
             "model.features=16",
             "model.dilated=2",
-            # the last conv starts random, not at zero, which gives the body no gradient
+            # the last conv starts random, not at zero (a zero start gives the U-Net's body no gradient)
             "model.out_init=0.05",
             # 192-pixel crops with strokes drawn for a 288-768-pixel image: the held-out photos are
             # 300-600 pixels, their holes as wide (run A, 128-pixel crops, batch 4, out_init 0.02,

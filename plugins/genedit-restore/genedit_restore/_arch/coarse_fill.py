@@ -22,7 +22,8 @@ The harmonic fill (``‖∇u‖²``, i.e. ``M Δu = 0``: each hole pixel the mea
 solved the same way. It continues values but not slopes, so it never overshoots: deep inside a wide
 hole it sits nearer the boundary's average, where the biharmonic fill extrapolates a slope past
 what the photo does. Near the boundary the biharmonic fill continues edges and ramps better. Which
-one is closer depends on the hole and the picture, which is what the network's gate learns.
+one is closer depends on the hole and the picture; the network's gate tries to learn it, and gains
+little over the plain mean of the two (docs/models/gated-unet.md).
 """
 
 from __future__ import annotations
