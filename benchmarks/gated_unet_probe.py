@@ -24,7 +24,7 @@ import torch
 import yaml
 from genedit_restore.evaluation import evaluate_inpainter, reference_images
 from genedit_restore.layouts import make_module
-from restore_report import _coarse as coarse_stage
+from restore_report import coarse_stage
 from safetensors.torch import load_file
 
 
@@ -56,7 +56,7 @@ def main() -> int:
         print(f"{'coarse ' + kind:<32} {np.mean([r['psnr_hole'] for r in rows]):7.3f} {'':>15} "
               + " ".join(f"{r['psnr_hole']:12.3f}" for r in rows), flush=True)  # fmt: skip
     reference = np.array([r["psnr_hole"] for r in rows])  # the last: the network's own coarse stage
-    _coarse = coarse_stage(kinds[-1])
+    own_coarse = coarse_stage(kinds[-1])
     ckpts = sorted((args.run / "checkpoints").glob("step-*"))
     if args.steps:
         wanted = {int(s) for s in args.steps.split(",")}
@@ -79,7 +79,7 @@ def main() -> int:
 
                 def run(x: torch.Tensor, hole: np.ndarray, net=net, moves=moves) -> torch.Tensor:
                     out = net.fill(x, torch.from_numpy(hole)[None, None].float())
-                    diff = (out - _coarse(x, hole))[:, :, torch.from_numpy(hole)]
+                    diff = (out - own_coarse(x, hole))[:, :, torch.from_numpy(hole)]
                     moves.append(float(diff.square().mean().sqrt()) * 255)
                     return out
 

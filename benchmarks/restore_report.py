@@ -106,7 +106,7 @@ def denoise_table(refs, sigmas, repeats: int) -> list[dict]:
     return rows
 
 
-def _coarse(kind: str):
+def coarse_stage(kind: str):
     """``f(x, hole)``: one of the gated U-Net's coarse stages alone (no learned part)."""
     from genedit_restore._arch.coarse_fill import biharmonic_fill, harmonic_fill
 
@@ -131,7 +131,7 @@ def inpaint_table(refs, repeats: int) -> list[dict]:
     rows = []
     for name in (*INPAINTERS, *COARSE_ROWS, *_learned("inpaint")):
         if name in COARSE_ROWS:
-            run = _coarse(COARSE_ROWS[name])
+            run = coarse_stage(COARSE_ROWS[name])
         else:
             model = genedit_core.load(name, device="cpu", dtype="fp32")
             run = lambda x, h, m=model: fill(m, x, h)  # noqa: E731
